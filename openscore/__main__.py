@@ -1,0 +1,3 @@
+from openscore.cli import main
+
+main()

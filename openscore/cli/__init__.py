@@ -1,0 +1,62 @@
+"""The `openscore` command: a thin Click layer over the library.
+
+Commands are imported lazily (torch and pandas are slow to import), and every OpenscoreError
+becomes one line on stderr and its exit code: no tracebacks for bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from openscore import __version__
+from openscore.errors import OpenscoreError
+
+#: command name -> "module:attribute"; each module owns one command (or group).
+COMMANDS = {
+    "inspect": "openscore.cli.inspect:inspect_cmd",
+    "fingerprint": "openscore.cli.fingerprint:fingerprint_cmd",
+    "compare": "openscore.cli.fingerprint:compare_cmd",
+    "registry": "openscore.cli.registry:registry_group",
+    "audit": "openscore.cli.audit:audit_cmd",
+    "gate": "openscore.cli.gate:gate_cmd",
+    "lock": "openscore.cli.lock:lock_cmd",
+    "verify": "openscore.cli.lock:verify_cmd",
+    "site": "openscore.cli.site:site_group",
+    "schema": "openscore.cli.schema:schema_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OpenscoreError as exc:
+            click.echo(f"openscore: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="openscore")
+def cli() -> None:
+    """Audit released AI models for openness and provenance, from their files."""
+
+
+def main() -> None:
+    cli.main(prog_name="openscore")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

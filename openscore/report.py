@@ -1,0 +1,143 @@
+"""The audit report: the one document every later stage (gate, site, AI-BOM) reads.
+
+Versioned with REPORT_SCHEMA_VERSION; the JSON schema shipped in openscore/schemas/ is generated
+from these models (`openscore schema report`). Adding optional fields is a minor change; renaming
+or removing one is a major change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+GradeValue = Literal["open", "partial", "closed", "n/a", "unknown"]
+Verdict = Literal[
+    "identical",
+    "renamed-copy",
+    "recast-copy",
+    "derived",
+    "partially-derived",
+    "architecture-clone",
+    "independent",
+    "inconclusive",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Evidence(_Model):
+    """Where a fact was read: a reader can click through to it."""
+
+    source: str  # "org/name@sha"
+    file: str | None = None  # repo-relative path, None for Hub API metadata
+    locator: str | None = None  # "L12", "L12-L20", JSON pointer "/license", "bytes=0-1023"
+    snippet: str | None = None  # short excerpt (<= 300 chars), never HTML
+    rule: str  # rule id that used this evidence, e.g. "osai-v3/model-card/sections"
+    extractor: str  # "name@version" of the collector that produced it
+    url: str | None = None  # a link when one exists (Hub blob URL, arXiv, GitHub)
+
+
+class Grade(_Model):
+    dimension: str  # rubric dimension id
+    grade: GradeValue
+    reason: str  # one sentence a person can read
+    evidence: list[Evidence] = Field(default_factory=list)
+    searched: list[str] = Field(default_factory=list)  # for closed/unknown: what was looked for and where
+    override: "Override | None" = None  # a reviewed human grade shown next to the automatic one
+
+
+class Override(_Model):
+    grade: GradeValue
+    reason: str
+    reviewer: str
+    evidence: list[str] = Field(default_factory=list)  # URLs or repo paths
+    file: str  # the overrides/*.yaml it came from
+
+
+class RubricResult(_Model):
+    rubric: str  # "osai-v3", "osai-v1", "mof", "osaid"
+    version: str
+    grades: list[Grade]
+    scores: dict[str, float | None]  # profile id -> score in [0, 1] ("osai-compatible", "strict")
+    classification: str | None = None  # MOF: "Class I"/"Class II"/"Class III"/"Unclassified"; OSAID: "pass"/"fail"
+    unmet: list[str] = Field(default_factory=list)  # OSAID unmet requirements / MOF missing components
+    warnings: list[str] = Field(default_factory=list)  # e.g. MOF licence type-appropriateness
+
+
+class LicenceFacts(_Model):
+    id: str  # SPDX id or named AI licence id ("llama3", "gemma", "tii-falcon", ...), "unknown" when unrecognised
+    name: str
+    osi_approved: bool | None = None
+    commercial_use: bool | None = None
+    user_cap: int | None = None  # monthly active users above which a separate licence is needed
+    use_policy: bool | None = None  # has an acceptable-use policy
+    use_policy_passes_down: bool | None = None
+    derivative_naming: str | None = None  # e.g. 'names must start with "Llama"'
+    attribution: str | None = None
+    output_restrictions: bool | None = None  # restricts using outputs to train other models
+    open: bool = False  # counts as an open licence for grading (OSI-approved or open-data licence)
+
+
+class LicenceResult(_Model):
+    declared: str | None = None  # card `license` as written
+    resolved: LicenceFacts
+    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence}
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Finding(_Model):
+    """Something a reviewer must know: licence laundering, card-vs-file conflict, unsafe pickle..."""
+
+    id: str  # stable id, e.g. "licence-laundering", "licence-conflict", "unsafe-pickle", "base-mismatch"
+    severity: Literal["error", "warning", "info"]
+    message: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class ProvenanceResult(_Model):
+    verdict: Verdict
+    base: str | None = None  # detected base, registry id ("meta-llama/Llama-2-7b-hf@sha")
+    parents: list[str] = Field(default_factory=list)  # merges: both parents
+    confidence: float | None = None  # calibrated, in [0, 1]
+    declared_base: str | None = None  # card base_model / config _name_or_path
+    declared_relation: str | None = None  # card base_model_relation
+    transformations: list[str] = Field(default_factory=list)  # "renamed 2 tensor kinds", "vocab +512 rows", ...
+    layer_similarity: list[float | None] = Field(default_factory=list)  # per layer, for the plot
+    details: dict[str, Any] = Field(default_factory=dict)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class SourceInfo(_Model):
+    kind: Literal["hub", "local", "sample"]
+    repo_id: str
+    revision: str | None = None
+    sha: str
+    location: str
+
+
+class AuditReport(_Model):
+    schema_version: str = REPORT_SCHEMA_VERSION
+    tool: str  # "openscore@0.1.0"
+    source: SourceInfo
+    inventory: dict[str, Any]  # files (path, size, sha256, lfs, present), refs, gated
+    layout: dict[str, Any] | None = None  # the layout fingerprint document (openscore.layout)
+    provenance: ProvenanceResult | None = None
+    licence: LicenceResult
+    card: dict[str, Any] = Field(default_factory=dict)  # collected card metadata (front matter, sections found)
+    evidence: dict[str, Any] = Field(default_factory=dict)  # collector outputs keyed by collector name
+    rubrics: dict[str, RubricResult]  # keyed by rubric id
+    default_rubric: str = "osai-v3"
+    findings: list[Finding] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        from openscore.atomic import canonical_json
+
+        return canonical_json(self.model_dump(mode="json"))
+
+
+Grade.model_rebuild()
