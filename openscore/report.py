@@ -118,6 +118,7 @@ class SourceInfo(_Model):
     revision: str | None = None
     sha: str
     location: str
+    committed_at: str | None = None  # ISO 8601 date of the audited commit when known (Hub lastModified); orders a model's history
 
 
 class AuditReport(_Model):
