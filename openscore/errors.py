@@ -76,3 +76,7 @@ class UnsafePickle(InvalidCheckpoint):
 
 class NothingToAnalyse(OpenscoreError):
     exit_code = 22
+
+
+class InvalidReport(UsageError):
+    """A saved audit report (reports/<org>/<name>/<sha>.json) is unreadable or not a valid AuditReport."""
