@@ -1,0 +1,54 @@
+"""Where model files come from: a Hub repository, a local folder, or an embedded sample.
+
+`open_source(spec)` is the one entry point; everything downstream works through the `Source`
+interface (openscore.sources.base), so Hub and local reads share one code path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from openscore.errors import UsageError
+from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
+from openscore.sources.local import LocalSource
+
+__all__ = ["FileEntry", "Inventory", "LocalSource", "Source", "SourceRef", "open_source", "parse_hub_spec"]
+
+SAMPLE_PREFIX = "sample:"
+#: Hub repo ids: `org/name`, letters, digits, `-`, `_`, `.` (no leading/trailing separators, no `--`/`..`)
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_HUB_SPEC = re.compile(rf"^(?P<repo>{_REPO_PART}/{_REPO_PART})(?:@(?P<rev>[^\s@]+))?$")
+
+
+def parse_hub_spec(spec: str) -> tuple[str, str | None] | None:
+    """(`org/name`, revision or None) when `spec` names a Hub repo, else None."""
+    m = _HUB_SPEC.match(spec)
+    if m is None or "--" in m.group("repo") or ".." in m.group("repo"):
+        return None
+    return m.group("repo"), m.group("rev")
+
+
+def open_source(spec: str, *, endpoint: str | None = None, token: str | bool | None = None) -> Source:
+    """The source a user names: an existing folder, `sample:<name>`, or `org/name[@revision]` on the Hub.
+
+    A folder wins over a Hub id of the same spelling, so `./org/name` style paths behave as users expect.
+    """
+    if spec and Path(spec).is_dir():
+        return LocalSource(spec)
+    if spec.startswith(SAMPLE_PREFIX):
+        from openscore.samples import materialize
+
+        name = spec[len(SAMPLE_PREFIX):]
+        folder = materialize(name)
+        return LocalSource(folder, kind="sample", repo_id=f"openscore-samples/{name}", ignore=frozenset({".complete"}))
+    hub = parse_hub_spec(spec)
+    if hub is None:
+        raise UsageError(
+            f"{spec!r} is neither an existing folder, nor `sample:<name>`, nor a Hub repo id `org/name[@revision]`"
+        )
+    from openscore.sources.hub import HubSource
+
+    repo_id, revision = hub
+    return HubSource(repo_id, revision=revision, endpoint=endpoint or os.environ.get("HF_ENDPOINT"), token=token)
