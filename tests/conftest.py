@@ -26,6 +26,16 @@ def realcards(shared_data: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def fake_hub():
+    """A fake Hugging Face Hub on 127.0.0.1 (tests/fakehub.py): `.endpoint`, `.add_repo(...)`, `.bytes_sent()`."""
+    from tests.fakehub import FakeHub
+
+    hub = FakeHub()
+    yield hub
+    hub.close()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
     """No token, no telemetry, caches in a temp dir: tests never touch the user's Hub cache."""
