@@ -1,0 +1,347 @@
+"""Build the zoo as Hub-like folders, each cached under a key of its recipe and its whole lineage.
+
+A case folder holds what a Hub repository of that kind holds (config.json, model.safetensors or a
+.gguf file or a PEFT adapter, README.md with a model card) and nothing else: cache keys live in
+`<dest>/.zoo-keys/`. A folder is built in a temporary sibling and renamed into place, so an
+interrupted build leaves no half-written case behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file, save
+
+from openscore.atomic import canonical_json, write_bytes, write_text
+from openscore.zoo import derive
+from openscore.zoo.catalogue import CaseSpec, Catalogue, load_catalogue
+from openscore.zoo.corpus import ByteTokenizer, corpus_digest, corpus_text, frequent_pairs
+from openscore.zoo.families import Geometry, geometry_of, make_model, model_from_state
+from openscore.zoo.train import LoRA, Schedule, deterministic, fit
+
+#: Bump when a recipe's code changes meaning: every cached case is rebuilt.
+GENERATOR_VERSION = 1
+ZOO_ORG = "openscore-zoo"
+KEYS_DIR = ".zoo-keys"
+
+
+@dataclass(frozen=True)
+class ZooCase:
+    """One built checkpoint and what a provenance detector must say about it."""
+
+    name: str
+    path: Path
+    family: str
+    relation: str | None  # expected verdict against `base`; None for a base
+    base: str | None  # the root base it derives from (first parent's root for merges)
+    parents: tuple[str, ...]  # merge parents (empty otherwise)
+    notes: str
+    accepted: tuple[str, ...] = ()  # every verdict that is right, `relation` included
+    transforms: tuple[str, ...] = ()  # evidence words expected (renamed, vocab rows added, permutation)
+    layer_map: tuple[int, ...] | None = None  # base layer of each layer, for pruned / up-scaled cases
+    roots: tuple[str, ...] = ()  # every base this case has weights from (two for a cross-base merge)
+    weight_format: str = "safetensors"  # safetensors | gguf | adapter
+    declared_base: str | None = None  # repo id the card names as base_model, None when silent
+
+    @property
+    def repo_id(self) -> str:
+        return f"{ZOO_ORG}/{self.name}"
+
+
+def _root(cat: Catalogue, name: str) -> str:
+    spec = cat.get(name)
+    return name if spec.from_ is None else _root(cat, spec.from_)
+
+
+def _roots(cat: Catalogue, name: str) -> tuple[str, ...]:
+    spec = cat.get(name)
+    if spec.from_ is None:
+        return (name,)
+    sources = spec.parents or [spec.from_]
+    return tuple(sorted({r for s in sources for r in _roots(cat, s)}))
+
+
+def _weight_format(spec: CaseSpec) -> str:
+    if spec.recipe == "gguf":
+        return "gguf"
+    return "adapter" if spec.recipe == "lora" and spec.args.get("save") == "adapter" else "safetensors"
+
+
+def describe(cat: Catalogue, spec: CaseSpec, path: Path) -> ZooCase:
+    declared = None
+    if spec.declares is not None:
+        declared = f"{ZOO_ORG}/{_root(cat, spec.name) if spec.recipe != 'merge' else spec.parents[0]}"
+    return ZooCase(
+        name=spec.name,
+        path=path,
+        family=spec.family,
+        relation=spec.relation,
+        base=None if spec.from_ is None else _root(cat, spec.name),
+        parents=tuple(spec.parents),
+        notes=spec.notes,
+        accepted=tuple(dict.fromkeys([spec.relation, *spec.accepted])) if spec.relation else (),
+        transforms=tuple(spec.transforms),
+        layer_map=tuple(spec.layer_map) if spec.layer_map else None,
+        roots=_roots(cat, spec.name) if spec.from_ else (),
+        weight_format=_weight_format(spec),
+        declared_base=declared,
+    )
+
+
+class _Builder:
+    """Builds cases in catalogue order, keeping the fp32 weights of every case a later one needs."""
+
+    def __init__(self, dest: Path, cat: Catalogue):
+        self.dest, self.cat = dest, cat
+        self.keys: dict[str, str] = {}
+        self.states: dict[str, dict[str, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------ cache
+    def key(self, spec: CaseSpec) -> str:
+        corpora = sorted({spec.args.get("corpus", "pretrain")})
+        material = {
+            "generator": GENERATOR_VERSION,
+            "spec": spec.model_dump(mode="json", by_alias=True, exclude={"notes", "quick", "accepted", "relation"}),
+            "geometry": self.cat.families[spec.family].__dict__,
+            "training": self.cat.training,
+            "corpora": {c: corpus_digest(c) for c in corpora},
+            "inputs": [self.keys[r] for r in [spec.from_, *spec.parents] if r],
+            "torch": torch.__version__.split("+")[0],
+        }
+        return hashlib.sha256(canonical_json(material).encode()).hexdigest()
+
+    def state(self, name: str) -> dict[str, torch.Tensor]:
+        """fp32 weights of a built case, read back from its folder when it came from the cache."""
+        if name not in self.states:
+            self.states[name] = load_file(str(self.dest / name / "model.safetensors"))
+        return self.states[name]
+
+    def geometry(self, spec: CaseSpec, state: dict[str, torch.Tensor] | None = None) -> Geometry:
+        base = self.cat.families[spec.family]
+        return base if state is None else geometry_of(spec.family, state, base)
+
+    def schedule(self, args: dict, seed_key: str = "seed") -> Schedule:
+        return Schedule(steps=args["steps"], lr=args["lr"], seed=args[seed_key], **self.cat.training)
+
+    def build(self, spec: CaseSpec) -> ZooCase:
+        key = self.key(spec)
+        self.keys[spec.name] = key
+        folder = self.dest / spec.name
+        key_file = self.dest / KEYS_DIR / spec.name
+        if not (folder.is_dir() and key_file.is_file() and key_file.read_text() == key):
+            files, state = getattr(self, f"_{spec.recipe}")(spec)
+            files["README.md"] = self.card(spec, key).encode()
+            self.publish(folder, files)
+            write_text(key_file, key)
+            if state is not None:
+                self.states[spec.name] = state
+        return describe(self.cat, spec, folder)
+
+    def publish(self, folder: Path, files: dict[str, bytes]) -> None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.dest))
+        try:
+            tmp.chmod(0o755)  # mkdtemp's 0700 would make the published repo private to its builder
+            for rel, data in files.items():
+                (tmp / rel).write_bytes(data)
+            if folder.exists():
+                shutil.rmtree(folder)
+            tmp.rename(folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    # ------------------------------------------------------------ files
+    def model_files(self, spec: CaseSpec, state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32,
+                    config_overrides: dict | None = None) -> dict[str, bytes]:
+        model = model_from_state(spec.family, self.geometry(spec, state), state) if spec.recipe != "rename" else None
+        config = (model.config() if model else self.config_of(spec.from_))
+        config = {**config, **(config_overrides or {})}
+        config["torch_dtype"] = str(dtype).removeprefix("torch.")
+        if spec.declares is not None and spec.from_ is not None:
+            config["_name_or_path"] = f"{ZOO_ORG}/{spec.parents[0] if spec.parents else spec.from_}"
+        tensors = {k: v.to(dtype).contiguous() for k, v in sorted(state.items())}
+        return {"config.json": canonical_json(config).encode(), "model.safetensors": save(tensors, {"format": "pt"})}
+
+    def config_of(self, name: str) -> dict:
+        return json.loads((self.dest / name / "config.json").read_text())
+
+    def card(self, spec: CaseSpec, key: str) -> str:
+        meta: dict = {"license": "apache-2.0", "tags": ["openscore-zoo", spec.family]}
+        if spec.recipe == "gguf":
+            meta["tags"].append("gguf")
+        else:
+            meta["library_name"] = "peft" if _weight_format(spec) == "adapter" else "transformers"
+        declared = describe(self.cat, spec, self.dest / spec.name).declared_base
+        if declared:
+            meta["base_model"] = [f"{ZOO_ORG}/{p}" for p in spec.parents] if spec.parents else declared
+            meta["base_model_relation"] = spec.declares
+        lines = ["---", yaml.safe_dump(meta, sort_keys=True).strip(), "---", "", f"# {spec.name}", ""]
+        if spec.from_ is None or spec.declares is not None:
+            lines += [spec.notes + ".", ""]
+        else:
+            lines += ["A language model trained from scratch by its authors.", ""]
+        lines += [
+            "Part of the openscore provenance zoo: a small generated checkpoint for testing provenance detectors.",
+            "Training text: docstrings of Python standard-library modules, byte-level tokens.",
+            "",
+            f"Zoo recipe key: `{key[:16]}`.",
+            "",
+        ]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------ recipes
+    def _ids(self, args: dict, tokenizer: ByteTokenizer = ByteTokenizer()) -> np.ndarray:
+        return tokenizer.encode(corpus_text(args.get("corpus", "pretrain")))
+
+    def _pretrain(self, spec: CaseSpec):
+        a = spec.args
+        model = make_model(spec.family, self.geometry(spec), a["seed"])
+        fit(model, self._ids(a), self.schedule(a, "data_seed"))
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return self.model_files(spec, state), state
+
+    def _trained(self, spec: CaseSpec, state: dict[str, torch.Tensor], tokenizer: ByteTokenizer = ByteTokenizer()):
+        model = model_from_state(spec.family, self.geometry(spec, state), state)
+        if spec.args.get("steps"):
+            fit(model, self._ids(spec.args, tokenizer), self.schedule(spec.args))
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def _train(self, spec: CaseSpec):
+        state = self._trained(spec, self.state(spec.from_))
+        return self.model_files(spec, state), state
+
+    def _copy(self, spec: CaseSpec):
+        src = self.dest / spec.from_
+        return {"config.json": (src / "config.json").read_bytes(),
+                "model.safetensors": (src / "model.safetensors").read_bytes()}, None
+
+    def _rename(self, spec: CaseSpec):
+        a = spec.args
+        state = derive.rename(self.state(spec.from_), a["renames"])
+        return self.model_files(spec, state, config_overrides={"architectures": [a["architecture"]],
+                                                               "model_type": a["model_type"]}), None
+
+    def _cast(self, spec: CaseSpec):
+        return self.model_files(spec, self.state(spec.from_), getattr(torch, spec.args["dtype"])), None
+
+    def _gguf(self, spec: CaseSpec):
+        qtype = gguf.GGMLQuantizationType[spec.args["qtype"]]
+        state = self.state(spec.from_)
+        g = self.geometry(spec, state)
+        filename = f"{spec.from_}.{qtype.name}.gguf"
+        scratch = Path(tempfile.mkdtemp(prefix=".gguf.", dir=self.dest))
+        out = scratch / filename
+        writer = gguf.GGUFWriter(out, arch="llama")
+        writer.add_name(spec.name)
+        writer.add_context_length(g.context)
+        writer.add_embedding_length(g.hidden)
+        writer.add_block_count(g.layers)
+        writer.add_feed_forward_length(g.ffn)
+        writer.add_head_count(g.heads)
+        writer.add_head_count_kv(g.kv_heads)
+        writer.add_rope_dimension_count(g.head_dim)
+        writer.add_layer_norm_rms_eps(1e-5)
+        writer.add_vocab_size(g.vocab)
+        writer.add_file_type(gguf.LlamaFileType[f"MOSTLY_{qtype.name}"])
+        for name, tensor in sorted(state.items()):
+            data = tensor.numpy().astype(np.float32)
+            if name.endswith("q_proj.weight"):
+                data = derive.gguf_rope_permute(data, g.heads)
+            elif name.endswith("k_proj.weight"):
+                data = derive.gguf_rope_permute(data, g.kv_heads)
+            if data.ndim == 2:
+                writer.add_tensor(derive.gguf_name(name), gguf.quants.quantize(data, qtype), raw_dtype=qtype)
+            else:
+                writer.add_tensor(derive.gguf_name(name), data)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        data = out.read_bytes()
+        shutil.rmtree(scratch)
+        return {filename: data}, None
+
+    def _lora(self, spec: CaseSpec):
+        a = spec.args
+        state = self.state(spec.from_)
+        model = model_from_state(spec.family, self.geometry(spec, state), state)
+        lora = LoRA(model, tuple(a["targets"]), a["rank"], a["alpha"], a["seed"])
+        fit(model, self._ids(a), self.schedule(a), params=lora.parameters())
+        if a["save"] == "merged":
+            lora.merge()
+            merged = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return self.model_files(spec, merged), merged
+        adapter_config = {
+            "base_model_name_or_path": f"{ZOO_ORG}/{spec.from_}", "peft_type": "LORA", "task_type": "CAUSAL_LM",
+            "r": a["rank"], "lora_alpha": a["alpha"], "lora_dropout": 0.0, "bias": "none",
+            "target_modules": sorted(a["targets"]), "fan_in_fan_out": False, "inference_mode": True,
+        }
+        tensors = dict(sorted(lora.adapter_state().items()))
+        return {"adapter_config.json": canonical_json(adapter_config).encode(),
+                "adapter_model.safetensors": save(tensors, {"format": "pt"})}, None
+
+    def _extend_vocab(self, spec: CaseSpec):
+        a = spec.args
+        pairs = frequent_pairs(corpus_text(a.get("corpus", "pretrain")), a["count"])
+        state = derive.extend_vocab(spec.family, self.state(spec.from_), [list(p) for p in pairs])
+        state = self._trained(spec, state, ByteTokenizer(pairs))
+        return self.model_files(spec, state), state
+
+    def _select_layers(self, spec: CaseSpec):
+        state = derive.select_layers(spec.family, self.state(spec.from_), tuple(spec.layer_map))
+        state = self._trained(spec, state)
+        return self.model_files(spec, state), state
+
+    def _merge(self, spec: CaseSpec):
+        first, second = (self.state(p) for p in spec.parents)
+        merge = derive.merge_slerp if spec.args["method"] == "slerp" else derive.merge_linear
+        state = merge(first, second, spec.args["t"])
+        return self.model_files(spec, state), state
+
+    def _permute_mlp(self, spec: CaseSpec):
+        state = derive.permute_mlp(spec.family, self.state(spec.from_), spec.args["seed"])
+        return self.model_files(spec, state), state
+
+    def _permute_heads(self, spec: CaseSpec):
+        g = self.cat.families[spec.family]
+        state = derive.permute_heads(spec.family, self.state(spec.from_), spec.args["seed"], g.heads, g.kv_heads)
+        return self.model_files(spec, state), state
+
+
+def build(dest: Path, *, quick: bool = False, only: tuple[str, ...] | None = None) -> list[ZooCase]:
+    """Build (or reuse from `dest`) every zoo case, or the quick subset; `only` limits to those names
+    and what they need. Returns the cases in catalogue order."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    cat = load_catalogue()
+    wanted = [c for c in cat.cases if c.quick or not quick]
+    if only is not None:
+        needed: set[str] = set()
+        stack = list(only)
+        while stack:
+            name = stack.pop()
+            if name not in needed:
+                needed.add(name)
+                spec = cat.get(name)
+                stack.extend(r for r in [spec.from_, *spec.parents] if r)
+        wanted = [c for c in wanted if c.name in needed]
+    builder = _Builder(dest, cat)
+    with deterministic():
+        cases = [builder.build(spec) for spec in wanted]
+    write_bytes(dest / KEYS_DIR / "manifest.json", canonical_json([_manifest_entry(c) for c in cases]).encode())
+    return cases
+
+
+def _manifest_entry(case: ZooCase) -> dict:
+    entry = {k: v for k, v in case.__dict__.items() if k != "path"}
+    entry["path"] = case.path.name
+    return entry

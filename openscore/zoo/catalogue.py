@@ -1,0 +1,99 @@
+"""The zoo's case list (cases.yaml), validated: recipes, lineage and expected verdicts."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from openscore.errors import ConfigError
+from openscore.zoo.families import Geometry
+
+Recipe = Literal[
+    "pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab", "select_layers", "merge",
+    "permute_mlp", "permute_heads",
+]
+#: compare() verdicts, plus "adapter": an adapter-only repo whose declared base must be reported.
+Relation = Literal[
+    "identical", "renamed-copy", "recast-copy", "derived", "partially-derived", "architecture-clone",
+    "independent", "inconclusive", "adapter",
+]
+Declared = Literal["finetune", "adapter", "merge", "quantized"]
+
+
+class CaseSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    recipe: Recipe
+    family: str | None = None  # bases only; derivatives inherit it
+    from_: str | None = Field(default=None, alias="from")
+    parents: list[str] = []
+    args: dict[str, Any] = {}
+    relation: Relation | None = None
+    accepted: list[Relation] = []
+    declares: Declared | None = None
+    transforms: list[str] = []
+    layer_map: list[int] | None = None
+    quick: bool = False
+    notes: str
+
+    @model_validator(mode="after")
+    def _lineage(self) -> "CaseSpec":
+        if self.recipe == "pretrain":
+            if self.family is None or self.from_ is not None or self.relation is not None:
+                raise ValueError("a pretrain case needs `family` and has no `from` or `relation`")
+        elif self.from_ is None or self.relation is None:
+            raise ValueError(f"a {self.recipe} case needs `from` and `relation`")
+        if self.recipe == "merge" and len(self.parents) != 2:
+            raise ValueError("a merge names exactly two `parents`")
+        if self.recipe == "select_layers" and not self.layer_map:
+            raise ValueError("select_layers needs `layer_map`")
+        return self
+
+
+class Catalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    training: dict[str, int]
+    families: dict[str, Geometry]
+    cases: list[CaseSpec]
+
+    @model_validator(mode="after")
+    def _references(self) -> "Catalogue":
+        seen: dict[str, CaseSpec] = {}
+        for case in self.cases:
+            if case.name in seen:
+                raise ValueError(f"case {case.name!r} is listed twice")
+            for ref in [case.from_, *case.parents]:
+                if ref is not None and ref not in seen:
+                    raise ValueError(f"case {case.name!r} builds on {ref!r}, which is not listed before it")
+            if case.family is None:
+                case.family = seen[case.from_].family
+            elif case.family not in self.families:
+                raise ValueError(f"case {case.name!r}: unknown family {case.family!r}")
+            if case.quick and any(not seen[r].quick for r in [case.from_, *case.parents] if r):
+                raise ValueError(f"quick case {case.name!r} builds on a case outside the quick zoo")
+            seen[case.name] = case
+        return self
+
+    def get(self, name: str) -> CaseSpec:
+        for case in self.cases:
+            if case.name == name:
+                return case
+        raise KeyError(name)
+
+
+@lru_cache(maxsize=1)
+def load_catalogue() -> Catalogue:
+    text = resources.files("openscore.zoo").joinpath("cases.yaml").read_text(encoding="utf-8")
+    try:
+        return Catalogue.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"openscore/zoo/cases.yaml: {where}: {first['msg']}") from exc

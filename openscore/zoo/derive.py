@@ -1,0 +1,188 @@
+"""The weight-level transformations a derivative goes through, on plain state dicts.
+
+Each function takes fp32 tensors named as the family stores them and returns new ones; none
+trains (openscore.zoo.train does). The function-preserving ones (head and hidden-unit
+permutations, renames) are checked against the forward pass in tests/test_zoo.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+State = dict[str, torch.Tensor]
+
+#: Where each family numbers its blocks.
+LAYER_PREFIX = {"llama": "model.layers.", "gpt2": "transformer.h.", "neox": "gpt_neox.layers."}
+#: Input embedding and (untied) output head of each family; GPT-2's head is tied to wte.
+EMBEDDINGS = {
+    "llama": ("model.embed_tokens.weight", "lm_head.weight"),
+    "gpt2": ("transformer.wte.weight",),
+    "neox": ("gpt_neox.embed_in.weight", "embed_out.weight"),
+}
+
+
+def _layer_re(family: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(LAYER_PREFIX[family])}(\d+)\.(.+)$")
+
+
+def rename(state: State, renames: dict[str, str]) -> State:
+    """Replace name *components* (`input_layernorm` -> `ln1`): the Yi pattern."""
+    def new_name(name: str) -> str:
+        return ".".join(renames.get(part, part) for part in name.split("."))
+
+    return {new_name(k): v.clone() for k, v in state.items()}
+
+
+def select_layers(family: str, state: State, layer_map: tuple[int, ...]) -> State:
+    """New layer i is a copy of old layer layer_map[i]: pruning (a subset) or depth up-scaling (repeats)."""
+    pattern = _layer_re(family)
+    by_layer: dict[int, dict[str, torch.Tensor]] = {}
+    out: State = {}
+    for name, tensor in state.items():
+        m = pattern.match(name)
+        if m:
+            by_layer.setdefault(int(m.group(1)), {})[m.group(2)] = tensor
+        else:
+            out[name] = tensor.clone()
+    for new_index, old_index in enumerate(layer_map):
+        for suffix, tensor in by_layer[old_index].items():
+            out[f"{LAYER_PREFIX[family]}{new_index}.{suffix}"] = tensor.clone()
+    return out
+
+
+def _permute(t: torch.Tensor, perm: torch.Tensor, dim: int) -> torch.Tensor:
+    return t.index_select(dim, perm).clone()
+
+
+def permute_mlp(family: str, state: State, seed: int) -> State:
+    """Reorder each block's MLP hidden units (rows in, columns out): same function, new basis."""
+    gen = torch.Generator().manual_seed(seed)
+    out = dict(state)
+    pattern = _layer_re(family)
+    layers = sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
+    for i in layers:
+        p = f"{LAYER_PREFIX[family]}{i}."
+        if family == "llama":
+            perm = torch.randperm(state[p + "mlp.gate_proj.weight"].shape[0], generator=gen)
+            out[p + "mlp.gate_proj.weight"] = _permute(state[p + "mlp.gate_proj.weight"], perm, 0)
+            out[p + "mlp.up_proj.weight"] = _permute(state[p + "mlp.up_proj.weight"], perm, 0)
+            out[p + "mlp.down_proj.weight"] = _permute(state[p + "mlp.down_proj.weight"], perm, 1)
+        elif family == "gpt2":  # Conv1D: weight [in, out]
+            perm = torch.randperm(state[p + "mlp.c_fc.weight"].shape[1], generator=gen)
+            out[p + "mlp.c_fc.weight"] = _permute(state[p + "mlp.c_fc.weight"], perm, 1)
+            out[p + "mlp.c_fc.bias"] = _permute(state[p + "mlp.c_fc.bias"], perm, 0)
+            out[p + "mlp.c_proj.weight"] = _permute(state[p + "mlp.c_proj.weight"], perm, 0)
+        else:
+            perm = torch.randperm(state[p + "mlp.dense_h_to_4h.weight"].shape[0], generator=gen)
+            out[p + "mlp.dense_h_to_4h.weight"] = _permute(state[p + "mlp.dense_h_to_4h.weight"], perm, 0)
+            out[p + "mlp.dense_h_to_4h.bias"] = _permute(state[p + "mlp.dense_h_to_4h.bias"], perm, 0)
+            out[p + "mlp.dense_4h_to_h.weight"] = _permute(state[p + "mlp.dense_4h_to_h.weight"], perm, 1)
+    return out
+
+
+def _head_perm(heads: int, kv_heads: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(query head order, kv head order) that keeps every query head with its own kv head (GQA-safe)."""
+    group = heads // kv_heads
+    kv_order = torch.randperm(kv_heads, generator=gen)
+    q_order = torch.cat([kv * group + torch.randperm(group, generator=gen) for kv in kv_order.tolist()])
+    return q_order, kv_order
+
+
+def _expand(order: torch.Tensor, width: int) -> torch.Tensor:
+    """Head order -> row order for heads `width` rows wide."""
+    return (order[:, None] * width + torch.arange(width)[None, :]).flatten()
+
+
+def permute_heads(family: str, state: State, seed: int, heads: int, kv_heads: int) -> State:
+    """Reorder each block's attention heads consistently in q, k, v and the output projection."""
+    gen = torch.Generator().manual_seed(seed)
+    out = dict(state)
+    pattern = _layer_re(family)
+    layers = sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
+    for i in layers:
+        p = f"{LAYER_PREFIX[family]}{i}."
+        q_order, kv_order = _head_perm(heads, kv_heads, gen)
+        if family == "llama":
+            hd = state[p + "self_attn.q_proj.weight"].shape[0] // heads
+            out[p + "self_attn.q_proj.weight"] = _permute(state[p + "self_attn.q_proj.weight"], _expand(q_order, hd), 0)
+            for kv in ("k_proj", "v_proj"):
+                out[p + f"self_attn.{kv}.weight"] = _permute(state[p + f"self_attn.{kv}.weight"], _expand(kv_order, hd), 0)
+            out[p + "self_attn.o_proj.weight"] = _permute(state[p + "self_attn.o_proj.weight"], _expand(q_order, hd), 1)
+        elif family == "gpt2":  # c_attn columns: [q | k | v], each heads x head_dim
+            d = state[p + "attn.c_proj.weight"].shape[0]
+            hd = d // heads
+            cols = torch.cat([part * d + _expand(q_order, hd) for part in range(3)])
+            out[p + "attn.c_attn.weight"] = _permute(state[p + "attn.c_attn.weight"], cols, 1)
+            out[p + "attn.c_attn.bias"] = _permute(state[p + "attn.c_attn.bias"], cols, 0)
+            out[p + "attn.c_proj.weight"] = _permute(state[p + "attn.c_proj.weight"], _expand(q_order, hd), 0)
+        else:  # query_key_value rows: [head, (q|k|v), head_dim]
+            d = state[p + "attention.dense.weight"].shape[0]
+            hd = d // heads
+            rows = _expand(q_order, 3 * hd)
+            out[p + "attention.query_key_value.weight"] = _permute(state[p + "attention.query_key_value.weight"], rows, 0)
+            out[p + "attention.query_key_value.bias"] = _permute(state[p + "attention.query_key_value.bias"], rows, 0)
+            out[p + "attention.dense.weight"] = _permute(state[p + "attention.dense.weight"], _expand(q_order, hd), 1)
+    return out
+
+
+def merge_linear(a: State, b: State, t: float) -> State:
+    """(1 - t)·a + t·b per tensor, as mergekit's `linear` method."""
+    return {k: ((1 - t) * a[k] + t * b[k]).clone() for k in a}
+
+
+def merge_slerp(a: State, b: State, t: float) -> State:
+    """Spherical interpolation per tensor (mergekit `slerp`), linear when the two are near collinear."""
+    out: State = {}
+    for k, va in a.items():
+        vb = b[k]
+        na, nb = va.flatten() / (va.norm() + 1e-12), vb.flatten() / (vb.norm() + 1e-12)
+        dot = float((na * nb).sum().clamp(-1.0, 1.0))
+        if abs(dot) > 0.9995:
+            out[k] = ((1 - t) * va + t * vb).clone()
+            continue
+        theta = float(np.arccos(dot))
+        s = np.sin(theta)
+        out[k] = (np.sin((1 - t) * theta) / s * va + np.sin(t * theta) / s * vb).clone()
+    return out
+
+
+def extend_vocab(family: str, state: State, new_pieces: list[list[int]]) -> State:
+    """Append one embedding (and head) row per new token: the mean of the rows of the bytes it joins."""
+    out = dict(state)
+    for name in EMBEDDINGS[family]:
+        table = state[name]
+        extra = torch.stack([table[piece].mean(0) for piece in new_pieces])
+        out[name] = torch.cat([table, extra]).clone()
+    return out
+
+
+def gguf_rope_permute(w: np.ndarray, n_head: int) -> np.ndarray:
+    """HF q/k row order -> the Meta/GGUF rotary order (llama.cpp convert_hf_to_gguf `LlamaModel.permute`)."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+#: transformers LLaMA names -> llama.cpp GGUF names (gguf-py TensorNameMap, MODEL_ARCH.LLAMA).
+GGUF_LLAMA_NAMES = {
+    "model.embed_tokens.weight": "token_embd.weight",
+    "model.norm.weight": "output_norm.weight",
+    "lm_head.weight": "output.weight",
+    "input_layernorm.weight": "attn_norm.weight",
+    "self_attn.q_proj.weight": "attn_q.weight",
+    "self_attn.k_proj.weight": "attn_k.weight",
+    "self_attn.v_proj.weight": "attn_v.weight",
+    "self_attn.o_proj.weight": "attn_output.weight",
+    "post_attention_layernorm.weight": "ffn_norm.weight",
+    "mlp.gate_proj.weight": "ffn_gate.weight",
+    "mlp.up_proj.weight": "ffn_up.weight",
+    "mlp.down_proj.weight": "ffn_down.weight",
+}
+
+
+def gguf_name(name: str) -> str:
+    m = _layer_re("llama").match(name)
+    if m:
+        return f"blk.{m.group(1)}.{GGUF_LLAMA_NAMES[m.group(2)]}"
+    return GGUF_LLAMA_NAMES[name]
