@@ -1,0 +1,495 @@
+"""Compare two fingerprints: is the candidate a copy, a cast, a derivative or independent of the reference?
+
+Layered, cheapest and most certain first (docs/provenance.md):
+  1. content hashes: identical / renamed-copy / recast-copy, with the renames listed;
+  2. exact sketch checks for sampled fingerprints and re-quantisation for GGUF-quantised candidates;
+  3. correlation tests of the sketches at every (role, candidate layer, reference layer): Fisher z
+     against an analytic null, the layer map (dropped / duplicated layers), vocabulary rows added,
+     permutation (Gram-only agreement) and scaling;
+  4. a verdict from thresholds in z (openscore/data/registry/calibration.yaml) and a calibrated confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from functools import lru_cache
+from statistics import NormalDist, median
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from openscore.errors import ConfigError
+from openscore.report import Verdict
+from openscore.resources import package_data
+from openscore.weights.decode import FLOAT_DTYPES
+from openscore.weights.fingerprint import Fingerprint, TensorPrint
+
+_GRAMS = ("gram_r", "gram_c")
+_VOCAB_ROLES = frozenset({"embed", "lm_head"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NullModel(_Model):
+    statistic: str
+    mean: float
+    std: float
+    pairs: int
+    measured_on: str
+
+
+class Calibration(_Model):
+    version: int
+    z_derived: float
+    z_independent: float
+    min_derived_tensors: int
+    r_floor: float
+    r_min: float
+    derived_share: float
+    requant_share: float
+    null_model: NullModel
+
+
+@lru_cache(maxsize=1)
+def calibration() -> Calibration:
+    path = package_data("registry", "calibration.yaml")
+    try:
+        return Calibration.model_validate(yaml.safe_load(path.read_text()))
+    except Exception as exc:  # noqa: BLE001 - any parse/validation problem is a config error
+        raise ConfigError(f"{path}: invalid calibration ({exc})") from None
+
+
+class TensorMatch(_Model):
+    """The best reference tensor for one candidate tensor."""
+
+    candidate: str
+    reference: str | None
+    role: str
+    layer: int | None = None
+    reference_layer: int | None = None
+    statistic: str  # sha256 | bf16 | fp16 | requant | exact | direct | direct_alt | gram_r | gram_c | none
+    r: float | None = None
+    z: float | None = None
+    n: int = 0
+
+
+class Comparison(_Model):
+    reference: str
+    candidate: str
+    verdict: Verdict
+    score: float  # median best correlation over compared tensors (1.0 for copies)
+    confidence: float  # calibrated, see docs/provenance.md
+    reason: str
+    transformations: list[str] = Field(default_factory=list)
+    renames: list[tuple[str, str]] = Field(default_factory=list)  # (reference name, candidate name)
+    layer_map: dict[int, int | None] = Field(default_factory=dict)  # candidate layer -> reference layer
+    layer_similarity: list[float | None] = Field(default_factory=list)  # per candidate layer
+    layers_dropped: list[int] = Field(default_factory=list)  # reference layers no candidate layer comes from
+    layers_duplicated: dict[int, list[int]] = Field(default_factory=dict)  # reference layer -> candidate layers
+    vocab_rows_added: int = 0
+    permuted: list[str] = Field(default_factory=list)  # roles matched only by permutation-invariant sketches
+    scale: float | None = None  # candidate/reference magnitude when not 1
+    compared_tensors: int = 0
+    matched_tensors: int = 0
+    elements_compared: int = 0
+    max_z: float | None = None
+    tensors: list[TensorMatch] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics
+
+
+def fisher_z(r: float, n: int) -> float:
+    r = min(max(r, -0.999999), 0.999999)
+    return math.atanh(r) * math.sqrt(max(n - 3, 1))
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    x = x.astype(np.float64).ravel()
+    y = y.astype(np.float64).ravel()
+    x = x - x.mean()
+    y = y - y.mean()
+    denom = math.sqrt(float(x @ x) * float(y @ y))
+    return None if denom == 0 else float(x @ y) / denom
+
+
+def _intersect(a_ids: np.ndarray, b_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(a_ids) == len(b_ids) and np.array_equal(a_ids, b_ids):
+        idx = np.arange(len(a_ids))
+        return idx, idx
+    _, ia, ib = np.intersect1d(a_ids, b_ids, assume_unique=True, return_indices=True)
+    return ia, ib
+
+
+def _triangle_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(size, k=1)
+
+
+def _gram_common(ids_a, tri_a, ids_b, tri_b) -> tuple[np.ndarray, np.ndarray]:
+    ia, ib = _intersect(ids_a, ids_b)
+    if len(ia) == len(ids_a) == len(ids_b):
+        return tri_a, tri_b
+    full_a = np.zeros((len(ids_a), len(ids_a)), dtype=np.float32)
+    full_b = np.zeros((len(ids_b), len(ids_b)), dtype=np.float32)
+    full_a[_triangle_pairs(len(ids_a))] = tri_a
+    full_b[_triangle_pairs(len(ids_b))] = tri_b
+    rows, cols = _triangle_pairs(len(ia))
+    return full_a[ia[rows], ia[cols]], full_b[ib[rows], ib[cols]]
+
+
+class _Pair:
+    """Sketch statistics between one candidate tensor and one reference tensor."""
+
+    def __init__(self, fa: Fingerprint, ta: TensorPrint, fb: Fingerprint, tb: TensorPrint):
+        self.fa, self.ta, self.fb, self.tb = fa, ta, fb, tb
+
+    def direct_blocks(self, kind_a: str = "direct", kind_b: str = "direct"):
+        if kind_a not in self.ta.sketch or kind_b not in self.tb.sketch:
+            return None
+        ra, rb = _intersect(self.fa.array(self.ta, "rows"), self.fb.array(self.tb, "rows"))
+        ca, cb = _intersect(self.fa.array(self.ta, "cols"), self.fb.array(self.tb, "cols"))
+        if not len(ra) or not len(ca):
+            return None
+        xa = self.fa.array(self.ta, kind_a)[np.ix_(ra, ca)]
+        xb = self.fb.array(self.tb, kind_b)[np.ix_(rb, cb)]
+        return xa, xb
+
+    def stats(self) -> list[tuple[str, float, float, int]]:
+        """(statistic, r, z, n) for every sketch both tensors have."""
+        out = []
+        for kind_a, kind_b in (("direct", "direct"), ("direct_alt", "direct"), ("direct", "direct_alt")):
+            blocks = self.direct_blocks(kind_a, kind_b)
+            if blocks is None or blocks[0].size < 16:
+                continue
+            r = pearson(*blocks)
+            if r is not None:
+                label = "direct" if kind_a == kind_b else "direct_alt"
+                out.append((label, r, fisher_z(r, blocks[0].size), blocks[0].size))
+        for kind in _GRAMS:
+            if kind not in self.ta.sketch or kind not in self.tb.sketch:
+                continue
+            xa, xb = _gram_common(
+                self.fa.array(self.ta, f"{kind}_ids"), self.fa.array(self.ta, kind),
+                self.fb.array(self.tb, f"{kind}_ids"), self.fb.array(self.tb, kind),
+            )
+            if xa.size < 16:
+                continue
+            r = pearson(xa, xb)
+            if r is not None:
+                out.append((kind, r, fisher_z(r, xa.size), xa.size))
+        return out
+
+
+def _informative(t: TensorPrint) -> bool:
+    return not t.constant and math.prod(t.shape) >= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# layer 1-2: exact copies
+
+
+def _match_by_hash(a: Fingerprint, b: Fingerprint, fields: tuple[str, ...]):
+    """Pair every informative candidate tensor with a reference tensor of equal hash (name first)."""
+    index: dict[tuple[str, str, tuple], list[TensorPrint]] = defaultdict(list)
+    for t in a.tensors:
+        if _informative(t):
+            for f in fields:
+                if getattr(t, f):
+                    index[(f, getattr(t, f), tuple(t.shape))].append(t)
+    pairs: list[tuple[TensorPrint, TensorPrint, str]] = []
+    used: set[str] = set()
+    for t in b.tensors:
+        if not _informative(t):
+            continue
+        found = None
+        for f in fields:
+            options = [o for o in index.get((f, getattr(t, f), tuple(t.shape)), []) if o.name not in used]
+            if getattr(t, f) and options:
+                found = next((o for o in options if o.name == t.name), options[0]), f
+                break
+        if found is None:
+            return None
+        used.add(found[0].name)
+        pairs.append((found[0], t, found[1]))
+    if len(used) != sum(1 for t in a.tensors if _informative(t)) or not pairs:
+        return None
+    return pairs
+
+
+def _copy_verdict(a: Fingerprint, b: Fingerprint) -> Comparison | None:
+    if not all(t.sha256 for t in a.tensors + b.tensors if _informative(t)):
+        return None
+    exact = _match_by_hash(a, b, ("sha256",))
+    pairs = exact or _match_by_hash(a, b, ("sha256", "bf16", "fp16"))
+    if pairs is None:
+        return None
+    renames = sorted((ta.name, tb.name) for ta, tb, _ in pairs if ta.name != tb.name)
+    casts = sorted({f"{ta.dtype}->{tb.dtype}" for ta, tb, _ in pairs if ta.dtype != tb.dtype})
+    if exact and not renames and not casts:
+        verdict, reason = "identical", f"all {len(pairs)} informative tensors have equal content and names"
+    elif exact:
+        verdict = "renamed-copy"
+        reason = f"all {len(pairs)} informative tensors are byte-identical; {len(renames)} are stored under other names"
+    else:
+        verdict = "recast-copy"
+        reason = f"all {len(pairs)} informative tensors equal the reference after rounding to the candidate's dtype"
+    matches = [
+        TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
+                    reference_layer=ta.layer, statistic=how, r=1.0)
+        for ta, tb, how in pairs
+    ]
+    return _exact_result(a, b, verdict, reason, renames, casts, matches)
+
+
+def _exact_result(a, b, verdict, reason, renames, casts, matches) -> Comparison:
+    transformations = []
+    if renames:
+        transformations.append(f"renamed {len(renames)} tensors: " + ", ".join(f"{x} -> {y}" for x, y in renames[:8])
+                               + (" ..." if len(renames) > 8 else ""))
+    transformations += [f"cast {c}" for c in casts]
+    layers = sorted({t.layer for t in b.tensors if t.layer is not None})
+    return Comparison(
+        reference=a.source, candidate=b.source, verdict=verdict, score=1.0, confidence=1.0, reason=reason,
+        transformations=transformations, renames=renames,
+        layer_map={i: i for i in layers}, layer_similarity=[1.0 for _ in layers],
+        compared_tensors=len(matches), matched_tensors=len(matches), tensors=matches,
+    )
+
+
+def _round_to(values: np.ndarray, dtype: str) -> np.ndarray:
+    import torch
+
+    return torch.from_numpy(values).to(FLOAT_DTYPES[dtype]).float().numpy()
+
+
+def _requant(values: np.ndarray, dtype: str) -> np.ndarray | None:
+    from gguf import GGMLQuantizationType
+    from gguf.quants import dequantize, quantize
+
+    try:
+        qtype = GGMLQuantizationType[dtype]
+        return dequantize(quantize(np.ascontiguousarray(values, dtype=np.float32), qtype), qtype)
+    except (KeyError, ValueError, NotImplementedError):
+        return None
+
+
+def _sketch_copy_verdict(a: Fingerprint, b: Fingerprint) -> Comparison | None:
+    """Copies seen through sketches: sampled fingerprints (no hashes) and re-quantised candidates."""
+    cal = calibration()
+    by_place = {(t.role, t.layer, tuple(t.shape)): t for t in a.tensors if "direct" in t.sketch}
+    matches, renames, casts = [], set(), set()
+    exact_only = True
+    for tb in b.tensors:
+        if "direct" not in tb.sketch:
+            continue
+        ta = by_place.get((tb.role, tb.layer, tuple(tb.shape)))
+        if ta is None:
+            return None
+        blocks = _Pair(a, ta, b, tb).direct_blocks()
+        alt = _Pair(a, ta, b, tb).direct_blocks("direct", "direct_alt")
+        how = None
+        for xa, xb in filter(None, (blocks, alt)):
+            if xa.shape != xb.shape:
+                continue
+            if np.array_equal(xa, xb):
+                how = "exact"
+            elif tb.dtype in FLOAT_DTYPES and tb.dtype != ta.dtype and np.array_equal(_round_to(xa, tb.dtype), xb):
+                how = "cast"
+            elif tb.dtype not in FLOAT_DTYPES:
+                rq = _requant(xa, tb.dtype)
+                if rq is not None and np.mean(rq == xb) >= cal.requant_share:
+                    how = "requant"
+            if how:
+                break
+        if how is None:
+            return None
+        exact_only &= how == "exact"
+        if ta.name != tb.name:
+            renames.add((ta.name, tb.name))
+        if ta.dtype != tb.dtype:
+            casts.add(f"{ta.dtype}->{tb.dtype}")
+        matches.append(TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
+                                   reference_layer=ta.layer, statistic=how, r=1.0, n=int(xb.size)))
+    if len(matches) < cal.min_derived_tensors:
+        return None
+    if exact_only and not casts:
+        verdict = "renamed-copy" if renames else "identical"
+        reason = f"the sampled values of all {len(matches)} sketched tensors are equal"
+    else:
+        verdict = "recast-copy"
+        reason = (f"the sampled values of all {len(matches)} sketched tensors equal the reference after casting "
+                  "or re-quantising it to the candidate's dtype")
+    return _exact_result(a, b, verdict, reason, sorted(renames), sorted(casts), matches)
+
+
+# ---------------------------------------------------------------------------------------------
+# layer 3: similarity
+
+
+def _normal_sf(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def compare(a: Fingerprint, b: Fingerprint) -> Comparison:
+    """Relation of candidate `b` to reference `a` (a is the possible base)."""
+    return _copy_verdict(a, b) or _sketch_copy_verdict(a, b) or _similarity_verdict(a, b)
+
+
+def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
+    cal = calibration()
+    by_role: dict[str, list[TensorPrint]] = defaultdict(list)
+    for t in a.tensors:
+        if t.sketch:
+            by_role[t.role].append(t)
+    matches: list[TensorMatch] = []
+    # per (candidate layer, reference layer): z sums and counts over roles, for the layer map
+    layer_z: dict[tuple[int, int], list[float]] = defaultdict(list)
+    layer_r: dict[tuple[int, int], list[float]] = defaultdict(list)
+    permuted: set[str] = set()
+    scales: list[float] = []
+    for tb in b.tensors:
+        if not tb.sketch:
+            continue
+        best: tuple[float, TensorMatch] | None = None
+        for ta in by_role.get(tb.role, ()):
+            stats = _Pair(a, ta, b, tb).stats()
+            if not stats:
+                continue
+            label, r, z, n = max(stats, key=lambda s: s[2])
+            if tb.layer is not None and ta.layer is not None:
+                layer_z[(tb.layer, ta.layer)].append(z)
+                layer_r[(tb.layer, ta.layer)].append(r)
+            if best is None or z > best[0]:
+                direct_z = max((s[2] for s in stats if s[0].startswith("direct")), default=None)
+                if label in _GRAMS and direct_z is not None and direct_z < cal.z_independent <= z:
+                    label = f"{label} (permuted)"
+                best = (z, TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
+                                       reference_layer=ta.layer, statistic=label, r=r, z=z, n=n))
+        if best is not None:
+            matches.append(best[1])
+            m = best[1]
+            if m.z >= cal.z_derived:
+                if m.statistic.endswith("(permuted)"):
+                    permuted.add(m.role)
+                elif m.statistic.startswith("direct"):
+                    ta = next(t for t in by_role[tb.role] if t.name == m.reference)
+                    xa, xb = _Pair(a, ta, b, tb).direct_blocks()
+                    sa, sb = float(np.std(xa)), float(np.std(xb))
+                    if sa > 0:
+                        scales.append(sb / sa)
+    return _decide(a, b, matches, layer_z, layer_r, permuted, scales, cal)
+
+
+def _layer_map(layer_z, layer_r, cal: Calibration):
+    cand_layers = sorted({i for i, _ in layer_z})
+    mapping: dict[int, int | None] = {}
+    similarity: list[float | None] = []
+    for i in cand_layers:
+        options = [(float(np.mean(zs)), j) for (ii, j), zs in layer_z.items() if ii == i]
+        z, j = max(options)
+        if z >= cal.z_derived:
+            mapping[i] = j
+            similarity.append(round(float(np.mean(layer_r[(i, j)])), 6))
+        else:
+            mapping[i] = None
+            similarity.append(round(max(float(np.mean(layer_r[(i, jj)])) for (ii, jj) in layer_r if ii == i), 6))
+    return mapping, similarity
+
+
+def _decide(a, b, matches, layer_z, layer_r, permuted, scales, cal: Calibration) -> Comparison:
+    compared = len(matches)
+    inherited = [m for m in matches if m.z is not None and m.z >= cal.z_derived]
+    max_z = max((m.z for m in matches), default=None)
+    n_total = sum(m.n for m in matches)
+    score = round(float(median([m.r for m in matches])), 6) if matches else 0.0
+    mapping, similarity = _layer_map(layer_z, layer_r, cal)
+    ref_layers = sorted({t.layer for t in a.tensors if t.layer is not None and t.sketch})
+    sources = defaultdict(list)
+    for i, j in mapping.items():
+        if j is not None:
+            sources[j].append(i)
+    duplicated = {j: sorted(v) for j, v in sorted(sources.items()) if len(v) > 1}
+    dropped = [j for j in ref_layers if j not in sources] if sources else []
+    vocab_added = _vocab_delta(a, b)
+    transformations: list[str] = []
+    result = dict(
+        reference=a.source, candidate=b.source, layer_map=mapping, layer_similarity=similarity,
+        compared_tensors=compared, matched_tensors=len(inherited), elements_compared=n_total,
+        max_z=None if max_z is None else round(max_z, 3), tensors=matches, score=score,
+    )
+    if not matches:
+        return Comparison(**result, verdict="inconclusive", confidence=0.0,
+                          reason="no tensor of the candidate has a counterpart of the same role in the reference")
+    null = cal.null_model
+    if len(inherited) >= cal.min_derived_tensors and median([m.r for m in inherited]) >= cal.r_floor:
+        share = len(inherited) / compared
+        if vocab_added:
+            transformations.append(f"vocabulary {vocab_added:+d} rows")
+        if dropped:
+            transformations.append(f"reference layers dropped: {dropped}")
+        if duplicated:
+            transformations.append("reference layers duplicated: "
+                                   + ", ".join(f"{j} -> {v}" for j, v in duplicated.items()))
+        order = [j for _, j in sorted(mapping.items()) if j is not None]
+        if order != sorted(order):
+            transformations.append("layers reordered")
+        for role in sorted(permuted):
+            kind = "attention heads" if role.startswith("attn") else "hidden units"
+            transformations.append(f"{kind} permuted ({role})")
+        scale = float(median(scales)) if scales else None
+        if scale is not None and abs(scale - 1) > 0.05:
+            transformations.append(f"weights scaled x{scale:.3g}")
+        partial = share < cal.derived_share or bool(dropped or duplicated or vocab_added < 0)
+        if vocab_added > 0 and share < 1:
+            partial = True
+        verdict = "partially-derived" if partial else "derived"
+        z_null = (max_z - null.mean) / null.std
+        confidence = 1.0 - min(1.0, _normal_sf(z_null) * max(1, compared))
+        reason = (f"{len(inherited)} of {compared} tensors correlate with the reference far beyond chance "
+                  f"(max z {max_z:.1f}, median r {median([m.r for m in inherited]):.3f})")
+        return Comparison(**result, verdict=verdict, confidence=round(confidence, 6), reason=reason,
+                          transformations=transformations, permuted=sorted(permuted),
+                          layers_dropped=dropped, layers_duplicated=duplicated, vocab_rows_added=vocab_added,
+                          scale=None if scale is None or abs(scale - 1) <= 0.05 else round(scale, 4))
+    n_needed = (cal.z_derived / cal.r_min) ** 2
+    # the maximum over many null tests grows with their number: Bonferroni at 1e-3 family-wise
+    tests = sum(len(v) for v in layer_z.values()) + sum(1 for m in matches if m.layer is None)
+    z_negative = max(cal.z_independent, NormalDist().inv_cdf(1 - 1e-3 / max(1, tests)))
+    if max_z < z_negative:
+        # chance that an aggregate derivation as weak as r_min would have been seen
+        power = 1.0 - _normal_sf(cal.r_min * math.sqrt(n_total) - cal.z_derived)
+        if n_total >= n_needed:
+            same = _same_geometry(a, b)
+            verdict = "architecture-clone" if same else "independent"
+            reason = (f"no tensor correlates with the reference (max z {max_z:.1f} < {z_negative:.2f}) over "
+                      f"{n_total} compared values" + ("; same layout" if same else ""))
+            return Comparison(**result, verdict=verdict, confidence=round(power, 6), reason=reason)
+        return Comparison(**result, verdict="inconclusive", confidence=round(power, 6),
+                          reason=f"no correlation found, but only {n_total} values were comparable "
+                                 f"(< {int(n_needed)} needed to rule out r >= {cal.r_min:g})")
+    return Comparison(**result, verdict="inconclusive", confidence=0.0,
+                      reason=f"{len(inherited)} of {compared} tensors correlate (max z {max_z:.1f}): "
+                             "too few or too weak for a verdict")
+
+
+def _vocab_delta(a: Fingerprint, b: Fingerprint) -> int:
+    rows = lambda fp: {t.role: t.shape[0] for t in fp.tensors if t.role in _VOCAB_ROLES and len(t.shape) == 2}  # noqa: E731
+    ra, rb = rows(a), rows(b)
+    common = sorted(set(ra) & set(rb))
+    return rb[common[0]] - ra[common[0]] if common else 0
+
+
+def geometry(fp: Fingerprint) -> list[tuple[str, int | None, tuple[int, ...]]]:
+    """Name- and dtype-free geometry: the sorted (role, layer, shape) of every tensor."""
+    return sorted((t.role, t.layer, tuple(t.shape)) for t in fp.tensors)
+
+
+def _same_geometry(a: Fingerprint, b: Fingerprint) -> bool:
+    if a.signature and b.signature:
+        return a.signature == b.signature
+    return geometry(a) == geometry(b)

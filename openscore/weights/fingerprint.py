@@ -1,0 +1,431 @@
+"""The weight fingerprint: one streaming pass over a checkpoint's tensors, kept as a few MB.
+
+Per tensor it keeps
+  * content hashes of the raw bytes and of the values rounded to the bf16 and fp16 grids
+    (name-independent: a renamed or re-cast copy is found by hash alone);
+  * a direct sketch: a fixed sub-block of rows x columns (chosen from the canonical role, never the
+    name), compared by centred Pearson correlation at equal indices (survives fine-tuning, casts,
+    quantisation, vocabulary rows added, layers dropped or duplicated);
+  * two Gram sketches over a fixed subset of the residual-side indices, summed over the other axis
+    after normalising each unit: invariant to permutation and per-unit scaling of rows (MLP hidden
+    units, attention heads, rotary row order) and of columns respectively.
+See docs/provenance.md for why these statistics and how they are compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openscore.atomic import write_bytes
+from openscore.errors import InvalidCheckpoint
+from openscore.formats.records import CheckpointHeaders, TensorRecord
+from openscore.sources.base import Source
+from openscore.weights import sampling
+from openscore.weights.decode import FLOAT_DTYPES, decode_rows, is_readable, matrix_shape, row_bytes
+
+FINGERPRINT_VERSION = 1
+METADATA_KEY = "openscore.fingerprint"
+#: rows and columns of the direct sketch (columns in GGUF-block multiples)
+SKETCH_ROWS = 32
+SKETCH_COLS = 128
+#: residual-side indices of each Gram sketch (GRAM_SIZE * (GRAM_SIZE - 1) / 2 entries)
+GRAM_SIZE = 48
+#: roles whose first axis is shared by construction (token ids, positions), not an arbitrary learned basis:
+#: a Gram over that axis measures what the data taught (token similarity), so it says nothing of lineage
+SHARED_AXIS_ROLES = frozenset({"embed", "lm_head", "pos_embed", "type_embed"})
+#: roles whose q/k rows a GGUF conversion reorders (llama.cpp's rotary permutation)
+ROPE_ROLES = frozenset({"attn_q", "attn_k"})
+
+Progress = Callable[[int, int], None]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TensorPrint(_Model):
+    """What the fingerprint keeps of one tensor (its arrays live beside, under `key`)."""
+
+    key: str  # prefix of this tensor's arrays in the fingerprint file
+    name: str
+    file: str
+    role: str
+    layer: int | None = None
+    shape: list[int]
+    dtype: str
+    sha256: str | None = None  # raw bytes; None when sampled
+    bf16: str | None = None  # sha256 of the values rounded to bf16 (fp32/fp16/bf16 tensors)
+    fp16: str | None = None  # sha256 of the values rounded to fp16
+    constant: bool = False  # every value equal (e.g. a norm of ones): carries no lineage
+    sketch: list[str] = Field(default_factory=list)  # which arrays exist: direct, direct_alt, gram_r, gram_c
+
+
+class Fingerprint(_Model):
+    """A compact, versioned, name-independent description of a checkpoint's weights."""
+
+    version: int = FINGERPRINT_VERSION
+    source: str  # repo@sha of what was fingerprinted
+    family: str | None = None
+    signature: str | None = None  # layout geometry signature, when the layout provides one
+    sample: bool = False
+    bytes_read: int = 0
+    bytes_total: int = 0  # bytes of tensor data in the checkpoint
+    files: dict[str, str | None] = Field(default_factory=dict)  # weight file -> sha256 when known
+    tensors: list[TensorPrint] = Field(default_factory=list)
+    arrays: dict[str, np.ndarray] = Field(default_factory=dict, exclude=True)
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    def array(self, tensor: TensorPrint, kind: str) -> np.ndarray:
+        return self.arrays[f"{tensor.key}.{kind}"]
+
+    def to_bytes(self) -> bytes:
+        from safetensors.numpy import save
+
+        header = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically: a reader never sees half a fingerprint."""
+        return write_bytes(path, self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Fingerprint:
+        return cls.from_bytes(Path(path).read_bytes(), str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, label: str = "fingerprint") -> Fingerprint:
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
+
+        try:
+            arrays = load(data)
+            (n,) = np.frombuffer(data[:8], dtype="<u8")
+            meta = json.loads(data[8 : 8 + int(n)]).get("__metadata__", {})
+            doc = json.loads(meta[METADATA_KEY])
+        except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidCheckpoint(f"{label}: not an openscore fingerprint file ({exc})") from None
+        if doc.get("version") != FINGERPRINT_VERSION:
+            raise InvalidCheckpoint(
+                f"{label}: fingerprint version {doc.get('version')!r}, this openscore reads version {FINGERPRINT_VERSION}"
+            )
+        try:
+            fp = cls.model_validate(doc)
+        except ValidationError as exc:
+            raise InvalidCheckpoint(f"{label}: invalid fingerprint ({exc.errors()[0]['msg']})") from None
+        fp.arrays = arrays
+        return fp
+
+
+def is_fingerprint_file(path: Path) -> bool:
+    """True when `path` is a file holding a fingerprint (not a checkpoint)."""
+    if not path.is_file() or path.stat().st_size < 16:
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    return METADATA_KEY.encode() in head
+
+
+# ---------------------------------------------------------------------------------------------
+# layout access
+
+
+@dataclass(frozen=True)
+class _Placed:
+    record: TensorRecord
+    role: str
+    layer: int | None
+
+
+def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
+    """Each weight tensor with its canonical role and layer; unmapped tensors keep their name as role."""
+    roles: dict[str, tuple[str, int | None]] = {}
+    for item in getattr(layout, "tensors", None) or ():
+        roles[item.name] = (item.role or item.name, item.layer)
+    skipped = {getattr(a, "name", a) for a in (getattr(layout, "artefacts", None) or ())}
+    placed = []
+    for rec in headers.tensors:
+        if rec.name in skipped or rec.start is None or rec.end is None or rec.shape is None or rec.dtype is None:
+            continue
+        role, layer = roles.get(rec.name, (f"unmapped:{rec.name}", None))
+        placed.append(_Placed(rec, role, layer))
+    placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
+    return placed
+
+
+def _head_counts(headers: CheckpointHeaders) -> dict[str, int]:
+    """attn_q / attn_k head counts of a GGUF file, needed to undo its rotary row order."""
+    meta = headers.gguf_metadata or {}
+    arch = meta.get("general.architecture")
+    if not arch:
+        return {}
+    heads = meta.get(f"{arch}.attention.head_count")
+    kv = meta.get(f"{arch}.attention.head_count_kv", heads)
+    if not isinstance(heads, int) or not isinstance(kv, int):
+        return {}
+    return {"attn_q": heads, "attn_k": kv}
+
+
+def gguf_rope_rows(rows: np.ndarray, n_head: int, total: int) -> np.ndarray:
+    """File rows holding canonical (HF order) `rows` of a q/k matrix llama.cpp converted.
+
+    llama.cpp's `permute` interleaves the two rotary halves of every head: HF row h*hd + t*hd/2 + j
+    is stored at h*hd + 2j + t."""
+    hd = total // n_head
+    half = hd // 2
+    h, rest = np.divmod(rows, hd)
+    t, j = np.divmod(rest, half)
+    return h * hd + 2 * j + t
+
+
+# ---------------------------------------------------------------------------------------------
+# the pass
+
+
+def _sha256(buf) -> str:
+    return hashlib.sha256(buf).hexdigest()
+
+
+def _gram(units: torch.Tensor) -> np.ndarray:
+    """Upper-triangle of the cosine Gram of `units`' columns, after normalising each unit (row).
+
+    Invariant to any permutation and per-unit scaling of the rows."""
+    units = units.float()
+    norms = units.norm(dim=1, keepdim=True)
+    units = units / torch.where(norms > 0, norms, torch.ones_like(norms))
+    gram = (units.T @ units) / max(1, units.shape[0])
+    iu = torch.triu_indices(gram.shape[0], gram.shape[1], offset=1, device=gram.device)
+    return gram[iu[0], iu[1]].to(torch.float16).cpu().numpy()
+
+
+class _Reader:
+    """Bytes of tensors: a memory map for local files (pages dropped after use), Range reads otherwise."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.bytes_read = 0
+        self._file: str | None = None
+        self._mm: mmap.mmap | None = None
+        self._size = 0
+
+    def open(self, file: str) -> None:
+        self.close()
+        self._file = file
+        path = self.source.local_path(file)
+        if path is not None:
+            with open(path, "rb") as fh:
+                self._size = os.fstat(fh.fileno()).st_size
+                self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self._size else None
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+        self._mm = None
+
+    def read(self, start: int, length: int):
+        if self._mm is None:
+            data = self.source.read_range(self._file, start, length)
+        else:
+            if start + length > self._size:
+                raise InvalidCheckpoint(
+                    f"{self._file}: truncated: tensor data ends at byte {start + length}, file has {self._size}"
+                )
+            data = memoryview(self._mm)[start : start + length]
+        if len(data) != length:
+            raise InvalidCheckpoint(f"{self._file}: short read at byte {start}: wanted {length}, got {len(data)}")
+        self.bytes_read += length
+        return data
+
+    def read_file(self, file: str, start: int, length: int) -> bytes:
+        """A ranged read of any file (sampling reads rows, never whole files)."""
+        data = self.source.read_range(file, start, length)
+        if len(data) != length:
+            raise InvalidCheckpoint(f"{file}: short read at byte {start}: wanted {length}, got {len(data)}")
+        self.bytes_read += length
+        return data
+
+    def release(self, start: int, length: int) -> None:
+        """Drop the pages of a processed tensor so resident memory stays near one tensor."""
+        if self._mm is not None and hasattr(mmap, "MADV_DONTNEED") and length:
+            page = mmap.PAGESIZE
+            lo = start - start % page
+            self._mm.madvise(mmap.MADV_DONTNEED, lo, min(self._size, start + length) - lo)
+
+
+def _canonical_hashes(values: torch.Tensor, dtype: str, raw_hash: Future | None, pool: ThreadPoolExecutor):
+    """Futures of the hashes after rounding to bf16 and fp16; the raw hash stands in when already on that grid."""
+
+    def grid(target: torch.dtype, name: str) -> Future | None:
+        if dtype == name:
+            return raw_hash
+        arr = values.to(target).view(torch.int16).cpu().numpy()
+        return pool.submit(lambda: _sha256(memoryview(np.ascontiguousarray(arr)).cast("B")))
+
+    return grid(torch.bfloat16, "BF16"), grid(torch.float16, "F16")
+
+
+def _sketch_direct(
+    fetch_rows: Callable[[np.ndarray], torch.Tensor], role: str, rows: int, cols: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    row_ids = sampling.pick_rows(role, rows, SKETCH_ROWS)
+    col_ids = sampling.pick_cols(role, cols, SKETCH_COLS)
+    got = fetch_rows(row_ids)
+    block = got[:, torch.from_numpy(col_ids).to(got.device)]
+    return row_ids, col_ids, block.float().cpu().numpy()
+
+
+def fingerprint(
+    source: Source,
+    headers: CheckpointHeaders,
+    layout,
+    *,
+    device: str | None = None,
+    sample: bool = False,
+    progress: Progress | None = None,
+) -> Fingerprint:
+    """Fingerprint every weight tensor in one pass; `sample=True` reads only the sketched rows.
+
+    Raises InvalidCheckpoint when a file is truncated or a tensor's bytes disagree with its header."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    placed = _placements(headers, layout)
+    heads = _head_counts(headers) if "gguf" in headers.formats else {}
+    inventory = source.inventory()
+    files = sorted({p.record.file for p in placed})
+    fp = Fingerprint(
+        source=source.ref.key,
+        family=getattr(layout, "family", None),
+        signature=getattr(layout, "signature", None),
+        sample=sample,
+        bytes_total=sum(p.record.end - p.record.start for p in placed),
+        files={f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in files},
+    )
+    reader = _Reader(source)
+    done = 0
+    with ThreadPoolExecutor(max_workers=2) as pool, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        current = None
+        for index, item in enumerate(placed):
+            rec = item.record
+            if rec.file != current:
+                current = rec.file
+                if not sample:
+                    reader.open(rec.file)
+            tp, arrays = _tensor_print(reader, pool, item, f"t{index:05d}", device, sample, heads)
+            fp.tensors.append(tp)
+            fp.arrays.update(arrays)
+            done += rec.end - rec.start
+            if progress is not None:
+                progress(done, fp.bytes_total)
+        reader.close()
+    fp.bytes_read = reader.bytes_read
+    return fp
+
+
+def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, sample: bool, heads: dict):
+    rec = item.record
+    shape = tuple(rec.shape)
+    rows, cols = matrix_shape(shape)
+    length = rec.end - rec.start
+    tp = TensorPrint(
+        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(shape), dtype=rec.dtype
+    )
+    arrays: dict[str, np.ndarray] = {}
+    readable = is_readable(rec.dtype)
+    if readable and rows * row_bytes(rec.dtype, cols) != length:
+        raise InvalidCheckpoint(f"{rec.file}: {rec.name}: {length} bytes do not hold {rec.dtype} {list(shape)}")
+
+    if sample:
+        if not readable or len(shape) < 2:
+            return tp, arrays  # hashes need every byte; 1-D tensors carry no lineage
+        stride = row_bytes(rec.dtype, cols)
+
+        def fetch(ids: np.ndarray) -> torch.Tensor:
+            out = []
+            for run in _runs(ids):
+                buf = reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride)
+                out.append(decode_rows(buf, rec.dtype, len(run), cols, device))
+            return torch.cat(out)
+
+        _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
+        return tp, arrays
+
+    data = reader.read(rec.start, length)
+    raw = pool.submit(_sha256, data)
+    if readable:
+        values = _full_values(data, rec.dtype, rows, cols, device)
+        if rec.dtype in FLOAT_DTYPES:
+            bf16, fp16 = _canonical_hashes(values, rec.dtype, raw, pool)
+        else:
+            bf16 = fp16 = None
+        lo, hi = torch.aminmax(values)
+        tp.constant = bool(lo == hi)
+        if len(shape) >= 2 and not tp.constant:
+            matrix = values.reshape(rows, cols)
+
+            def fetch(ids: np.ndarray) -> torch.Tensor:
+                return matrix[torch.from_numpy(ids).to(matrix.device)]
+
+            _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
+            grams = [("gram_r", matrix, cols)]
+            if item.role not in SHARED_AXIS_ROLES:
+                grams.append(("gram_c", matrix.T, rows))
+            for kind, units, axis_len in grams:
+                ids = sampling.pick_gram(item.role, kind, axis_len, GRAM_SIZE)
+                if len(ids) >= 4:
+                    arrays[f"{key}.{kind}_ids"] = ids
+                    arrays[f"{key}.{kind}"] = _gram(units[:, torch.from_numpy(ids).to(matrix.device)])
+                    tp.sketch.append(kind)
+        tp.bf16 = bf16.result() if bf16 is not None else None
+        tp.fp16 = fp16.result() if fp16 is not None else None
+    tp.sha256 = raw.result()
+    reader.release(rec.start, length)
+    return tp, arrays
+
+
+def _full_values(data, dtype: str, rows: int, cols: int, device: str) -> torch.Tensor:
+    """The tensor's values on `device`, in their stored float dtype (no float32 copy of bf16/fp16)."""
+    if dtype in FLOAT_DTYPES:
+        if not len(data):
+            return torch.zeros((rows, cols), dtype=FLOAT_DTYPES[dtype], device=device)
+        return torch.frombuffer(data, dtype=torch.uint8).to(device).view(FLOAT_DTYPES[dtype]).reshape(rows, cols)
+    return decode_rows(data, dtype, rows, cols, device)
+
+
+def _add_direct(tp: TensorPrint, arrays: dict, fetch, role: str, rows: int, cols: int, heads: dict) -> None:
+    row_ids, col_ids, block = _sketch_direct(fetch, role, rows, cols)
+    arrays[f"{tp.key}.rows"] = row_ids
+    arrays[f"{tp.key}.cols"] = col_ids
+    arrays[f"{tp.key}.direct"] = block
+    tp.sketch.append("direct")
+    n_head = heads.get(role)
+    if role in ROPE_ROLES and n_head and rows % n_head == 0 and (rows // n_head) % 2 == 0:
+        # a GGUF q/k may or may not carry llama.cpp's rotary row order: keep the undone order too
+        alt = gguf_rope_rows(row_ids, n_head, rows)
+
+        def fetch_alt(_ids, base=fetch, alt=alt):
+            order = np.argsort(alt, kind="stable")
+            got = base(alt[order])
+            return got[torch.from_numpy(np.argsort(order, kind="stable")).to(got.device)]
+
+        arrays[f"{tp.key}.direct_alt"] = _sketch_direct(fetch_alt, role, rows, cols)[2]
+        tp.sketch.append("direct_alt")
+
+
+def _runs(ids: np.ndarray) -> list[np.ndarray]:
+    """Split sorted indices into runs of consecutive values (one ranged read each)."""
+    if len(ids) == 0:
+        return []
+    breaks = np.nonzero(np.diff(ids) != 1)[0] + 1
+    return np.split(ids, breaks)

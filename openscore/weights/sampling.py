@@ -1,0 +1,55 @@
+"""Deterministic choice of the rows, columns and Gram indices a sketch keeps.
+
+Choices depend on the tensor's canonical role and on index values only, never on tensor names or
+on the dimension's length: an index is kept when its hash ranks among the smallest. A renamed copy
+therefore samples the same rows, and a model with extra vocabulary rows or dropped hidden units
+still shares most sampled indices with its base (the comparison intersects them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+#: rows are taken in aligned blocks so a ranged read fetches several rows per request
+ROW_BLOCK = 8
+#: columns are taken in aligned blocks of 32, the GGUF Q8_0/Q4_0 block, so a quantised copy can be re-quantised
+COL_BLOCK = 32
+
+
+def _block_rank(seed: str, count: int) -> np.ndarray:
+    """A pseudo-random rank for block indices 0..count-1, a function of (seed, index) only."""
+    key = np.frombuffer(hashlib.sha256(seed.encode()).digest()[:8], dtype=np.uint64)[0]
+    x = np.arange(count, dtype=np.uint64) ^ key
+    # splitmix64 finaliser: every index gets an independent-looking 64-bit value
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return x
+
+
+def pick_blocks(seed: str, length: int, block: int, keep: int) -> np.ndarray:
+    """Sorted indices of `keep` elements (in whole blocks of `block`) out of `length`; all when fewer."""
+    if length <= keep:
+        return np.arange(length, dtype=np.int64)
+    blocks = length // block
+    want = max(1, keep // block)
+    if blocks <= want:
+        return np.arange(blocks * block, dtype=np.int64)
+    chosen = np.sort(np.argsort(_block_rank(seed, blocks), kind="stable")[:want])
+    return (chosen[:, None] * block + np.arange(block)[None, :]).reshape(-1).astype(np.int64)
+
+
+def pick_rows(role: str, rows: int, keep: int) -> np.ndarray:
+    return pick_blocks(f"rows/{role}", rows, ROW_BLOCK, keep)
+
+
+def pick_cols(role: str, cols: int, keep: int) -> np.ndarray:
+    return pick_blocks(f"cols/{role}", cols, COL_BLOCK, keep)
+
+
+def pick_gram(role: str, axis: str, length: int, keep: int) -> np.ndarray:
+    return pick_blocks(f"gram-{axis}/{role}", length, 1, keep)
