@@ -1,0 +1,157 @@
+"""The audit pipeline: source -> inventory -> evidence (+ headers, layout, provenance) -> grades.
+
+`audit(spec)` returns an AuditReport; `write_report(report, dir)` stores it at
+`<dir>/<org>/<name>/<sha>.json`, atomically and byte-identically for equal inputs.
+
+Failures that are not the user's fault (weights absent, nothing to fingerprint) are recorded in
+`report.evidence["pipeline"]` and the audit goes on with the card and files; hostile input
+(malformed safetensors, broken GGUF) raises its typed error. A dangerous pickle becomes an
+`unsafe-pickle` finding, and the CLI exits non-zero on it after writing the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from openscore import __version__
+from openscore.atomic import write_text
+from openscore.errors import NothingToAnalyse, SourceError, UsageError
+from openscore.evidence import collect
+from openscore.openness.checks import GradingContext
+from openscore.openness.findings import all_findings
+from openscore.openness.grading import grade_rubric
+from openscore.openness.licensing import evaluate_licence
+from openscore.openness.lineage import resolve_base
+from openscore.overrides import load_overrides
+from openscore.report import AuditReport, LicenceFacts, SourceInfo
+from openscore.sources.base import Inventory
+
+DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """Progress sink when the caller wants none."""
+
+
+def inventory_document(inventory: Inventory) -> dict:
+    return {
+        "files": [
+            {"path": f.path, "size": f.size, "sha256": f.sha256, "lfs": f.lfs, "present": f.present}
+            for f in sorted(inventory.files, key=lambda f: f.path)
+        ],
+        "refs": sorted(inventory.refs),
+        "gated": inventory.gated,
+    }
+
+
+def _dataset_licences(bundle) -> dict[str, LicenceFacts]:
+    from openscore.licences import resolve
+
+    return {o.value["id"]: resolve(o.value["licence"]) for o in bundle.find("dataset")
+            if o.value.get("checked") and isinstance(o.value.get("licence"), str)}
+
+
+def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list[str]):
+    """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
+    from openscore.formats import read_checkpoint
+
+    progress("reading checkpoint headers")
+    headers = read_checkpoint(source, inventory)  # hostile files raise InvalidCheckpoint here
+    if not headers.tensors:
+        notes.append("no readable weight headers (weights absent or no weight files): layout and provenance skipped")
+        return headers, None, None
+    from openscore.layout import build_layout
+
+    progress(f"layout of {len(headers.tensors)} tensors")
+    try:
+        layout = build_layout(headers)
+    except NothingToAnalyse as exc:
+        notes.append(f"layout: {exc}")
+        return headers, None, None
+    if headers.weights_absent:
+        notes.append("weights are Git-LFS pointers here: provenance from weights skipped")
+        return headers, layout, None
+    from openscore.provenance import analyse
+
+    progress("provenance: fingerprinting weights")
+    try:
+        provenance = analyse(source, headers, layout, sample=sample, progress=progress)
+    except (NothingToAnalyse, SourceError) as exc:
+        notes.append(f"provenance: {exc}")
+        provenance = None
+    return headers, layout, provenance
+
+
+def audit(
+    spec: str,
+    *,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    weights: bool = True,
+    sample: bool = False,
+    rubrics: Sequence[str] | None = None,
+    overrides_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for."""
+    from openscore.sources import open_source
+
+    say = progress or _quiet
+    rubric_ids = list(dict.fromkeys(rubrics or DEFAULT_RUBRICS))
+    source = open_source(spec, endpoint=endpoint, token=token)
+    inventory = source.inventory()
+    ref = inventory.ref
+    say(f"{ref.key}: {len(inventory.files)} files")
+    hub_endpoint = ref.location if ref.kind == "hub" else None
+    collected = collect(source, inventory, endpoint=hub_endpoint, token=token)
+    bundle = collected.bundle
+    notes: list[str] = []
+    headers = layout = provenance = None
+    if weights:
+        headers, layout, provenance = _weights(source, inventory, sample=sample,
+                                               progress=say, notes=notes)
+    else:
+        notes.append("weights not read (--no-weights): layout and provenance skipped")
+    licence = evaluate_licence(bundle)
+    base = resolve_base(bundle, provenance)
+    ctx = GradingContext(bundle=bundle, licence=licence, base=base, provenance=provenance,
+                         dataset_licences=_dataset_licences(bundle))
+    say("grading")
+    from openscore.rubrics import load_rubric
+
+    dims = {r: load_rubric(r).dimension_ids for r in rubric_ids}
+    overrides = load_overrides(overrides_dir, ref.repo_id, dims)
+    results = {r: grade_rubric(r, ctx, overrides.get(r)) for r in rubric_ids}
+    evidence_doc = {name: out.model_dump(mode="json") for name, out in sorted(bundle.collectors.items())}
+    evidence_doc["pipeline"] = {"weights_read": weights, "notes": notes,
+                                "base": None if base is None else {"family": base.family, "repo_id": base.repo_id,
+                                                                   "via": base.via,
+                                                                   "licence": base.licence.id if base.licence else None}}
+    return AuditReport(
+        tool=f"openscore@{__version__}",
+        source=SourceInfo(kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=ref.sha,
+                          location=ref.location if ref.kind == "hub" else Path(ref.location).name),
+        inventory=inventory_document(inventory),
+        layout=layout.model_dump(mode="json") if layout is not None else None,
+        provenance=provenance,
+        licence=licence,
+        card=collected.card,
+        evidence=evidence_doc,
+        rubrics=results,
+        default_rubric="osai-v3" if "osai-v3" in results else rubric_ids[0],
+        findings=all_findings(bundle, licence, base, provenance, headers),
+    )
+
+
+def report_path(report: AuditReport, reports_dir: Path) -> Path:
+    org, _, name = report.source.repo_id.partition("/")
+    if not org or not name or ".." in (org, name) or "/" in name:
+        raise UsageError(f"cannot file a report for repo id {report.source.repo_id!r}")
+    return Path(reports_dir) / org / name / f"{report.source.sha}.json"
+
+
+def write_report(report: AuditReport, reports_dir: Path) -> Path:
+    """Write `<reports_dir>/<org>/<name>/<sha>.json` atomically; equal reports give equal bytes."""
+    return write_text(report_path(report, reports_dir), report.to_json())

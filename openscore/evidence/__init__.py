@@ -1,0 +1,51 @@
+"""Evidence collectors: every fact an openness grade may rest on, read from a Source and cited.
+
+`collect(source, inventory)` runs every collector (card, licence files, links, repository files
+and refs, lineage, datasets) and returns an EvidenceBundle plus the card summary and parsed
+config that the report stores. Collectors are versioned (`extractor: name@version`): change a
+collector's behaviour, bump its version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openscore.evidence.card import collect_card
+from openscore.evidence.context import CollectContext
+from openscore.evidence.datasets import collect_datasets
+from openscore.evidence.licence_files import collect_licence_files
+from openscore.evidence.lineage import collect_lineage
+from openscore.evidence.links import collect_links
+from openscore.evidence.model import CollectorOutput, EvidenceBundle, Observation
+from openscore.evidence.repository import collect_repository
+from openscore.sources.base import Inventory, Source
+
+__all__ = ["Collected", "CollectContext", "CollectorOutput", "EvidenceBundle", "Observation", "collect"]
+
+
+@dataclass
+class Collected:
+    bundle: EvidenceBundle
+    card: dict  # report.card: front matter, sections found
+    config: dict | None  # parsed config.json
+
+
+def collect(
+    source: Source, inventory: Inventory, *, endpoint: str | None = None, token: str | bool | None = None
+) -> Collected:
+    ctx = CollectContext(source=source, inventory=inventory, endpoint=endpoint, token=token)
+    bundle = EvidenceBundle(source=ctx.key)
+    card_out, card = collect_card(ctx)
+    front_matter = card.get("front_matter") or {}
+    if not front_matter and inventory.card_data:
+        front_matter = dict(inventory.card_data)  # gated Hub repos: README unreadable, API cardData is not
+    bundle.collectors["card"] = card_out
+    link = front_matter.get("license_link")
+    bundle.collectors["licence-files"] = collect_licence_files(ctx, license_link=link if isinstance(link, str) else None)
+    bundle.collectors["links"] = links = collect_links(ctx, card.get("sections"))
+    repo_out, config = collect_repository(ctx)
+    bundle.collectors["repository"] = repo_out
+    bundle.collectors["lineage"] = collect_lineage(ctx, front_matter, config)
+    linked = [o.value["target"] for o in links.observations if o.kind == "link.dataset"]
+    bundle.collectors["datasets"] = collect_datasets(ctx, front_matter, linked)
+    return Collected(bundle=bundle, card=card, config=config)

@@ -1,0 +1,199 @@
+"""The model card: YAML front matter with line numbers, and which documentation sections are filled.
+
+Front matter is untrusted text: it is parsed with `yaml.safe_load`, and a malformed block is
+recorded as such (the card then counts as having no metadata) instead of failing the audit.
+Sections are markdown headings outside fenced code blocks; a section whose text is only template
+placeholders ("[More Information Needed]") counts as empty.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+import yaml
+from pydantic import BaseModel
+
+from openscore.evidence.context import CollectContext
+from openscore.evidence.model import CollectorOutput, Observation
+from openscore.resources import package_data
+
+EXTRACTOR = "card@1.0"
+CARD_NAMES = ("README.md", "readme.md", "README.MD", "Readme.md")
+#: front-matter keys that grading reads; others are kept in report.card but not cited one by one
+CITED_FIELDS = (
+    "license", "license_name", "license_link", "datasets", "base_model", "base_model_relation", "tags",
+    "model-index", "library_name", "pipeline_tag", "co2_eq_emissions", "widget", "new_version", "language",
+)
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+class SectionRules(BaseModel):
+    min_filled_chars: int
+    placeholders: list[str]
+    topics: dict[str, list[str]]
+
+
+@lru_cache(maxsize=1)
+def section_rules() -> tuple[SectionRules, re.Pattern[str], dict[str, list[re.Pattern[str]]]]:
+    rules = SectionRules.model_validate(yaml.safe_load(package_data("card_sections.yaml").read_text("utf-8")))
+    placeholder = re.compile("|".join(f"(?:{p})" for p in rules.placeholders), re.IGNORECASE | re.DOTALL)
+    topics = {t: [re.compile(p, re.IGNORECASE) for p in pats] for t, pats in rules.topics.items()}
+    return rules, placeholder, topics
+
+
+def find_card(ctx: CollectContext) -> str | None:
+    for name in CARD_NAMES:
+        if ctx.inventory.get(name) is not None:
+            return name
+    return None
+
+
+def split_front_matter(text: str) -> tuple[str | None, int, list[str]]:
+    """(front matter text or None, 1-based line where it starts, all lines of the file)."""
+    lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not lines or lines[0].strip() != "---":
+        return None, 0, lines
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            return "\n".join(lines[1:i]), 2, lines
+    return None, 0, lines
+
+
+def _plain(value):
+    """YAML scalars such as dates become strings so every value is JSON-able."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def parse_front_matter(fm_text: str, first_line: int) -> tuple[dict, dict[str, tuple[int, int]]]:
+    """The mapping and, per top-level key, its (first, last) 1-based line in the card file.
+
+    Raises yaml.YAMLError / ValueError on a malformed or non-mapping block."""
+    node = yaml.compose(fm_text, Loader=yaml.SafeLoader)
+    data = yaml.safe_load(fm_text)
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise ValueError("front matter is not a mapping")
+    spans: dict[str, tuple[int, int]] = {}
+    for key_node, value_node in node.value:
+        end = value_node.end_mark.line - (1 if value_node.end_mark.column == 0 else 0)
+        end = max(end, key_node.start_mark.line)
+        spans[str(key_node.value)] = (first_line + key_node.start_mark.line, first_line + end)
+    return {str(k): _plain(v) for k, v in data.items()}, spans
+
+
+def _clean_heading(text: str) -> str:
+    text = re.sub(r"[*_`]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", text)
+    text = re.sub(r"[^\w\s,&()/+.:-]", " ", text)  # emoji and symbols
+    return " ".join(text.split()).strip(" :")
+
+
+def sections(lines: list[str], body_start: int) -> list[tuple[int, str, int, int, str]]:
+    """(level, heading, first line, last line, body text) for every heading from `body_start` (0-based)."""
+    heads: list[tuple[int, int, str]] = []
+    fenced = False
+    for i in range(body_start, len(lines)):
+        if _FENCE.match(lines[i]):
+            fenced = not fenced
+            continue
+        m = None if fenced else _HEADING.match(lines[i])
+        if m:
+            heads.append((i, len(m.group(1)), _clean_heading(m.group(2))))
+    out = []
+    for n, (i, level, heading) in enumerate(heads):
+        end = len(lines)
+        for j, lvl, _ in heads[n + 1:]:
+            if lvl <= level:
+                end = j
+                break
+        body = "\n".join(ln for ln in lines[i + 1:end] if not _HEADING.match(ln))
+        out.append((level, heading, i + 1, end, body))
+    return out
+
+
+def filled(body: str) -> bool:
+    rules, placeholder, _ = section_rules()
+    text = placeholder.sub(" ", body)
+    meaningful = re.sub(r"[\s#>*_`|:\-=\[\]()]+", "", text)
+    return len(meaningful) >= rules.min_filled_chars
+
+
+def topic_of(heading: str) -> str | None:
+    _, _, topics = section_rules()
+    for topic, patterns in topics.items():
+        if any(p.search(heading) for p in patterns):
+            return topic
+    return None
+
+
+def collect_card(ctx: CollectContext) -> tuple[CollectorOutput, dict]:
+    """Card observations, plus the card summary stored in report.card."""
+    out = CollectorOutput(extractor=EXTRACTOR)
+    name = find_card(ctx)
+    out.searched.append("README.md at the repository root")
+    text = ctx.source.read_text(name) if name else None
+    if text is None:
+        out.observations.append(Observation(
+            kind="card.missing", value=True,
+            evidence=ctx.cite(rule="collect/card/missing", extractor=EXTRACTOR, snippet="no README.md in the repository"),
+        ))
+        return out, {"present": False}
+
+    fm_text, first, lines = split_front_matter(text)
+    summary: dict = {"present": True, "file": name, "front_matter": None, "sections": []}
+    body_start = 0
+    if fm_text is None:
+        out.observations.append(Observation(
+            kind="card.front_matter", value="absent",
+            evidence=ctx.cite(rule="collect/card/front-matter", extractor=EXTRACTOR, file=name, line=1,
+                              snippet=lines[0] if lines else ""),
+        ))
+        summary["front_matter_status"] = "absent"
+    else:
+        body_start = first + fm_text.count("\n") + 1
+        try:
+            data, spans = parse_front_matter(fm_text, first)
+        except (yaml.YAMLError, ValueError) as exc:
+            out.observations.append(Observation(
+                kind="card.front_matter", value="invalid",
+                evidence=ctx.cite(rule="collect/card/front-matter", extractor=EXTRACTOR, file=name,
+                                  locator=f"L1-L{body_start}", snippet=f"invalid YAML front matter: {exc}"),
+            ))
+            summary["front_matter_status"] = "invalid"
+        else:
+            summary["front_matter_status"] = "present"
+            summary["front_matter"] = data
+            out.observations.append(Observation(
+                kind="card.front_matter", value="present",
+                evidence=ctx.cite(rule="collect/card/front-matter", extractor=EXTRACTOR, file=name,
+                                  locator=f"L1-L{body_start}", snippet=fm_text[:200]),
+            ))
+            for key in sorted(data):
+                if key not in CITED_FIELDS and not key.startswith("extra_gated_"):
+                    continue
+                a, b = spans[key]
+                out.observations.append(Observation(
+                    kind=f"card.field.{key}", value=data[key],
+                    evidence=ctx.cite(rule=f"collect/card/field/{key}", extractor=EXTRACTOR, file=name,
+                                      locator=f"L{a}" if a == b else f"L{a}-L{b}",
+                                      snippet="\n".join(lines[a - 1:b])),
+                ))
+    for level, heading, start, end, body in sections(lines, body_start):
+        topic = topic_of(heading)
+        is_filled = filled(body)
+        summary["sections"].append({"heading": heading, "level": level, "line": start, "topic": topic,
+                                    "filled": is_filled})
+        if topic is None:
+            continue
+        out.observations.append(Observation(
+            kind=f"card.section.{topic}", value={"heading": heading, "filled": is_filled},
+            evidence=ctx.cite(rule=f"collect/card/section/{topic}", extractor=EXTRACTOR, file=name,
+                              locator=f"L{start}-L{end}", url=ctx.blob_url(name, start),
+                              snippet=f"## {heading}: " + (body.strip() or "(empty)")),
+        ))
+    out.searched.append("markdown headings of " + name + " (" + ", ".join(sorted(section_rules()[2])) + ")")
+    summary["lines"] = len(lines)
+    return out, summary

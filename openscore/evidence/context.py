@@ -1,0 +1,66 @@
+"""What every collector needs: the pinned source, its inventory, and how to cite a file in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openscore.report import Evidence
+from openscore.sources.base import Inventory, Source
+
+SNIPPET_MAX = 300
+
+
+def clip(text: str, limit: int = SNIPPET_MAX) -> str:
+    """One-line excerpt of at most `limit` characters (report snippets are never multi-line HTML)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass
+class CollectContext:
+    source: Source
+    inventory: Inventory
+    #: Hub endpoint when the model itself comes from a Hub, else None (then nothing else is fetched)
+    endpoint: str | None = None
+    token: str | bool | None = None
+
+    @property
+    def key(self) -> str:
+        return self.inventory.ref.key
+
+    @property
+    def on_hub(self) -> bool:
+        return self.inventory.ref.kind == "hub"
+
+    def blob_url(self, path: str, line: int | None = None) -> str | None:
+        """A link to the file at the pinned commit, for Hub sources only (local paths are not portable)."""
+        if not self.on_hub:
+            return None
+        base = (self.endpoint or self.inventory.ref.location or "https://huggingface.co").rstrip("/")
+        url = f"{base}/{self.inventory.ref.repo_id}/blob/{self.inventory.ref.sha}/{path}"
+        return f"{url}#L{line}" if line else url
+
+    def cite(
+        self,
+        *,
+        rule: str,
+        extractor: str,
+        file: str | None = None,
+        locator: str | None = None,
+        snippet: str | None = None,
+        url: str | None = None,
+        line: int | None = None,
+    ) -> Evidence:
+        if line is not None and locator is None:
+            locator = f"L{line}"
+        if url is None and file is not None:
+            url = self.blob_url(file, line)
+        return Evidence(
+            source=self.key,
+            file=file,
+            locator=locator,
+            snippet=clip(snippet) if snippet else None,
+            rule=rule,
+            extractor=extractor,
+            url=url,
+        )

@@ -1,0 +1,306 @@
+"""The evidence checks grading rules name (openscore/data/grading/*.yaml).
+
+Each check answers one yes/no question about the collected evidence and returns the evidence it
+rests on. A check that finds nothing still says what it searched and where (negative evidence),
+so a `closed` grade is never a bare claim. Checks read observations only; they never touch files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from openscore.evidence.model import EvidenceBundle, Observation
+from openscore.report import Evidence, LicenceFacts, LicenceResult, ProvenanceResult
+
+
+@dataclass
+class BaseInfo:
+    """The base model this checkpoint derives from, as far as openscore can tell."""
+
+    family: str | None  # known_bases family ("llama-2") or None
+    repo_id: str | None  # Hub id when declared or detected
+    via: str  # "provenance", "card", "config", "prose"
+    licence: LicenceFacts | None  # the base's licence, when known
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class GradingContext:
+    bundle: EvidenceBundle
+    licence: LicenceResult
+    base: BaseInfo | None = None
+    provenance: ProvenanceResult | None = None
+    #: dataset id -> resolved licence facts (only for datasets whose card was read)
+    dataset_licences: dict[str, LicenceFacts] = field(default_factory=dict)
+
+
+@dataclass
+class CheckOutcome:
+    hit: bool
+    evidence: list[Evidence] = field(default_factory=list)
+    searched: list[str] = field(default_factory=list)
+
+
+CheckFn = Callable[..., CheckOutcome]
+CHECKS: dict[str, CheckFn] = {}
+
+
+def check(fn: CheckFn) -> CheckFn:
+    CHECKS[fn.__name__] = fn
+    return fn
+
+
+def _ev(observations: list[Observation]) -> list[Evidence]:
+    return [o.evidence for o in observations]
+
+
+def _looked(ctx: GradingContext, what: str, *, file: str | None = None, extractor: str = "grading@1.0") -> Evidence:
+    """Negative evidence: where a check looked and found nothing."""
+    return Evidence(source=ctx.bundle.source, file=file, snippet=f"not found: {what}", rule="searched",
+                    extractor=extractor)
+
+
+def _card_file(ctx: GradingContext) -> str | None:
+    fm = ctx.bundle.first("card.front_matter") or ctx.bundle.first("card.section.") or None
+    return fm.evidence.file if fm else None
+
+
+def _outcome(ctx: GradingContext, found: list[Observation], what: str, *, file: str | None = None) -> CheckOutcome:
+    if found:
+        return CheckOutcome(True, _ev(found), [what])
+    return CheckOutcome(False, [_looked(ctx, what, file=file)], [what])
+
+
+# -- the card --------------------------------------------------------------------------------
+
+@check
+def card_present(ctx: GradingContext) -> CheckOutcome:
+    missing = ctx.bundle.find("card.missing")
+    if missing:
+        return CheckOutcome(False, _ev(missing), ["README.md model card"])
+    return _outcome(ctx, ctx.bundle.find("card.front_matter") or ctx.bundle.find("card.section."), "README.md model card")
+
+
+@check
+def front_matter(ctx: GradingContext) -> CheckOutcome:
+    obs = ctx.bundle.find("card.front_matter")
+    present = [o for o in obs if o.value == "present"]
+    if present:
+        return CheckOutcome(True, _ev(present), ["YAML front matter in the card"])
+    return CheckOutcome(False, _ev(obs) or [_looked(ctx, "YAML front matter")],
+                        ["YAML front matter in the card (absent or invalid: no_front_matter)"])
+
+
+@check
+def card_sections(ctx: GradingContext, topics: list[str], min: int = 1) -> CheckOutcome:
+    """At least `min` of `topics` have a card section with real (non-placeholder) content."""
+    filled, seen = [], []
+    for topic in topics:
+        obs = ctx.bundle.find(f"card.section.{topic}")
+        seen.extend(obs)
+        good = [o for o in obs if o.value.get("filled")]
+        if good:
+            filled.append(good[0])
+    what = f"filled card sections ({', '.join(topics)}; need {min})"
+    if len(filled) >= min:
+        return CheckOutcome(True, _ev(filled), [what])
+    # placeholder-only sections are evidence of emptiness, cite them
+    return CheckOutcome(False, _ev(seen) or [_looked(ctx, what, file=_card_file(ctx))], [what])
+
+
+@check
+def card_field(ctx: GradingContext, key: str) -> CheckOutcome:
+    found = [o for o in ctx.bundle.find(f"card.field.{key}") if o.value not in (None, "", [], {})]
+    return _outcome(ctx, found, f"card front matter `{key}`", file=_card_file(ctx))
+
+
+@check
+def sample_outputs(ctx: GradingContext) -> CheckOutcome:
+    return card_field(ctx, key="widget")
+
+
+# -- files and refs ----------------------------------------------------------------------------
+
+def _files(ctx: GradingContext, kind: str, what: str) -> CheckOutcome:
+    return _outcome(ctx, ctx.bundle.find(f"file.{kind}"), what)
+
+
+@check
+def weights_published(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "weights", "weight files (safetensors, bin, gguf, onnx...) in the repository")
+
+
+@check
+def tokenizer_published(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "tokenizer", "tokenizer files in the repository")
+
+
+@check
+def modeling_code(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "modeling_code", "modelling code (modeling_*.py, configuration_*.py) in the repository")
+
+
+@check
+def architecture_config(ctx: GradingContext) -> CheckOutcome:
+    """config.json names an architecture: its code lives in an open library (transformers...)."""
+    return _outcome(ctx, ctx.bundle.find("config.architectures") or ctx.bundle.find("config.model_type"),
+                    "config.json `architectures` / `model_type`", file="config.json")
+
+
+@check
+def training_code_in_repo(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "training_code", "training scripts (train*.py, finetune*.py, ...) in the repository")
+
+
+@check
+def training_args(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "training_args", "training arguments / trainer state in the repository")
+
+
+@check
+def optimizer_state(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "optimizer_state", "optimizer state files in the repository")
+
+
+@check
+def eval_results(ctx: GradingContext) -> CheckOutcome:
+    found = (ctx.bundle.find("card.field.model-index") + ctx.bundle.find("file.eval_results")
+             + [o for o in ctx.bundle.find("card.section.evaluation") if o.value.get("filled")])
+    return _outcome(ctx, found, "card model-index, an evaluation section, or eval result files", file=_card_file(ctx))
+
+
+@check
+def intermediate_checkpoints(ctx: GradingContext) -> CheckOutcome:
+    return _outcome(ctx, ctx.bundle.find("ref.intermediate"),
+                    "branches/tags or folders with intermediate checkpoints (step1000, checkpoint-N)")
+
+
+@check
+def gated(ctx: GradingContext) -> CheckOutcome:
+    found = [o for o in ctx.bundle.find("gating") if o.value] + ctx.bundle.find_prefix("card.field.extra_gated_")
+    return _outcome(ctx, found, "Hub gating or extra_gated_* fields in the card", file=_card_file(ctx))
+
+
+# -- links -------------------------------------------------------------------------------------
+
+#: card sections whose links speak about the model itself; elsewhere (comparisons, architecture
+#: background, benchmark tables) links cite other people's work
+OWN_SECTIONS = (None, "description", "citation")
+
+
+def _links(ctx: GradingContext, kind: str) -> list[Observation]:
+    return [o for o in ctx.bundle.find(f"link.{kind}")
+            if not o.value.get("table") and o.value.get("section") in OWN_SECTIONS]
+
+
+@check
+def code_link(ctx: GradingContext) -> CheckOutcome:
+    return _outcome(ctx, _links(ctx, "code"), "links to GitHub/GitLab repositories in the card",
+                    file=_card_file(ctx))
+
+
+@check
+def preprint(ctx: GradingContext) -> CheckOutcome:
+    """An `arxiv:` tag, or an arXiv link where the card speaks about the model itself."""
+    tags = [o for o in ctx.bundle.find("card.field.tags")
+            if any(str(t).lower().startswith("arxiv:") for t in (o.value or []))]
+    return _outcome(ctx, tags + _links(ctx, "preprint"), "arXiv tag, or arXiv link in the card's description or citation",
+                    file=_card_file(ctx))
+
+
+@check
+def paper(ctx: GradingContext) -> CheckOutcome:
+    return _outcome(ctx, _links(ctx, "paper"),
+                    "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card", file=_card_file(ctx))
+
+
+@check
+def hardware_documented(ctx: GradingContext) -> CheckOutcome:
+    found = [o for o in ctx.bundle.find("card.section.hardware") if o.value.get("filled")]
+    found += [o for o in ctx.bundle.find("card.field.co2_eq_emissions")
+              if isinstance(o.value, dict) and o.value.get("hardware_used")]
+    return _outcome(ctx, found, "hardware / compute section or co2_eq_emissions.hardware_used", file=_card_file(ctx))
+
+
+# -- data --------------------------------------------------------------------------------------
+
+@check
+def datasets_listed(ctx: GradingContext) -> CheckOutcome:
+    return _outcome(ctx, ctx.bundle.find("dataset") + ctx.bundle.find("card.field.datasets"),
+                    "training datasets named in the card (`datasets:` or Hub dataset links)", file=_card_file(ctx))
+
+
+@check
+def datasets_open(ctx: GradingContext) -> CheckOutcome:
+    """Every listed dataset's card was read, is not gated and carries an open licence."""
+    obs = ctx.bundle.find("dataset")
+    what = "dataset cards with an open licence and no gating"
+    if not obs:
+        return CheckOutcome(False, [_looked(ctx, what)], [what])
+    ok = all(o.value.get("checked") and not o.value.get("gated")
+             and (facts := ctx.dataset_licences.get(o.value["id"])) is not None and facts.open for o in obs)
+    return CheckOutcome(ok, _ev(obs), [what])
+
+
+@check
+def datasets_unchecked(ctx: GradingContext) -> CheckOutcome:
+    found = [o for o in ctx.bundle.find("dataset") if not o.value.get("checked")]
+    return _outcome(ctx, found, "datasets whose cards could not be checked")
+
+
+# -- licences ----------------------------------------------------------------------------------
+
+def _licence_evidence(ctx: GradingContext, what: str) -> list[Evidence]:
+    return list(ctx.licence.evidence) or [_looked(ctx, what, file=_card_file(ctx))]
+
+
+@check
+def licence_known(ctx: GradingContext) -> CheckOutcome:
+    what = "a licence in the card (license/license_name/license_link) or a LICENSE file"
+    return CheckOutcome(ctx.licence.resolved.id not in ("unknown", "other"), _licence_evidence(ctx, what), [what])
+
+
+@check
+def licence_open(ctx: GradingContext) -> CheckOutcome:
+    what = "an open (OSI-approved or open-data) licence"
+    return CheckOutcome(bool(ctx.licence.resolved.open), _licence_evidence(ctx, what), [what])
+
+
+@check
+def licence_commercial(ctx: GradingContext) -> CheckOutcome:
+    what = "a licence that allows commercial use"
+    return CheckOutcome(ctx.licence.resolved.commercial_use is True, _licence_evidence(ctx, what), [what])
+
+
+# -- lineage -----------------------------------------------------------------------------------
+
+@check
+def derivative(ctx: GradingContext) -> CheckOutcome:
+    """The model derives from a base (declared in card/config or prose, or detected from weights)."""
+    what = "a declared (card base_model, config _name_or_path, prose) or detected base model"
+    if ctx.base is not None:
+        return CheckOutcome(True, list(ctx.base.evidence), [what])
+    return CheckOutcome(False, [_looked(ctx, what)] + _ev(ctx.bundle.find("card.front_matter")), [what])
+
+
+@check
+def base_licence_open(ctx: GradingContext) -> CheckOutcome:
+    what = "the base model's licence (known_bases.yaml or the reference registry)"
+    if ctx.base is None or ctx.base.licence is None:
+        return CheckOutcome(False, [_looked(ctx, what)], [what])
+    return CheckOutcome(bool(ctx.base.licence.open), list(ctx.base.evidence), [what])
+
+
+@check
+def base_known(ctx: GradingContext) -> CheckOutcome:
+    """The base is a known published model family (its weights exist publicly)."""
+    what = "a base model from a known, published family"
+    if ctx.base is None or ctx.base.family is None:
+        return CheckOutcome(False, [_looked(ctx, what)], [what])
+    return CheckOutcome(True, list(ctx.base.evidence), [what])
+
+
+def run_check(name: str, ctx: GradingContext, args: dict[str, Any]) -> CheckOutcome:
+    return CHECKS[name](ctx, **args)

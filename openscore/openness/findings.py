@@ -1,0 +1,119 @@
+"""Findings a reviewer must see, whatever the grades say.
+
+  licence-conflict    the card declares one licence, a LICENSE file in the repository is another
+  licence-laundering  a derivative declares a licence more permissive than its base's
+  base-mismatch       the declared base differs from the detected one (or a copy claims no base)
+  unsafe-pickle       a pickle-based weight file imports dangerous globals
+"""
+
+from __future__ import annotations
+
+from openscore.evidence.known_bases import known_bases
+from openscore.evidence.model import EvidenceBundle
+from openscore.formats.records import CheckpointHeaders
+from openscore.openness.checks import BaseInfo
+from openscore.openness.licensing import UNRESOLVED, licence_files
+from openscore.openness.lineage import declared_bases, detected_base
+from openscore.report import Evidence, Finding, LicenceResult, ProvenanceResult
+
+
+def licence_conflict(bundle: EvidenceBundle, licence: LicenceResult) -> list[Finding]:
+    from openscore.licences import resolve
+
+    if not licence.declared or licence.declared in UNRESOLVED:
+        return []
+    declared = licence.resolved.id
+    if declared in UNRESOLVED:
+        return []
+    out = []
+    for obs in licence_files(bundle):
+        file_facts = resolve(obs.value["id"])
+        if file_facts.id in UNRESOLVED or file_facts.id == declared:
+            continue
+        out.append(Finding(
+            id="licence-conflict", severity="error",
+            message=(f"the card declares {licence.declared} ({licence.resolved.name}) but {obs.value['file']} "
+                     f"is the {file_facts.name} ({file_facts.id})"),
+            evidence=[*(e for e in licence.evidence if e.file == obs.evidence.file or e.rule.endswith("/license")),
+                      obs.evidence],
+        ))
+    return out
+
+
+def licence_laundering(licence: LicenceResult, base: BaseInfo | None) -> list[Finding]:
+    from openscore.licences import is_more_permissive
+
+    if base is None or base.licence is None or licence.resolved.id in UNRESOLVED:
+        return []
+    if base.licence.id in UNRESOLVED or not is_more_permissive(licence.resolved.id, base.licence.id):
+        return []
+    name = base.repo_id or base.family
+    return [Finding(
+        id="licence-laundering", severity="error",
+        message=(f"declared licence {licence.resolved.id} is more permissive than the licence of its base "
+                 f"{name} ({base.licence.id}, {base.via}): a derivative cannot relicense its base"),
+        evidence=[*licence.evidence[:2], *base.evidence[:3]],
+    )]
+
+
+def base_mismatch(bundle: EvidenceBundle, provenance: ProvenanceResult | None) -> list[Finding]:
+    detected = detected_base(provenance)
+    if detected is None:
+        return []
+    bases = known_bases()
+    detected_id = detected.split("@", 1)[0]
+    detected_family = bases.by_id(detected_id)
+    declared = declared_bases(bundle)
+    evidence: list[Evidence] = list(provenance.evidence[:3])
+    if not declared:
+        return [Finding(
+            id="base-mismatch", severity="error",
+            message=f"weights are a {provenance.verdict} of {detected_id}, but the model declares no base model",
+            evidence=evidence + [o.evidence for o in bundle.find("card.field.tags")][:1]
+            + [o.evidence for o in bundle.find("card.front_matter")][:1],
+        )]
+    first = declared[0]
+    claimed = first.value["id"]
+    claimed_family = bases.by_id(claimed)
+    same = claimed.lower() == detected_id.lower() or (
+        claimed_family is not None and detected_family is not None and claimed_family.family == detected_family.family)
+    if same:
+        return []
+    return [Finding(
+        id="base-mismatch", severity="warning",
+        message=f"declares base {claimed} ({first.value['via']}) but the weights match {detected_id} ({provenance.verdict})",
+        evidence=[first.evidence, *evidence],
+    )]
+
+
+def unsafe_pickle(headers: CheckpointHeaders | None, source_key: str) -> list[Finding]:
+    """Dangerous imports are an error; a pickle the scanner could not parse is a warning (never clean)."""
+    if headers is None:
+        return []
+    out = []
+    for scan in headers.pickle_scans:
+        if scan.dangerous:
+            what, severity = "imports dangerous globals: " + ", ".join(scan.dangerous), "error"
+        elif scan.error is not None:
+            what, severity = f"could not be verified by the static scanner ({scan.error})", "warning"
+        else:
+            continue
+        out.append(Finding(
+            id="unsafe-pickle", severity=severity,
+            message=f"{scan.file} {what}; never load it with torch.load or pickle",
+            evidence=[Evidence(source=source_key, file=scan.file, snippet=what[:300], rule="finding/unsafe-pickle",
+                               extractor="picklescan@static")],
+        ))
+    return out
+
+
+def all_findings(
+    bundle: EvidenceBundle,
+    licence: LicenceResult,
+    base: BaseInfo | None,
+    provenance: ProvenanceResult | None,
+    headers: CheckpointHeaders | None,
+) -> list[Finding]:
+    found = (licence_conflict(bundle, licence) + licence_laundering(licence, base)
+             + base_mismatch(bundle, provenance) + unsafe_pickle(headers, bundle.source))
+    return sorted(found, key=lambda f: (f.id, f.message))

@@ -1,0 +1,143 @@
+"""Grades for every dimension of a rubric, from collected evidence, plus scores and classifications.
+
+The mapping from checks to grades is data (openscore/data/grading/<rubric>.yaml); this module only
+runs it. Every grade carries evidence: the records the deciding checks used (rule ids
+`<rubric>/<dimension>/<check>`), and a closed or unknown grade also lists what was searched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from openscore.errors import ConfigError
+from openscore.openness.checks import CheckOutcome, GradingContext, run_check
+from openscore.openness.rules import CheckCall, GradingMap, load_grading, grading_path
+from openscore.report import Evidence, Grade, Override, RubricResult
+
+#: most evidence records kept per grade (the rest are summarised by the first ones)
+MAX_EVIDENCE = 8
+
+
+def _key(call: CheckCall) -> str:
+    return call.check + json.dumps(call.args, sort_keys=True)
+
+
+class _Runner:
+    """Runs each (check, args) once per audit and remembers the outcome."""
+
+    def __init__(self, ctx: GradingContext):
+        self.ctx = ctx
+        self.cache: dict[str, CheckOutcome] = {}
+
+    def __call__(self, call: CheckCall) -> CheckOutcome:
+        key = _key(call)
+        if key not in self.cache:
+            self.cache[key] = run_check(call.check, self.ctx, call.args)
+        return self.cache[key]
+
+
+def _relabel(evidence: list[Evidence], rule: str) -> list[Evidence]:
+    out, seen = [], set()
+    for ev in evidence:
+        item = ev.model_copy(update={"rule": rule})
+        key = (item.file, item.locator, item.snippet, item.url, item.extractor)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def grade_dimension(rubric_id: str, dimension: str, grading: GradingMap, run: _Runner) -> Grade:
+    searched: list[str] = []
+    evidence: list[Evidence] = []
+    for rule in grading.dimensions[dimension]:
+        rule_evidence: list[Evidence] = []
+        matched = True
+        for call in rule.when:
+            outcome = run(call)
+            searched.extend(s for s in outcome.searched if s not in searched)
+            if outcome.hit == call.negate:
+                matched = False
+                break
+            rule_evidence.extend(_relabel(outcome.evidence, f"{rubric_id}/{dimension}/{call.label}"))
+        if not matched:
+            continue
+        if rule.same_as is not None:
+            other = grade_dimension(rubric_id, rule.same_as, grading, run)
+            return Grade(
+                dimension=dimension, grade=other.grade,
+                reason=f"No separate base model: same as {rule.same_as}. {other.reason}",
+                evidence=_relabel(rule_evidence + other.evidence, f"{rubric_id}/{dimension}/same-as-{rule.same_as}")[
+                    :MAX_EVIDENCE],
+                searched=other.searched,
+            )
+        if not rule.when:  # the fallback: cite everything that was looked at
+            for call in (c for r in grading.dimensions[dimension] for c in r.when):
+                rule_evidence.extend(_relabel(run(call).evidence, f"{rubric_id}/{dimension}/{call.label}"))
+        evidence = _dedupe(rule_evidence)
+        closed_like = rule.grade in ("closed", "unknown")
+        return Grade(dimension=dimension, grade=rule.grade, reason=rule.reason,
+                     evidence=evidence[:MAX_EVIDENCE], searched=searched if closed_like or not rule.when else [])
+    raise ConfigError(f"{grading_path(rubric_id)}:1: {dimension}: no rule matched (the last rule must be a fallback)")
+
+
+def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
+    seen, out = set(), []
+    for ev in evidence:
+        key = (ev.file, ev.locator, ev.snippet, ev.rule)
+        if key not in seen:
+            seen.add(key)
+            out.append(ev)
+    return out
+
+
+def grade_rubric(
+    rubric_id: str, ctx: GradingContext, overrides: Mapping[str, Override] | None = None
+) -> RubricResult:
+    """All dimensions of `rubric_id` graded, scored under each profile, classified (MOF/OSAID)."""
+    from openscore import rubrics
+
+    rubric = rubrics.load_rubric(rubric_id)
+    grading = load_grading(rubric_id)
+    missing = [d for d in rubric.dimension_ids if d not in grading.dimensions]
+    stray = [d for d in grading.dimensions if d not in rubric.dimension_ids]
+    if missing or stray:
+        raise ConfigError(
+            f"{grading_path(rubric_id)}:1: grading map does not match rubric {rubric_id}"
+            + (f"; missing {', '.join(missing)}" if missing else "") + (f"; unknown {', '.join(stray)}" if stray else ""))
+    run = _Runner(ctx)
+    grades = [grade_dimension(rubric_id, dim, grading, run) for dim in rubric.dimension_ids]
+    for grade in grades:
+        if overrides and grade.dimension in overrides:
+            grade.override = overrides[grade.dimension]
+    auto = {g.dimension: g.grade for g in grades}
+    reviewed = {g.dimension: (g.override.grade if g.override else g.grade) for g in grades}
+    result = RubricResult(rubric=rubric.id, version=rubric.version, grades=grades, scores={})
+    for profile in rubric.profiles:
+        result.scores[profile.id] = rubrics.score(rubric, auto, profile.id)
+        if reviewed != auto:
+            result.scores[f"{profile.id}+overrides"] = rubrics.score(rubric, reviewed, profile.id)
+    if rubric.kind == "mof":
+        _classify_mof(rubric, grades, ctx, result)
+    elif rubric.kind == "osaid":
+        verdict, unmet = rubrics.evaluate_osaid(rubric, auto)
+        result.classification = verdict
+        result.unmet = list(unmet)
+    return result
+
+
+def _classify_mof(rubric, grades: Sequence[Grade], ctx: GradingContext, result: RubricResult) -> None:
+    """MOF: a component counts when included (graded open or partial) under an open licence."""
+    from openscore import rubrics
+
+    licence = ctx.licence.resolved.id
+    components = {
+        g.dimension: rubrics.ComponentStatus(included=g.grade in ("open", "partial"),
+                                             licence=licence if g.grade in ("open", "partial") else None)
+        for g in grades
+    }
+    mof = rubrics.classify_mof(rubric, components)
+    result.classification = mof.label
+    result.unmet = list(mof.unmet)
+    result.warnings = list(mof.warnings)

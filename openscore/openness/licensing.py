@@ -1,0 +1,48 @@
+"""The model's licence as the card declares it and as its licence files say, resolved to facts.
+
+The card is what the author claims; LICENSE texts are what actually binds. The card wins for the
+resolved licence when it names one openscore recognises; otherwise the most confident licence
+file decides. Disagreement between the two is a finding (openscore.openness.findings).
+"""
+
+from __future__ import annotations
+
+from openscore.evidence.model import EvidenceBundle, Observation
+from openscore.report import LicenceFacts, LicenceResult
+
+UNRESOLVED = ("unknown", "other")
+
+
+def _value(bundle: EvidenceBundle, key: str) -> tuple[str | None, Observation | None]:
+    obs = bundle.first(f"card.field.{key}")
+    if obs is None or not isinstance(obs.value, (str, int, float)) or obs.value == "":
+        return None, obs
+    return str(obs.value), obs
+
+
+def licence_files(bundle: EvidenceBundle) -> list[Observation]:
+    """Identified licence texts (not NOTICE or use policies), most confident first, then by path."""
+    found = [o for o in bundle.find("licence.file") if o.value.get("id") not in (None, *UNRESOLVED)]
+    return sorted(found, key=lambda o: (-(o.value.get("confidence") or 0.0), o.value["file"]))
+
+
+def no_licence() -> LicenceFacts:
+    return LicenceFacts(id="unknown", name="No licence declared or found", open=False)
+
+
+def evaluate_licence(bundle: EvidenceBundle) -> LicenceResult:
+    from openscore.licences import resolve
+
+    declared, declared_obs = _value(bundle, "license")
+    name, name_obs = _value(bundle, "license_name")
+    link, link_obs = _value(bundle, "license_link")
+    evidence = [o.evidence for o in (declared_obs, name_obs, link_obs) if o is not None]
+    all_files = bundle.find("licence.file") + bundle.find("licence.notice") + bundle.find("licence.policy")
+    files = [{"file": o.value["file"], "id": o.value.get("id"), "confidence": o.value.get("confidence")}
+             for o in all_files]
+    resolved = resolve(declared, license_name=name, license_link=link) if (declared or name) else None
+    identified = licence_files(bundle)
+    if (resolved is None or resolved.id in UNRESOLVED) and identified:
+        resolved = resolve(identified[0].value["id"])
+    evidence += [o.evidence for o in all_files]
+    return LicenceResult(declared=declared, resolved=resolved or no_licence(), files=files, evidence=evidence)

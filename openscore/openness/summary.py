@@ -1,0 +1,49 @@
+"""The readable audit summary `openscore audit` prints: grades per rubric, licence, provenance, findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openscore.report import AuditReport
+
+_MARK = {"open": "open", "partial": "partial", "closed": "closed", "n/a": "n/a", "unknown": "unknown"}
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def summary_text(report: AuditReport, path: Path | None = None) -> str:
+    src = report.source
+    lines = [f"{src.repo_id}@{src.sha[:12]} ({src.kind})"]
+    lic = report.licence.resolved
+    declared = f"declared {report.licence.declared!r}, " if report.licence.declared else "no card licence, "
+    lines.append(f"  licence: {lic.id} ({lic.name}; {declared}{'open' if lic.open else 'not open'})")
+    prov = report.provenance
+    if prov is not None:
+        conf = f", confidence {prov.confidence:.2f}" if prov.confidence is not None else ""
+        base = f" of {prov.base}" if prov.base else ""
+        lines.append(f"  provenance: {prov.verdict}{base}{conf}")
+        lines += [f"    - {t}" for t in prov.transformations[:5]]
+    else:
+        why = "; ".join(report.evidence.get("pipeline", {}).get("notes", [])) or "not computed"
+        lines.append(f"  provenance: not computed ({why})")
+    for rubric_id in sorted(report.rubrics, key=lambda r: (r != report.default_rubric, r)):
+        result = report.rubrics[rubric_id]
+        scores = ", ".join(f"{k} {_score(v)}" for k, v in sorted(result.scores.items()))
+        extra = f", {result.classification}" if result.classification else ""
+        lines.append(f"  {rubric_id} {result.version}: {scores or 'no score'}{extra}")
+        width = max((len(g.dimension) for g in result.grades), default=0)
+        for g in result.grades:
+            over = f"  [override: {g.override.grade} by {g.override.reviewer}]" if g.override else ""
+            lines.append(f"    {g.dimension:<{width}}  {_MARK[g.grade]:<7}  {g.reason}{over}")
+        if result.unmet:
+            lines.append(f"    unmet: {', '.join(result.unmet)}")
+    if report.findings:
+        lines.append("  findings:")
+        lines += [f"    {f.severity.upper()} {f.id}: {f.message}" for f in report.findings]
+    else:
+        lines.append("  findings: none")
+    if path is not None:
+        lines.append(f"  report: {path}")
+    return "\n".join(lines) + "\n"
