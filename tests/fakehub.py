@@ -142,7 +142,7 @@ class FakeHub:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -162,7 +162,8 @@ class FakeHub:
     ) -> FakeRepo:
         """Serve `folder` as `repo_id` on `main`; `revisions` maps other branch/tag names to folders.
 
-        Commit shas are deterministic (sha1 of repo id and revision name) unless `sha` pins main's.
+        Commit shas are deterministic (sha1 of repo id, revision name and file blob ids, so changed
+        content never hits a stale Hub cache entry) unless `sha` pins main's.
         Names listed in `tags` are reported as tags by the refs endpoint, the others as branches.
         """
         if gated is True:
@@ -170,8 +171,11 @@ class FakeHub:
         folders = {"main": Path(folder), **{k: Path(v) for k, v in (revisions or {}).items()}}
         revs = {}
         for name, path in folders.items():
-            rev_sha = sha if (name == "main" and sha) else hashlib.sha1(f"{repo_id}\0{name}".encode()).hexdigest()
-            revs[name] = FakeRevision(name, rev_sha, _scan_folder(path), _card_data(path))
+            files = _scan_folder(path)
+            content = "\0".join(f"{f.path}:{f.blob_id}" for f in files.values())
+            derived = hashlib.sha1(f"{repo_id}\0{name}\0{content}".encode()).hexdigest()
+            rev_sha = sha if (name == "main" and sha) else derived
+            revs[name] = FakeRevision(name, rev_sha, files, _card_data(path))
         repo = FakeRepo(repo_id, gated, revs, set(tags))
         with self._lock:
             self.repos[repo_id] = repo

@@ -72,6 +72,15 @@ def offline_mode() -> bool:
     return constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE
 
 
+def hub_cache_dir() -> str:
+    """The Hub cache as the environment says now (huggingface_hub fixes it at import time)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    return constants.HF_HUB_CACHE
+
+
 class HubSource(Source):
     """Files of `repo_id` at one commit of a Hub (or any server speaking the Hub API)."""
 
@@ -208,7 +217,7 @@ class HubSource(Source):
                 hf_raise_for_status(response)
             skip = start if response.status_code == 200 else 0  # full body: skip to `start` ourselves
             data = bytearray()
-            for chunk in response.iter_raw(_CHUNK):
+            for chunk in response.iter_bytes(_CHUNK):
                 self.bytes_transferred += len(chunk)
                 if skip:
                     cut = min(skip, len(chunk))
@@ -224,7 +233,10 @@ class HubSource(Source):
         """The whole file in the local Hub cache (for small files: text, small pickles to scan)."""
         self._entry(path)
         return Path(
-            self._call(f"download {path}", lambda: self.api.hf_hub_download(self.repo_id, path, revision=self.ref.sha))
+            self._call(
+                f"download {path}",
+                lambda: self.api.hf_hub_download(self.repo_id, path, revision=self.ref.sha, cache_dir=hub_cache_dir()),
+            )
         )
 
     def read_text(self, path: str, max_bytes: int = 4_000_000) -> str | None:
