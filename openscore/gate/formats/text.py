@@ -1,0 +1,39 @@
+"""Human-readable text: failures first, one line each, then the verdict and the exit code."""
+
+from __future__ import annotations
+
+from openscore.gate.result import GateResult, ModelResult
+
+_HEADLINE = {0: "PASSED", 1: "FAILED", 3: "INCOMPLETE"}
+
+
+def render_text(result: GateResult, *, verbose: bool = False) -> str:
+    lines = [f"openscore gate: policy {result.policy}, waivers judged on {result.today.isoformat()}"]
+    for model in result.models:
+        lines.extend(_model_lines(result, model, verbose))
+    counts = result.counts()
+    lines.append(
+        f"{_HEADLINE.get(result.exit_code, 'ERROR')}: {counts['pass']} passed, {counts['fail']} failed, "
+        f"{counts['unevaluated']} not evaluated{' (allowed)' if result.allow_incomplete and counts['unevaluated'] else ''}"
+        f" (exit {result.exit_code})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _model_lines(result: GateResult, model: ModelResult, verbose: bool) -> list[str]:
+    where = f" ({result.policy}:{model.line})" if model.line else ""
+    head = f"{model.status.upper():<11} {model.key}{where}"
+    if model.status == "unevaluated":
+        return [head, f"  could not evaluate: {model.error}"]
+    lines = [head]
+    shown = [c for c in model.checks if verbose or c.status != "pass"]
+    width = max((len(c.rule) for c in shown), default=0)
+    for check in shown:
+        line = f"  {check.status:<6} {check.rule:<{width}}  {check.message}"
+        if check.waiver is not None and not check.waiver.expired:
+            line += f" [waived until {check.waiver.expires.isoformat()}: {check.waiver.reason} ({result.policy}:{check.waiver.line})]"
+        lines.append(line)
+    passed = sum(c.status == "pass" for c in model.checks)
+    if not verbose and passed:
+        lines.append(f"  {passed} check(s) passed")
+    return lines
