@@ -194,6 +194,13 @@ def collect_card(ctx: CollectContext) -> tuple[CollectorOutput, dict]:
                               locator=f"L{start}-L{end}", url=ctx.blob_url(name, start),
                               snippet=f"## {heading}: " + (body.strip() or "(empty)")),
         ))
+    n_filled = sum(1 for sec in summary["sections"] if sec["filled"])
+    out.observations.append(Observation(
+        kind="card.body", value={"sections": len(summary["sections"]), "filled": n_filled},
+        evidence=ctx.cite(rule="collect/card/body", extractor=EXTRACTOR, file=name,
+                          locator=f"L{body_start + 1}-L{len(lines)}",
+                          snippet=f"{len(summary['sections'])} headings, {n_filled} with content"),
+    ))
     out.searched.append("markdown headings of " + name + " (" + ", ".join(sorted(section_rules()[2])) + ")")
     summary["lines"] = len(lines)
     return out, summary

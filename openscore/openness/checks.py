@@ -111,6 +111,13 @@ def card_sections(ctx: GradingContext, topics: list[str], min: int = 1) -> Check
 
 
 @check
+def card_prose(ctx: GradingContext, min: int = 1) -> CheckOutcome:
+    """The card has at least `min` sections with real content, whatever their headings."""
+    found = [o for o in ctx.bundle.find("card.body") if o.value.get("filled", 0) >= min]
+    return _outcome(ctx, found, f"card sections with content (need {min})", file=_card_file(ctx))
+
+
+@check
 def card_field(ctx: GradingContext, key: str) -> CheckOutcome:
     found = [o for o in ctx.bundle.find(f"card.field.{key}") if o.value not in (None, "", [], {})]
     return _outcome(ctx, found, f"card front matter `{key}`", file=_card_file(ctx))
