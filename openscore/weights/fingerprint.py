@@ -29,7 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openscore.atomic import write_bytes
-from openscore.errors import InvalidCheckpoint
+from openscore.errors import InvalidCheckpoint, NothingToAnalyse
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.sources.base import Source
 from openscore.weights import sampling
@@ -300,6 +300,8 @@ def fingerprint(
     Raises InvalidCheckpoint when a file is truncated or a tensor's bytes disagree with its header."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     placed = _placements(headers, layout)
+    if not placed:
+        raise NothingToAnalyse(f"{source.ref.key}: no weight tensor with known bytes to fingerprint")
     heads = _head_counts(headers) if "gguf" in headers.formats else {}
     inventory = source.inventory()
     files = sorted({p.record.file for p in placed})

@@ -1,0 +1,212 @@
+"""Provenance verdict of one checkpoint: which registered base its weights come from, and how.
+
+The audit calls `analyse`. Order of evidence, cheapest first:
+  1. weight-file sha256s (LFS metadata) equal to a registry entry's: identical, no weight read;
+  2. an adapter repository: the declared base, with the adapter's shapes checked against it;
+  3. weights absent (pointers only): inconclusive, with the reason;
+  4. the weight fingerprint matched against every registry entry (openscore.weights.compare);
+     two unrelated entries both inherited from means a merge, and both are reported as parents.
+What the repository declares (card `base_model`, `base_model_relation`, config `_name_or_path`,
+adapter `base_model_name_or_path`) is reported beside what was detected, never instead of it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from openscore import __version__
+from openscore.formats.records import CheckpointHeaders
+from openscore.report import Evidence, ProvenanceResult
+from openscore.sources.base import Source
+from openscore.weights.compare import Comparison, compare
+from openscore.weights.fingerprint import Fingerprint, Progress, fingerprint
+from openscore.weights.registry import RELATED, Match, Registry
+
+EXTRACTOR = f"openscore.provenance@{__version__}"
+_CARD = "README.md"
+_LORA = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.default)?\.weight$")
+
+
+def _declared(source: Source, headers: CheckpointHeaders) -> tuple[str | None, str | None, list[Evidence]]:
+    """(declared base, declared relation, evidence) from the card, the adapter config and config.json."""
+    from openscore.evidence.card import parse_front_matter, split_front_matter
+
+    key = source.ref.key
+    evidence: list[Evidence] = []
+    base = relation = None
+    text = source.read_text(_CARD)
+    if text:
+        fm_text, first_line, _ = split_front_matter(text)
+        try:
+            front, spans = parse_front_matter(fm_text, first_line) if fm_text is not None else ({}, {})
+        except (ValueError, Exception):  # noqa: BLE001 - a broken card is the card collector's finding
+            front, spans = {}, {}
+        value = front.get("base_model")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            base = value
+            lo, hi = spans.get("base_model", (None, None))
+            evidence.append(Evidence(source=key, file=_CARD, locator=f"L{lo}" if lo == hi else f"L{lo}-L{hi}",
+                                     snippet=f"base_model: {value}"[:300], rule="provenance/declared-base",
+                                     extractor=EXTRACTOR))
+        if isinstance(front.get("base_model_relation"), str):
+            relation = front["base_model_relation"]
+    adapter_base = (headers.adapter or {}).get("base_model_name_or_path")
+    if isinstance(adapter_base, str) and adapter_base:
+        base = base or adapter_base
+        relation = relation or "adapter"
+        evidence.append(Evidence(source=key, file="adapter_config.json", locator="/base_model_name_or_path",
+                                 snippet=adapter_base[:300], rule="provenance/declared-base", extractor=EXTRACTOR))
+    name = (headers.config or {}).get("_name_or_path")
+    if isinstance(name, str) and name and "/" in name and not name.startswith(("/", ".")):
+        base = base or name
+        evidence.append(Evidence(source=key, file="config.json", locator="/_name_or_path", snippet=name[:300],
+                                 rule="provenance/declared-base", extractor=EXTRACTOR))
+    return base, relation, evidence
+
+
+def _registry_id(registry: Registry, name: str | None) -> str | None:
+    """The registry entry a declared name refers to (`org/name` matches `org/name@rev`)."""
+    if not name:
+        return None
+    for entry in registry.entries():
+        if entry.id == name or entry.id.split("@")[0] == name:
+            return entry.id
+    return None
+
+
+def _adapter_result(registry: Registry, headers: CheckpointHeaders, declared: str | None) -> ProvenanceResult:
+    """An adapter alone: the declared base, and whether every LoRA pair fits that base's tensor shapes."""
+    pairs: dict[str, dict[str, list[int]]] = {}
+    for rec in headers.tensors:
+        m = _LORA.match(rec.name)
+        if m and rec.shape:
+            pairs.setdefault(m.group("module"), {})[m.group("part")] = list(rec.shape)
+    rank = next((p["A"][0] for p in pairs.values() if "A" in p), None)
+    details = {"adapter": {"modules": len(pairs), "rank": rank}}
+    entry_id = _registry_id(registry, declared)
+    if entry_id is None:
+        return ProvenanceResult(
+            verdict="inconclusive", base=None, details={**details, "reason": (
+                f"adapter of {declared or 'an undeclared base'}; the base is not in the registry, "
+                "so its shapes could not be checked")},
+            transformations=[f"LoRA adapter on {len(pairs)} modules (rank {rank})"],
+        )
+    shapes = {t.name[: -len(".weight")] if t.name.endswith(".weight") else t.name: t.shape
+              for t in registry.fingerprint(entry_id).tensors}
+    bad = sorted(module for module, p in pairs.items()
+                 if "A" not in p or "B" not in p or shapes.get(module) != [p["B"][0], p["A"][1]])
+    details["adapter"]["inconsistent_modules"] = bad
+    if bad or not pairs:
+        return ProvenanceResult(
+            verdict="inconclusive", base=None, details={**details, "reason": (
+                f"adapter declares {entry_id}, but {len(bad)} of {len(pairs)} modules do not fit its shapes")},
+        )
+    return ProvenanceResult(
+        verdict="derived", base=entry_id, details={**details, "reason": (
+            f"adapter of {entry_id} (declared); all {len(pairs)} LoRA modules fit the base's shapes")},
+        transformations=[f"LoRA adapter on {len(pairs)} modules (rank {rank})"],
+    )
+
+
+def _merge_parents(registry: Registry, related: list[Match]) -> list[str]:
+    """Two or more related entries that are not related to each other: a merge of their lineages."""
+    parents: list[str] = []
+    for m in related:
+        if m.comparison.verdict not in ("derived", "partially-derived"):
+            continue
+        fp = registry.fingerprint(m.id)
+        if all(compare(registry.fingerprint(p), fp).verdict not in RELATED for p in parents):
+            parents.append(m.id)
+    return parents if len(parents) > 1 else []
+
+
+def _weights_evidence(key: str, best: Match) -> list[Evidence]:
+    strongest = sorted((t for t in best.comparison.tensors if t.reference), key=lambda t: -(t.z or 0))[:5]
+    return [
+        Evidence(source=key, file=None, locator=t.candidate,
+                 snippet=(f"{t.statistic}: r={t.r:.4f}" + (f" z={t.z:.1f}" if t.z is not None else "")
+                          + f" vs {best.id}:{t.reference}")[:300],
+                 rule=f"provenance/weights/{best.comparison.verdict}", extractor=EXTRACTOR)
+        for t in strongest
+    ]
+
+
+def _from_comparison(c: Comparison) -> dict:
+    return dict(
+        verdict=c.verdict, confidence=c.confidence, transformations=list(c.transformations),
+        layer_similarity=list(c.layer_similarity),
+    )
+
+
+def analyse(
+    source: Source,
+    headers: CheckpointHeaders,
+    layout,
+    *,
+    registry: Registry | None = None,
+    sample: bool = False,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> ProvenanceResult:
+    """The provenance verdict of `source` against the registry (shipped + user entries by default)."""
+    registry = registry if registry is not None else Registry.load()
+    declared, relation, declared_evidence = _declared(source, headers)
+    key = source.ref.key
+    inventory = source.inventory()
+    weight_files = sorted({t.file for t in headers.tensors})
+    file_hashes = {f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in weight_files}
+
+    def result(**fields) -> ProvenanceResult:
+        fields.setdefault("details", {})
+        evidence = declared_evidence + fields.pop("evidence", [])
+        return ProvenanceResult(declared_base=declared, declared_relation=relation, evidence=evidence, **fields)
+
+    same_files = registry.match_files(file_hashes)
+    if same_files is not None:
+        return result(
+            verdict="identical", base=same_files.id, confidence=1.0,
+            details={"reason": f"every weight file's sha256 equals {same_files.id}'s; no weight was read",
+                     "files": file_hashes},
+            evidence=[Evidence(source=key, file=f, locator="sha256", snippet=sha, rule="provenance/file-hash",
+                               extractor=EXTRACTOR) for f, sha in sorted(file_hashes.items())],
+        )
+    if headers.adapter is not None:
+        adapter = _adapter_result(registry, headers, declared)
+        return result(**{k: v for k, v in adapter.model_dump().items() if k not in ("declared_base",
+                         "declared_relation", "evidence")})
+    if headers.weights_absent:
+        return result(verdict="inconclusive", details={
+            "reason": "the weight files are Git-LFS pointers only; no registry entry has these file hashes"})
+    if not registry.entries():
+        return result(verdict="inconclusive", details={"reason": "the reference registry is empty"})
+    fp: Fingerprint = fingerprint(source, headers, layout, device=device, sample=sample, progress=progress)
+    matches = registry.match(fp, top=5)
+    summary = [{"id": m.id, "verdict": m.comparison.verdict, "score": m.comparison.score,
+                "max_z": m.comparison.max_z, "confidence": m.comparison.confidence} for m in matches]
+    details = {"matches": summary, "bytes_read": fp.bytes_read, "bytes_total": fp.bytes_total, "sample": sample}
+    best = matches[0]
+    related = [m for m in matches if m.comparison.verdict in RELATED]
+    if related:
+        c = best.comparison
+        parents = _merge_parents(registry, related)
+        fields = _from_comparison(c)
+        if parents:
+            fields["transformations"].append("merge of " + " and ".join(parents))
+        details.update(reason=c.reason, renames=[list(r) for r in c.renames], layer_map=c.layer_map,
+                       vocab_rows_added=c.vocab_rows_added, layers_dropped=c.layers_dropped,
+                       layers_duplicated=c.layers_duplicated, permuted=c.permuted)
+        return result(base=best.id, parents=parents, details=details,
+                      evidence=_weights_evidence(key, best), **fields)
+    clones = [m for m in matches if m.comparison.verdict == "architecture-clone"]
+    if clones:
+        c = clones[0].comparison
+        details.update(reason=c.reason, same_architecture_as=[m.id for m in clones])
+        return result(verdict="architecture-clone", confidence=c.confidence, details=details)
+    if all(m.comparison.verdict == "independent" for m in matches):
+        details["reason"] = f"independent of all {len(registry.entries())} registry entries"
+        return result(verdict="independent", confidence=min(m.comparison.confidence for m in matches),
+                      details=details)
+    details["reason"] = best.comparison.reason
+    return result(verdict="inconclusive", confidence=best.comparison.confidence, details=details)
