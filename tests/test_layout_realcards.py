@@ -265,3 +265,14 @@ def test_config_signature_separates_rope_settings(realcards):
     assert llama2.config_signature == resaved.config_signature
     vicuna = layout_of(realcards / "lmsys__vicuna-7b-delta-v0")  # LLaMA-1: 2048 positions
     assert vicuna.config.max_positions == 2048 and llama2.config_signature != vicuna.config_signature
+
+
+def test_phi2_mixformer_keeps_embedding_and_head_in_its_block_list(realcards):
+    """phi-2's first release: layers.0 is the embedding, layers.1-32 the blocks, layers.33 norm + head."""
+    layout = layout_of(realcards / "unofficial__phi-2-reupload")
+    roles = {t.name: (t.role, t.layer) for t in layout.tensors}
+    assert roles["layers.0.wte.weight"] == ("embed", None)
+    assert roles["layers.1.mixer.Wqkv.weight"] == ("attn_qkv", 0)
+    assert roles["layers.32.mlp.fc2.bias"] == ("mlp_down.bias", 31)
+    assert roles["layers.33.ln.weight"] == ("final_norm", None)
+    assert roles["layers.33.linear.weight"] == ("lm_head", None)

@@ -1,0 +1,78 @@
+"""roles.yaml: validated on load, and every scheme's patterns resolve as documented."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from openscore.errors import ConfigError
+from openscore.layout.roles import load_role_map
+from openscore.resources import package_data
+
+
+def _variant(tmp_path, edit) -> str:
+    data = yaml.safe_load(package_data("roles.yaml").read_text())
+    edit(data)
+    path = tmp_path / "roles.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_shipped_role_map_loads():
+    role_map = load_role_map()
+    assert {"llama", "qwen", "gpt2", "gguf"} <= set(role_map.schemes)
+    for family in ("llama", "mistral", "mixtral", "qwen2", "gemma", "olmo2", "baichuan", "internlm", "internlm2",
+                   "qwen", "gpt2", "gpt-neox", "bloom", "falcon", "phi", "phi3", "chatglm", "bert", "mpt", "stablelm"):
+        assert family in role_map.families
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["schemes"]["llama"]["tensors"].update({"model.extra": "no_such_role"}), "no_such_role"),
+    (lambda d: d["schemes"]["mixtral"].update({"extends": "nowhere"}), "nowhere"),
+    (lambda d: d["families"]["llama"].update({"norm": "batchnorm"}), "families.llama.norm"),
+    (lambda d: d["roles"]["embed"].update({"shape": ["vocab", "width"]}), "roles.embed.shape"),
+])
+def test_invalid_role_map_is_a_config_error_naming_the_file(tmp_path, edit, message):
+    path = _variant(tmp_path, edit)
+    with pytest.raises(ConfigError) as err:
+        load_role_map(path)
+    assert str(tmp_path / "roles.yaml") in str(err.value) and message in str(err.value)
+    assert err.value.exit_code == 2
+
+
+def test_unreadable_role_map_is_a_config_error(tmp_path):
+    path = tmp_path / "roles.yaml"
+    path.write_text("schemes: [unclosed")
+    with pytest.raises(ConfigError):
+        load_role_map(str(path))
+
+
+def test_scheme_inheritance_drop_and_override():
+    schemes = load_role_map().schemes
+    mixtral = schemes["mixtral"]
+    assert mixtral.match("model.layers.3.block_sparse_moe.experts.7.w2.weight", None).role == "expert_down"
+    assert mixtral.match("model.layers.3.mlp.up_proj.weight", None) is None  # dropped from the inherited map
+    assert mixtral.match("model.layers.3.self_attn.q_proj.bias", None).role == "attn_q.bias"  # inherited
+    olmo2 = schemes["olmo2"]
+    assert olmo2.match("model.layers.0.post_attention_layernorm.weight", None).role == "attn_post_norm"
+    assert schemes["llama"].match("model.layers.0.post_attention_layernorm.weight", None).role == "mlp_norm"
+    assert "attn_norm" not in olmo2.required and "attn_norm" in schemes["llama"].required
+    assert "lm_head" not in schemes["llama"].required  # tied checkpoints omit it
+
+
+def test_optional_prefix_and_indices():
+    gpt2 = load_role_map().schemes["gpt2"]
+    for name in ("h.11.mlp.c_fc.weight", "transformer.h.11.mlp.c_fc.weight"):
+        m = gpt2.match(name, None)
+        assert (m.role, m.layer, m.expert) == ("mlp_up", 11, None)
+    assert gpt2.match("h.x.mlp.c_fc.weight", None) is None
+    assert gpt2.match("h.1.mlp.c_fc.scales", None) is None  # unknown parameter suffix
+
+
+def test_artefacts():
+    role_map = load_role_map()
+    assert role_map.is_artefact("model.layers.0.self_attn.rotary_emb.inv_freq")
+    assert role_map.is_artefact("model.layers.0.mlp.down_proj.SCB")
+    assert role_map.is_artefact("transformer.h.3.attn.masked_bias")
+    assert not role_map.is_artefact("transformer.h.3.attn.c_attn.bias")  # a real bias (Qwen-1, GPT-2)
+    assert not role_map.is_artefact("model.layers.0.self_attn.q_proj.bias")
