@@ -221,3 +221,38 @@ def test_hf_endpoint_environment_is_used(fake_hub, tmp_path, monkeypatch):
     fake_hub.add_repo("org/env", tmp_path)
     monkeypatch.setenv("HF_ENDPOINT", fake_hub.endpoint)
     assert open_source("org/env", token=False).ref.location == fake_hub.endpoint
+
+
+# -- exit codes through the CLI -------------------------------------------------------------------
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("case, spec, code", [
+    ("gated", "org/gated", GatedRepo.exit_code),
+    ("missing repo", "org/nothing", RepoNotFound.exit_code),
+    ("missing revision", "org/open@v9", RevisionNotFound.exit_code),
+    ("rate limited", "org/open", RateLimited.exit_code),
+    ("offline", "org/open", NetworkUnavailable.exit_code),
+    ("closed port", "org/open", NetworkUnavailable.exit_code),
+])
+def test_hub_errors_exit_codes_through_the_cli(fake_hub, tmp_path, monkeypatch, case, spec, code):
+    from click.testing import CliRunner
+
+    from openscore.cli import cli
+
+    build.single_safetensors(tmp_path)
+    fake_hub.add_repo("org/gated", tmp_path, gated=True)
+    fake_hub.add_repo("org/open", tmp_path)
+    monkeypatch.setenv("OPENSCORE_HUB_MAX_WAIT", "0")
+    endpoint = _closed_port() if case == "closed port" else fake_hub.endpoint
+    if case == "rate limited":
+        fake_hub.rate_limit_next(1000)
+    if case == "offline":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["inspect", spec, "--endpoint", endpoint])
+    assert result.exit_code == code, result.output
+    assert result.stderr.startswith("openscore: error: ") and result.stderr.count("\n") == 1

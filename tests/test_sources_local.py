@@ -140,3 +140,15 @@ def test_realcards_pointer_sizes_match_the_manifest(realcards):
     shard = qwen.get("model-00001-of-00008.safetensors")
     assert shard.sha256 == "9dfd6266bcf80de9c3e5cd4e60300d839d03e459e48975b08d3e3b286044a306"
     assert shard.size == 1964066488
+
+
+def test_symlinks_out_of_the_folder_are_not_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private key")
+    repo = tmp_path / "repo"
+    build.write_config(repo)
+    (repo / "README.md").symlink_to(secret)
+    (repo / "config-link.json").symlink_to(repo / "config.json")
+    source = open_source(str(repo))
+    assert [f.path for f in source.inventory().files] == ["config-link.json", "config.json"]
+    assert source.read_text("README.md") is None

@@ -8,8 +8,8 @@ the tensor records and every format present is listed.
 
 from __future__ import annotations
 
-import posixpath
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from openscore.errors import InvalidCheckpoint
 from openscore.formats import gguf_header, safetensors_header, strict_json
@@ -25,6 +25,8 @@ _LAYOUTS: dict[WeightFormat, tuple[str | None, str | None, str | None, tuple[str
     "gguf": (None, None, None, (".gguf",)),
 }
 PREFERENCE: tuple[WeightFormat, ...] = ("safetensors", "pickle", "gguf")
+#: concurrent header reads (Hub round trips overlap; local reads are cheap either way)
+HEADER_READ_WORKERS = 8
 _GGUF_SPLIT = re.compile(r"^(?P<stem>.*)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
 #: files that use a weight suffix but are not weights (optimizer/trainer state, tokenizers)
 _NOT_WEIGHTS = re.compile(r"(^|/)(training_args|optimizer|scheduler|rng_state[^/]*|trainer_state|scaler)\.(bin|pt|pth)$")
@@ -126,16 +128,17 @@ def read_checkpoint(source: Source, inventory: Inventory | None = None) -> Check
 def _read_format(source: Source, fmt: WeightFormat, selection: _Selection, headers: CheckpointHeaders) -> list[TensorRecord]:
     """Tensor records of one format's selected files (headers read where the bytes are present)."""
     by_file: dict[str, list[TensorRecord]] = {}
-    for entry in selection.files:
-        if not entry.present or fmt == "pickle":
-            continue
+    readable = [entry for entry in selection.files if entry.present and fmt != "pickle"]
+    reader = safetensors_header.read_header if fmt == "safetensors" else gguf_header.read_header
+    # shards are independent: on the Hub their header reads overlap (162 shards = 162 round trips);
+    # map() keeps file order, and raises the first failing file's error in that order
+    with ThreadPoolExecutor(max_workers=max(1, min(HEADER_READ_WORKERS, len(readable)))) as pool:
+        results = list(pool.map(lambda e: reader(source, e.path, e.size), readable))
+    for entry, (header, read) in zip(readable, results):
         if fmt == "safetensors":
-            header, read = safetensors_header.read_header(source, entry.path, entry.size)
             headers.file_metadata[entry.path] = header.metadata
-        else:
-            header, read = gguf_header.read_header(source, entry.path, entry.size)
-            if not headers.gguf_metadata:
-                headers.gguf_metadata = header.metadata
+        elif not headers.gguf_metadata:
+            headers.gguf_metadata = header.metadata
         headers.bytes_read += read
         by_file[entry.path] = list(header.tensors)
     if selection.weight_map is not None:

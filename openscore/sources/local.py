@@ -95,13 +95,17 @@ class LocalSource(Source):
             for name in sorted(filenames):
                 disk = Path(dirpath) / name
                 rel = disk.relative_to(self.root).as_posix()
-                if rel in self._ignore or not disk.is_file():
+                if rel in self._ignore or not disk.is_file() or not self._inside(disk):
                     continue
                 entry = self._entry(rel, disk)
                 if entry.path in found and found[entry.path][0].present:
                     continue  # a real file and its `.lfs-pointer`: keep the real file
                 found[entry.path] = (entry, disk)
         return dict(sorted(found.items()))
+
+    def _inside(self, disk: Path) -> bool:
+        """False for a symlink leading out of the folder: a cloned repo must not make us read ~/.ssh."""
+        return not disk.is_symlink() or disk.resolve().is_relative_to(self.root)
 
     def _entry(self, rel: str, disk: Path) -> FileEntry:
         size = disk.stat().st_size
