@@ -57,7 +57,7 @@ LICENCES = {
         output_restrictions=True,
     ),
     "yi": LicenceFacts(id="yi-license", name="Yi Series Models Community License", osi_approved=False, commercial_use=True),
-    "hostile": LicenceFacts(id="unknown", name=f"Totally Open {HOSTILE}", osi_approved=None),
+    "hostile": LicenceFacts(id="=cmd|' /C calc'!A0", name=f"Totally Open {HOSTILE}", osi_approved=None),
 }
 
 
