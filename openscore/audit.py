@@ -53,6 +53,19 @@ def _dataset_licences(bundle) -> dict[str, LicenceFacts]:
             if o.value.get("checked") and isinstance(o.value.get("licence"), str)}
 
 
+def _byte_progress(say: Progress) -> Callable[[int, int], None]:
+    """Adapt the fingerprint's (bytes done, bytes total) callback to one line per tenth of the work."""
+    last = [-1]
+
+    def report(done: int, total: int) -> None:
+        tenth = (10 * done) // total if total else 10
+        if tenth != last[0]:
+            last[0] = tenth
+            say(f"fingerprint: {done / 2**20:,.1f} of {total / 2**20:,.1f} MiB read")
+
+    return report
+
+
 def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list[str]):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
     from openscore.formats import read_checkpoint
@@ -70,14 +83,11 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list
     except NothingToAnalyse as exc:
         notes.append(f"layout: {exc}")
         return headers, None, None
-    if headers.weights_absent:
-        notes.append("weights are Git-LFS pointers here: provenance from weights skipped")
-        return headers, layout, None
     from openscore.provenance import analyse
 
-    progress("provenance: fingerprinting weights")
+    progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent else ": fingerprinting weights"))
     try:
-        provenance = analyse(source, headers, layout, sample=sample, progress=progress)
+        provenance = analyse(source, headers, layout, sample=sample, progress=_byte_progress(progress))
     except (NothingToAnalyse, SourceError) as exc:
         notes.append(f"provenance: {exc}")
         provenance = None

@@ -43,6 +43,12 @@ class Evidence(_Model):
 
 
 class Grade(_Model):
+    # "No grade without evidence": in the JSON schema, every grade other than n/a needs an evidence record
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"grade": {"not": {"const": "n/a"}}}},
+        "then": {"properties": {"evidence": {"minItems": 1}}, "required": ["evidence"]},
+    })
+
     dimension: str  # rubric dimension id
     grade: GradeValue
     reason: str  # one sentence a person can read
@@ -81,6 +87,7 @@ class LicenceFacts(_Model):
     attribution: str | None = None
     output_restrictions: bool | None = None  # restricts using outputs to train other models
     open: bool = False  # counts as an open licence for grading (OSI-approved or open-data licence)
+    tier: str | None = None  # openness tier (openscore/data/licences.yaml), the order is_more_permissive uses
 
 
 class LicenceResult(_Model):

@@ -19,6 +19,7 @@ from openscore.errors import UsageError
 SCHEMAS = {
     "inspect": "openscore.inspect:Inspection",
     "layout": "openscore.layout:Layout",
+    "report": "openscore.report:AuditReport",
 }
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 _ID = "https://openscore.dev/schemas/{name}.schema.json"

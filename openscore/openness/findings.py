@@ -57,7 +57,7 @@ def licence_laundering(licence: LicenceResult, base: BaseInfo | None) -> list[Fi
 
 
 def base_mismatch(bundle: EvidenceBundle, provenance: ProvenanceResult | None) -> list[Finding]:
-    detected = detected_base(provenance)
+    detected = detected_base(provenance, bundle.source)
     if detected is None:
         return []
     bases = known_bases()

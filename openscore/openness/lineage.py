@@ -16,8 +16,12 @@ from openscore.report import ProvenanceResult
 DERIVED_VERDICTS = frozenset({"identical", "renamed-copy", "recast-copy", "derived", "partially-derived"})
 
 
-def detected_base(provenance: ProvenanceResult | None) -> str | None:
+def detected_base(provenance: ProvenanceResult | None, own_key: str) -> str | None:
+    """The registry id the weights derive from; None when none, or when the match is the model itself
+    (a registered reference model audited again is not its own derivative)."""
     if provenance is None or provenance.verdict not in DERIVED_VERDICTS or not provenance.base:
+        return None
+    if provenance.base.split("@", 1)[0].lower() == own_key.split("@", 1)[0].lower():
         return None
     return provenance.base
 
@@ -38,6 +42,14 @@ def _base_from(repo_id: str | None, family: str | None, via: str, evidence, regi
     )
 
 
+def registry_licence(entry_id: str) -> str | None:
+    """The licence the reference registry records for `entry_id` (None when it has none)."""
+    from openscore.weights.registry import Registry
+
+    entry = Registry.load().get(entry_id)
+    return entry.licence if entry is not None else None
+
+
 def declared_bases(bundle: EvidenceBundle) -> list[Observation]:
     """Card base_model first, then config _name_or_path (prose mentions are not declarations)."""
     found = bundle.find("base.declared")
@@ -45,11 +57,10 @@ def declared_bases(bundle: EvidenceBundle) -> list[Observation]:
 
 
 def resolve_base(bundle: EvidenceBundle, provenance: ProvenanceResult | None) -> BaseInfo | None:
-    detected = detected_base(provenance)
+    detected = detected_base(provenance, bundle.source)
     if detected is not None:
-        licence = (provenance.details or {}).get("base_licence")
         return _base_from(detected.split("@", 1)[0], None, "provenance", provenance.evidence,
-                          licence if isinstance(licence, str) else None)
+                          registry_licence(detected))
     declared = declared_bases(bundle)
     if declared:
         first = declared[0]
