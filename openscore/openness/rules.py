@@ -2,7 +2,8 @@
 
 Per dimension an ordered list of rules; the first rule whose checks all hit gives the grade and
 its reason. The last rule has no `when` (the fallback). A rule may say `same_as: <dimension>`
-instead of a grade (OSAI: base-model dimensions mirror the end model when there is no base).
+instead of a grade (OSAI: base-model dimensions mirror the end model when there is no base), and
+`reuse:` maps a dimension onto another map's rules (osai-v1 shares most of osai-v3's).
 """
 
 from __future__ import annotations
@@ -73,20 +74,22 @@ class GradingMap(BaseModel):
 
     rubric: str
     version: str  # version of this mapping; recorded in each grade's evidence rule ids
-    #: dimension -> rules, or "other-rubric/dimension" to reuse that map's rules unchanged
-    dimensions: dict[str, list[Rule] | str]
+    dimensions: dict[str, list[Rule]]
+    #: dimension -> "other-rubric/dimension": reuse that map's rules unchanged (resolved at load)
+    reuse: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _well_formed(self) -> "GradingMap":
+        both = sorted(set(self.dimensions) & set(self.reuse))
+        if both:
+            raise ValueError(f"dimensions both given and reused: {', '.join(both)}")
         for dim, rules in self.dimensions.items():
-            if isinstance(rules, str):
-                continue
             if not rules or rules[-1].when:
                 raise ValueError(f"{dim}: the last rule must have no `when` (the fallback grade)")
             if any(not r.when for r in rules[:-1]):
                 raise ValueError(f"{dim}: only the last rule may omit `when`")
             for r in rules:
-                if r.same_as is not None and (r.same_as not in self.dimensions or r.same_as == dim):
+                if r.same_as is not None and (r.same_as not in {*self.dimensions, *self.reuse} or r.same_as == dim):
                     raise ValueError(f"{dim}: same_as {r.same_as!r} is not another dimension of this map")
         return self
 
@@ -103,9 +106,8 @@ def load_grading(rubric_id: str) -> GradingMap:
     grading, _ = load_yaml_model(GradingMap, path)
     if grading.rubric != rubric_id:
         raise ConfigError(f"{path}:1: rubric {grading.rubric!r} differs from the file name {rubric_id!r}")
-    for dim, rules in list(grading.dimensions.items()):
-        if isinstance(rules, str):
-            grading.dimensions[dim] = _borrowed(path, dim, rules)
+    for dim, reference in grading.reuse.items():
+        grading.dimensions[dim] = _borrowed(path, dim, reference)
     return grading
 
 

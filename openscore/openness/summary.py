@@ -6,9 +6,6 @@ from pathlib import Path
 
 from openscore.report import AuditReport
 
-_MARK = {"open": "open", "partial": "partial", "closed": "closed", "n/a": "n/a", "unknown": "unknown"}
-
-
 def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -33,10 +30,16 @@ def summary_text(report: AuditReport, path: Path | None = None) -> str:
         scores = ", ".join(f"{k} {_score(v)}" for k, v in sorted(result.scores.items()))
         extra = f", {result.classification}" if result.classification else ""
         lines.append(f"  {rubric_id} {result.version}: {scores or 'no score'}{extra}")
-        width = max((len(g.dimension) for g in result.grades), default=0)
-        for g in result.grades:
-            over = f"  [override: {g.override.grade} by {g.override.reviewer}]" if g.override else ""
-            lines.append(f"    {g.dimension:<{width}}  {_MARK[g.grade]:<7}  {g.reason}{over}")
+        if rubric_id == report.default_rubric:  # the other rubrics in one line each; the report has them all
+            width = max((len(g.dimension) for g in result.grades), default=0)
+            for g in result.grades:
+                over = f"  [override: {g.override.grade} by {g.override.reviewer}]" if g.override else ""
+                lines.append(f"    {g.dimension:<{width}}  {g.grade:<7}  {g.reason}{over}")
+        else:
+            counts = {}
+            for g in result.grades:
+                counts[g.grade] = counts.get(g.grade, 0) + 1
+            lines.append("    " + ", ".join(f"{n} {grade}" for grade, n in sorted(counts.items())))
         if result.unmet:
             lines.append(f"    unmet: {', '.join(result.unmet)}")
     if report.findings:
