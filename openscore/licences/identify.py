@@ -1,0 +1,144 @@
+"""Licence text -> licence id, for LICENSE, NOTICE, USE_POLICY and similar files.
+
+Two layers, both conservative:
+1. AI licences (not in SPDX) by fingerprints from licences.yaml: a title such as "LLAMA 2 COMMUNITY
+   LICENSE AGREEMENT", or at least two distinctive phrases ("Relevant Percentage", ...). Texts are
+   compared with case, punctuation and line breaks folded away, so wrapped or Markdown copies match.
+2. Common open source licences by whole-text comparison against the choosealicense.com texts that
+   `identify` vendors: a match needs an edit distance under 5% of the text (copyright lines removed).
+Anything else is "unknown": a near-miss is never promoted to a guess.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+import re
+from dataclasses import dataclass
+
+from openscore.licences.catalogue import catalogue
+
+#: licence files are a few kB; past this size only the fingerprints run (edit distance is quadratic-ish)
+MAX_COMPARED_CHARS = 100_000
+#: fingerprints are searched in this many leading characters of any text
+MAX_SCANNED_CHARS = 2_000_000
+SPDX_MAX_DISTANCE = 0.05
+
+_FOLD_RE = re.compile(r"[\W_]+", re.UNICODE)
+_COPYRIGHT_RE = re.compile(r"^\s*(copyright|\(c\)) .*$", re.IGNORECASE | re.MULTILINE)
+_WS_RE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class LicenceMatch:
+    """What a licence text was identified as, and where: `line` is 1-based, for evidence."""
+
+    id: str  # catalogue id ("llama2", "Apache-2.0", ...) or "unknown"
+    confidence: float  # 0..1
+    method: str  # "fingerprint:title", "fingerprint:phrases", "spdx-text", "none", "ambiguous"
+    line: int | None = None
+    snippet: str | None = None  # the line that identified it (<= 300 chars)
+
+
+def identify_text(text: str) -> LicenceMatch:
+    """Identify the licence a text is; LicenceMatch("unknown", 0.0, ...) when it is none we know."""
+    text = text[:MAX_SCANNED_CHARS]
+    folded = _FoldedText(text)
+    match = _by_fingerprint(folded)
+    if match is not None:
+        return match
+    if len(text) <= MAX_COMPARED_CHARS:
+        match = _by_spdx_text(text)
+        if match is not None:
+            return match
+    return LicenceMatch(id="unknown", confidence=0.0, method="none")
+
+
+class _FoldedText:
+    """The text folded for phrase search, with a map from folded offsets back to 1-based lines."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        parts: list[str] = []
+        self.starts: list[int] = []
+        offset = 0
+        for line in self.lines:
+            folded = fold(line)
+            self.starts.append(offset)
+            parts.append(folded)
+            offset += len(folded) + 1
+        self.text = " ".join(parts)
+
+    def find(self, phrase: str) -> int | None:
+        """1-based line where `phrase` (folded) starts, or None."""
+        needle = fold(phrase)
+        position = self.text.find(needle) if needle else -1
+        if position < 0:
+            return None
+        return bisect.bisect_right(self.starts, position)
+
+    def snippet(self, line: int) -> str:
+        return self.lines[line - 1].strip()[:300]
+
+
+def fold(text: str) -> str:
+    """Lower case, every run of punctuation or whitespace one space."""
+    return _FOLD_RE.sub(" ", text.lower()).strip()
+
+
+def _by_fingerprint(folded: _FoldedText) -> LicenceMatch | None:
+    candidates: list[tuple[float, str, str, int]] = []
+    for entry in catalogue().table.licences:
+        prints = entry.fingerprints
+        if prints is None:
+            continue
+        title_lines = [ln for ln in (folded.find(t) for t in prints.titles) if ln is not None]
+        phrase_lines = [ln for ln in (folded.find(p) for p in prints.phrases) if ln is not None]
+        share = len(phrase_lines) / len(prints.phrases) if prints.phrases else 0.0
+        if title_lines:
+            candidates.append((0.9 + 0.1 * share, entry.id, "fingerprint:title", min(title_lines)))
+        elif len(phrase_lines) >= 2:
+            candidates.append((0.5 + 0.3 * share, entry.id, "fingerprint:phrases", min(phrase_lines)))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: (-c[0], c[3], c[1]))
+    best = candidates[0]
+    if len(candidates) > 1 and candidates[1][0] == best[0] and candidates[1][1] != best[1]:
+        return LicenceMatch(id="unknown", confidence=0.0, method="ambiguous", line=best[3], snippet=folded.snippet(best[3]))
+    return LicenceMatch(id=best[1], confidence=round(best[0], 4), method=best[2], line=best[3], snippet=folded.snippet(best[3]))
+
+
+def _normalise_licence_text(text: str) -> str:
+    return _WS_RE.sub(" ", _COPYRIGHT_RE.sub("", text)).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_texts() -> tuple[tuple[str, str], ...]:
+    from identify.vendor.licenses import LICENSES  # choosealicense.com texts, MIT
+
+    return tuple((spdx_id, _normalise_licence_text(body)) for spdx_id, body in LICENSES)
+
+
+def _by_spdx_text(text: str) -> LicenceMatch | None:
+    import ukkonen
+
+    norm = _normalise_licence_text(text)
+    if not norm:
+        return None
+    cutoff = math.ceil(SPDX_MAX_DISTANCE * len(norm))
+    best: tuple[int, str] | None = None
+    for spdx_id, reference in _reference_texts():
+        if abs(len(norm) - len(reference)) / len(norm) > SPDX_MAX_DISTANCE:
+            continue
+        distance = 0 if norm == reference else ukkonen.distance(norm, reference, cutoff)
+        if distance < cutoff and (best is None or distance < best[0]):
+            best = (distance, spdx_id)
+    if best is None:
+        return None
+    table = catalogue()
+    entry = table.by_id(best[1])
+    licence_id = entry.id if entry is not None else (table.spdx_id(best[1]) or best[1])
+    first = next((i for i, line in enumerate(text.splitlines(), 1) if line.strip()), None)
+    snippet = text.splitlines()[first - 1].strip()[:300] if first else None
+    return LicenceMatch(id=licence_id, confidence=round(1 - best[0] / len(norm), 4), method="spdx-text", line=first, snippet=snippet)
