@@ -24,6 +24,8 @@ from openscore.weights.registry import RELATED, Match, Registry
 
 EXTRACTOR = f"openscore.provenance@{__version__}"
 _CARD = "README.md"
+#: weight files recognised by name when only Git-LFS pointers are present (no header to read)
+_WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")
 _LORA = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.default)?\.weight$")
 
 
@@ -155,7 +157,8 @@ def analyse(
     declared, relation, declared_evidence = _declared(source, headers)
     key = source.ref.key
     inventory = source.inventory()
-    weight_files = sorted({t.file for t in headers.tensors})
+    weight_files = sorted({t.file for t in headers.tensors}) or sorted(
+        f.path for f in inventory.files if f.path.endswith(_WEIGHT_SUFFIXES) and not f.path.startswith("adapter_"))
     file_hashes = {f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in weight_files}
 
     def result(**fields) -> ProvenanceResult:

@@ -6,6 +6,7 @@ itself; the provenance zoo (openscore.zoo) is the full benchmark, this is the mi
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -172,3 +173,46 @@ def fingerprint_of(path: Path, **kwargs):
     source = open_source(str(path))
     headers = read_checkpoint(source)
     return fingerprint(source, headers, build_layout(headers), **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def family() -> dict[str, dict[str, torch.Tensor]]:
+    """A trained base, a fine-tune of it and an independently trained model of the same layout."""
+    torch.set_num_threads(1)  # deterministic and fair to the other test processes on 2 cores
+    base = train(init_state(1), steps=40, seed=1)
+    return {
+        "base": base,
+        "finetune": train(base, steps=30, seed=7, lr=1e-3),
+        "other": train(init_state(2), steps=40, seed=2),
+    }
+
+
+def permuted(state: dict[str, torch.Tensor], seed: int, g: dict = GEOMETRY) -> dict[str, torch.Tensor]:
+    """Function-preserving obfuscation: MLP hidden units permuted (and up/down rescaled), q heads and o columns permuted."""
+    gen = torch.Generator().manual_seed(seed)
+    out = dict(state)
+    hd = g["hidden"] // g["heads"]
+    for i in range(g["layers"]):
+        p = f"model.layers.{i}."
+        perm = torch.randperm(g["inter"], generator=gen)
+        out[p + "mlp.gate_proj.weight"] = state[p + "mlp.gate_proj.weight"][perm]
+        out[p + "mlp.up_proj.weight"] = state[p + "mlp.up_proj.weight"][perm] * 2.0
+        out[p + "mlp.down_proj.weight"] = state[p + "mlp.down_proj.weight"][:, perm] / 2.0
+        heads = torch.randperm(g["heads"], generator=gen)
+        rows = torch.cat([torch.arange(h * hd, (h + 1) * hd) for h in heads])
+        out[p + "self_attn.q_proj.weight"] = state[p + "self_attn.q_proj.weight"][rows]
+        out[p + "self_attn.o_proj.weight"] = state[p + "self_attn.o_proj.weight"][:, rows]
+    return out
+
+
+def drop_layer(state: dict[str, torch.Tensor], layer: int) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, value in state.items():
+        if name.startswith("model.layers."):
+            i, rest = name[len("model.layers."):].split(".", 1)
+            if int(i) == layer:
+                continue
+            out[f"model.layers.{int(i) - (int(i) > layer)}.{rest}"] = value
+        else:
+            out[name] = value
+    return out

@@ -1,0 +1,61 @@
+"""fingerprint(): deterministic, safe file format, bounded reads, clean failure on truncated shards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from openscore.errors import InvalidCheckpoint
+from openscore.weights import Fingerprint, compare
+from test_weights_support import GEOMETRY, config, family, fingerprint_of, init_state, write_model
+
+
+def test_same_checkpoint_gives_a_byte_identical_fingerprint_file(tmp_path):
+    folder = write_model(tmp_path / "m", family()["base"], shards=2)
+    one, two = fingerprint_of(folder), fingerprint_of(folder)
+    one.save(tmp_path / "a.osfp")
+    two.save(tmp_path / "b.osfp")
+    assert (tmp_path / "a.osfp").read_bytes() == (tmp_path / "b.osfp").read_bytes()
+    back = Fingerprint.load(tmp_path / "a.osfp")
+    assert back.to_bytes() == one.to_bytes()
+    assert compare(back, one).verdict == "identical"
+    assert back.bytes_read == back.bytes_total  # the full pass read every tensor byte once
+
+
+def test_a_non_fingerprint_file_is_refused(tmp_path):
+    bad = tmp_path / "x.osfp"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}       ")
+    with pytest.raises(InvalidCheckpoint):
+        Fingerprint.load(bad)
+
+
+def test_truncated_shard_raises_invalid_checkpoint(tmp_path):
+    folder = write_model(tmp_path / "m", family()["base"], shards=2)
+    shard = folder / "model-00002-of-00002.safetensors"
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) - 4096])
+    with pytest.raises(InvalidCheckpoint):
+        fingerprint_of(folder)
+
+
+def test_sample_mode_reads_a_small_fraction_and_reaches_the_same_verdict(tmp_path):
+    g = dict(hidden=256, inter=768, layers=2, vocab=2048, heads=4, kv_heads=2)
+    base = init_state(11, g)
+    noisy = {k: v + 0.02 * torch.randn(v.shape, generator=torch.Generator().manual_seed(1)) if v.ndim == 2 else v
+             for k, v in base.items()}
+    ref = fingerprint_of(write_model(tmp_path / "base", base, cfg=config(g)))
+    cand_folder = write_model(tmp_path / "cand", noisy, cfg=config(g))
+    full, sampled = fingerprint_of(cand_folder), fingerprint_of(cand_folder, sample=True)
+    assert sampled.sample and sampled.bytes_read < 0.10 * sampled.bytes_total
+    assert all(t.sha256 is None for t in sampled.tensors)
+    assert compare(ref, full).verdict == compare(ref, sampled).verdict == "derived"
+    # a sampled copy still comes out as a copy
+    assert compare(ref, fingerprint_of(tmp_path / "base", sample=True)).verdict == "identical"
+
+
+def test_fingerprint_is_small_against_the_checkpoint(tmp_path):
+    folder = write_model(tmp_path / "m", family()["base"])
+    fp = fingerprint_of(folder)
+    assert len(fp.to_bytes()) < (folder / "model.safetensors").stat().st_size
+    assert {t.role for t in fp.tensors} >= {"embed", "attn_q", "mlp_down", "lm_head", "final_norm"}
+    assert len(fp.tensors) == 3 + 9 * GEOMETRY["layers"]
