@@ -5,7 +5,7 @@ says what a comparison of any two zoo cases should conclude. The case list is da
 (openscore/zoo/cases.yaml).
 """
 
-from openscore.zoo.build import ZooCase, build
+from openscore.zoo.build import ZooCase, build, load_model
 from openscore.zoo.catalogue import load_catalogue
 
-__all__ = ["ZooCase", "build", "load_catalogue"]
+__all__ = ["ZooCase", "build", "load_catalogue", "load_model"]

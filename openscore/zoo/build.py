@@ -21,7 +21,7 @@ import torch
 import yaml
 from safetensors.torch import load_file, save
 
-from openscore.atomic import canonical_json, write_bytes, write_text
+from openscore.atomic import canonical_json, write_text
 from openscore.zoo import derive
 from openscore.zoo.catalogue import CaseSpec, Catalogue, load_catalogue
 from openscore.zoo.corpus import ByteTokenizer, corpus_digest, corpus_text, frequent_pairs
@@ -336,12 +336,15 @@ def build(dest: Path, *, quick: bool = False, only: tuple[str, ...] | None = Non
         wanted = [c for c in wanted if c.name in needed]
     builder = _Builder(dest, cat)
     with deterministic():
-        cases = [builder.build(spec) for spec in wanted]
-    write_bytes(dest / KEYS_DIR / "manifest.json", canonical_json([_manifest_entry(c) for c in cases]).encode())
-    return cases
+        return [builder.build(spec) for spec in wanted]
 
 
-def _manifest_entry(case: ZooCase) -> dict:
-    entry = {k: v for k, v in case.__dict__.items() if k != "path"}
-    entry["path"] = case.path.name
-    return entry
+def load_model(case: ZooCase) -> torch.nn.Module:
+    """The runnable model of a safetensors case (in fp32), to check that a derivation keeps or changes behaviour."""
+    if case.weight_format != "safetensors":
+        raise ValueError(f"{case.name} is a {case.weight_format} case: no full transformers checkpoint")
+    state = {k: v.float() for k, v in load_file(str(case.path / "model.safetensors")).items()}
+    if case.family == "llama" and "model.layers.0.ln1.weight" in state:
+        state = derive.rename(state, {"ln1": "input_layernorm", "ln2": "post_attention_layernorm"})
+    geometry = geometry_of(case.family, state, load_catalogue().families[case.family])
+    return model_from_state(case.family, geometry, state)
