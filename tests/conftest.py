@@ -36,6 +36,18 @@ def fake_hub():
     hub.close()
 
 
+@pytest.fixture(scope="session")
+def quick_zoo(tmp_path_factory) -> dict:
+    """The quick provenance zoo (openscore.zoo), name -> ZooCase, built once per session.
+
+    Set OPENSCORE_ZOO_CACHE to a folder to keep it between sessions (the build is cached by recipe)."""
+    from openscore.zoo import build
+
+    cached = os.environ.get("OPENSCORE_ZOO_CACHE")
+    dest = Path(cached) if cached else tmp_path_factory.mktemp("zoo")
+    return {case.name: case for case in build(dest, quick=True)}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
     """No token, no telemetry, caches in a temp dir: tests never touch the user's Hub cache."""
