@@ -277,3 +277,25 @@ def test_real_bert_checkpoint_from_its_headers(shared_data):
     assert {t.shape_source for t in layout.tensors} == {"header"}
     # 22.7 M parameters (sentence-transformers' model card)
     assert layout.params_total == 22_713_216
+
+
+def test_gptq_packed_weights_keep_the_geometry_of_the_unquantised_model(tmp_path):
+    config = {**LLAMA, "intermediate_size": 176}  # GPTQ packs 8 input rows per int32
+    plain = llama_arrays(config=config)
+    packed: dict[str, np.ndarray] = {}
+    for name, array in plain.items():
+        if array.ndim == 2 and ".layers." in name:
+            out_features, in_features = array.shape
+            stem = name[: -len(".weight")]
+            packed[stem + ".qweight"] = np.zeros((in_features // 8, out_features), dtype=np.int32)
+            packed[stem + ".qzeros"] = np.zeros((in_features // 128 or 1, out_features // 8), dtype=np.int32)
+            packed[stem + ".scales"] = np.ones((in_features // 128 or 1, out_features), dtype=np.float16)
+            packed[stem + ".g_idx"] = np.zeros(in_features, dtype=np.int32)
+        else:
+            packed[name] = array
+    reference = layout_at(write_repo(tmp_path / "plain", plain, config))
+    layout = layout_at(write_repo(tmp_path / "gptq", packed, config))
+    assert layout.unmapped == [] and len(layout.artefacts) == 3 * 7 * config["num_hidden_layers"]
+    q = next(t for t in layout.tensors if t.name == "model.layers.0.self_attn.q_proj.qweight")
+    assert (q.role, q.shape, q.packed_shape, q.shape_source) == ("attn_q", [64, 64], [8, 64], "config")
+    assert layout.signature == reference.signature and layout.params_total == reference.params_total

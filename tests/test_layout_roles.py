@@ -76,3 +76,9 @@ def test_artefacts():
     assert role_map.is_artefact("transformer.h.3.attn.masked_bias")
     assert not role_map.is_artefact("transformer.h.3.attn.c_attn.bias")  # a real bias (Qwen-1, GPT-2)
     assert not role_map.is_artefact("model.layers.0.self_attn.q_proj.bias")
+
+
+def test_llama_scheme_knows_the_optional_per_head_norms_of_qwen3():
+    llama = load_role_map().schemes["llama"]
+    assert llama.match("model.layers.5.self_attn.k_norm.weight", None).role == "attn_k_norm"
+    assert "attn_k_norm" not in llama.required

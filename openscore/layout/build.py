@@ -35,6 +35,7 @@ class _Placed:
     layer: int | None
     expert: int | None
     stacked: bool
+    packed: bool = False
     inferred: str | None = None  # None (by name), "inferred" or "inferred-by-order"
 
 
@@ -133,7 +134,7 @@ def _choose_scheme(
         for record in params:
             m: Match | None = scheme.match(record.name, end)
             if m is not None:
-                placed[record.name] = _Placed(record, m.role, m.layer, m.expert, m.stacked)
+                placed[record.name] = _Placed(record, m.role, m.layer, m.expert, m.stacked, m.packed)
         if not placed:
             continue
         roles = {p.role for p in placed.values()}
@@ -179,7 +180,7 @@ def _complete_from_shapes(cfg: NormalisedConfig, placed: dict[str, _Placed], sch
             layers.add(p.layer)
         if p.expert is not None:
             experts.add(p.expert)
-        if p.record.shape is not None and p.role not in by_role:
+        if p.record.shape is not None and not p.packed and p.role not in by_role:
             shape = _canonical(p.record.shape, p.role, scheme)
             by_role[p.role] = shape[1:] if p.stacked else shape
     observed: dict[str, int | bool] = {}
@@ -304,7 +305,7 @@ def _kind_fits(rm: RoleMap, scheme: Scheme, kind: str, records: list[TensorRecor
 
 def _layout_tensor(rm: RoleMap, scheme: Scheme | None, p: _Placed, symbols: dict[str, int]) -> LayoutTensor:
     record = p.record
-    if record.shape is not None:
+    if record.shape is not None and not p.packed:
         shape, source = list(record.shape), "header"
     else:
         inferred = expected_shape(rm, p.role, symbols)
@@ -317,6 +318,7 @@ def _layout_tensor(rm: RoleMap, scheme: Scheme | None, p: _Placed, symbols: dict
     return LayoutTensor(
         name=record.name, role=p.role, layer=p.layer, expert=p.expert, shape=shape, dtype=record.dtype,
         file=record.file, shape_source=source, role_source=p.inferred or "name",
+        packed_shape=list(record.shape) if p.packed and record.shape is not None else None,
     )
 
 

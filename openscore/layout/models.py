@@ -21,6 +21,7 @@ class LayoutTensor(_Doc):
     layer: int | None = None
     expert: int | None = None
     shape: list[int] | None = None  # as stored (GPT-2 Conv1D keeps its [in, out] order here)
+    packed_shape: list[int] | None = None  # GPTQ/AWQ `qweight`: the packed shape in the file; `shape` is unpacked
     dtype: str | None = None
     file: str
     shape_source: Literal["header", "config", "unknown"]

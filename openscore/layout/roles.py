@@ -20,7 +20,9 @@ from openscore.errors import ConfigError
 from openscore.resources import package_data
 
 #: last name component -> suffix added to the role ("" = the role itself)
-PARAM_SUFFIXES = {"weight": "", "bias": ".bias", "gamma": "", "beta": ".bias"}
+PARAM_SUFFIXES = {"weight": "", "bias": ".bias", "gamma": "", "beta": ".bias", "qweight": ""}
+#: components naming a weight stored packed (GPTQ/AWQ int32 nibbles): its stored shape is not its geometry
+PACKED_SUFFIXES = frozenset({"qweight"})
 SLOT_NAMES = {"{L}": "L", "{E}": "E", "{END}": "END"}
 
 Symbol = Literal["hidden", "q_dim", "kv_dim", "qkv_dim", "ffn", "ffn2", "vocab", "positions", "experts", "type_vocab"]
@@ -42,6 +44,7 @@ class SchemeSpec(_Spec):
     drop: list[str] = Field(default_factory=list)
     tensors: dict[str, str] = Field(default_factory=dict)
     optional: list[str] = Field(default_factory=list)
+    required: list[str] = Field(default_factory=list)  # roles an `extends` parent marks optional
     optional_prefix: str | None = None
     transposed: list[str] = Field(default_factory=list)
     artefacts: list[str] = Field(default_factory=list)
@@ -80,7 +83,7 @@ class RoleMapSpec(_Spec):
             for pattern, role in scheme.tensors.items():
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: pattern {pattern!r} maps to unknown role {role!r}")
-            for role in scheme.optional + scheme.transposed:
+            for role in scheme.optional + scheme.required + scheme.transposed:
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: unknown role {role!r}")
         for name, family in self.families.items():
@@ -115,6 +118,7 @@ class Match:
     expert: int | None
     pattern: Pattern
     stacked: bool
+    packed: bool
 
 
 def split_template(parts: list[str]) -> tuple[tuple[str, ...], list[int]]:
@@ -146,16 +150,14 @@ def _compile(text: str, role: str, stacked: bool) -> tuple[tuple[str, ...], Patt
 class Scheme:
     """One naming convention, compiled: name -> (role, layer, expert)."""
 
-    def __init__(self, name: str, spec: SchemeSpec, patterns: dict[str, str], roles: dict[str, RoleSpec]):
+    def __init__(self, name: str, spec: SchemeSpec, patterns: dict[str, str], optional: set[str]):
         self.name = name
         self.family = spec.family
         self.optional_prefix = spec.optional_prefix
         self.transposed = frozenset(spec.transposed)
         self.layer_offset = spec.layer_offset
         self.patterns = patterns  # pattern text -> role, in YAML order
-        self.required = tuple(
-            dict.fromkeys(r for r in patterns.values() if r not in spec.optional)
-        )
+        self.required = tuple(dict.fromkeys(r for r in patterns.values() if r not in optional))
         self.role_order = {role: i for i, role in enumerate(dict.fromkeys(patterns.values()))}
         self._by_template: dict[tuple[str, ...], list[Pattern]] = {}
         stacked = set(spec.stacked)
@@ -164,7 +166,6 @@ class Scheme:
             self._by_template.setdefault(template, []).append(pattern)
         for candidates in self._by_template.values():
             candidates.sort(key=lambda p: not p.constrained)  # END/literal before the general {L}
-        self._roles = roles
 
     def pattern_for(self, role: str) -> str | None:
         """The scheme's spelling of `role` (bias roles included), e.g. 'model.norm.weight'."""
@@ -188,7 +189,8 @@ class Scheme:
                 found = self._bind(pattern, numbers, end_index)
                 if found is not None:
                     layer, expert = found
-                    return Match(pattern.role + suffix, layer, expert, pattern, pattern.stacked)
+                    return Match(pattern.role + suffix, layer, expert, pattern, pattern.stacked,
+                                 parts[-1] in PACKED_SUFFIXES)
         return None
 
     def _bind(self, pattern: Pattern, numbers: list[int], end_index: int | None) -> tuple[int | None, int | None] | None:
@@ -215,7 +217,7 @@ class RoleMap:
         self.roles = spec.roles
         self.families = spec.families
         self.schemes: dict[str, Scheme] = {
-            name: Scheme(name, s, self._resolve(name), spec.roles) for name, s in spec.schemes.items()
+            name: Scheme(name, s, self._resolve(name), self._optional(name)) for name, s in spec.schemes.items()
         }
         self.artefact_suffixes = tuple(tuple(s.split(".")) for s in spec.artefact_suffixes)
         self._artefacts: dict[tuple[str, ...], list[Pattern]] = {}
@@ -232,6 +234,11 @@ class RoleMap:
             patterns.pop(text, None)
         patterns.update(spec.tensors)
         return patterns
+
+    def _optional(self, name: str) -> set[str]:
+        spec = self.spec.schemes[name]
+        inherited = self._optional(spec.extends) if spec.extends else set()
+        return (inherited | set(spec.optional)) - set(spec.required)
 
     def is_artefact(self, name: str) -> bool:
         parts = name.split(".")
