@@ -16,15 +16,47 @@ from openscore.evidence.model import CollectorOutput, Observation
 
 EXTRACTOR = "lineage@1.0"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_SENTENCE = re.compile(r"[^.!?。\n]+(?:[.!?。]|$)")
+#: sentences end at . ! ? followed by a space (so "Llama 3.1" and URLs stay whole) or at the line end
+_SENTENCE = re.compile(r"(?:[^.!?。\n]|[.!?](?=\S))+(?:[.!?。](?=\s|$)|$)")
+_URL = re.compile(r"\]\([^)]*\)|https?://\S+")
 #: advice to the reader ("you may fine-tune Pythia") is not a lineage claim
-_ADVICE = re.compile(r"\byou (?:may|can|could|might|should)\b|\brecommend|\busers? (?:can|may|should)\b", re.IGNORECASE)
+_ADVICE = re.compile(r"\b(?:you|users?|developers?|one) (?:may|can|could|might|should|have to)\b|\brecommend",
+                     re.IGNORECASE)
+#: "projects built upon Llama" speaks of other work, not of this model
+_OTHERS = re.compile(r"\b(?:projects|models|applications|apps|tools|libraries|works)\s+$", re.IGNORECASE)
+#: how far after a derivation phrase the base's name may follow ("fine-tuned version of the original LLaMA")
+WINDOW = 60
+
+
+def own_ids(repo_id: str) -> set[str]:
+    """The audited repo's own ids (a local folder `org__name` names its Hub repo), lower-cased."""
+    name = repo_id.split("/", 1)[-1]
+    ids = {repo_id.lower()}
+    if "__" in name:
+        ids.add(name.replace("__", "/", 1).lower())
+    return ids
 
 
 def own_family(bases, repo_id: str):
-    """The known family of the audited repo itself (a local folder `org__name` names its Hub repo)."""
-    name = repo_id.split("/", 1)[-1]
-    return bases.by_id(repo_id) or (bases.by_id(name.replace("__", "/", 1)) if "__" in name else None)
+    """The known family of the audited repo itself, if any."""
+    return next((b for i in sorted(own_ids(repo_id)) if (b := bases.by_id(i)) is not None), None)
+
+
+def prose_claims(line: str, relation: re.Pattern[str], candidates) -> list[tuple[object, str]]:
+    """(base, sentence) for each sentence of `line` that derives this model from a known base."""
+    found = []
+    for sentence in _SENTENCE.findall(_URL.sub(" ", line)):
+        if _ADVICE.search(sentence):
+            continue
+        for m in relation.finditer(sentence):
+            if _OTHERS.search(sentence[: m.start()]):
+                continue
+            window = sentence[m.end(): m.end() + WINDOW]
+            base = next((b for b in candidates if b.mention(window)), None)
+            if base is not None:
+                found.append((base, sentence.strip()))
+                break
+    return found
 
 
 def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict | None) -> CollectorOutput:
@@ -35,14 +67,14 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
     card = find_card(ctx)
     declared = (front_matter or {}).get("base_model")
     for value in ([declared] if isinstance(declared, str) else declared or []):
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and value.lower() not in own_ids(own):
             family = bases.by_id(value)
             out.observations.append(Observation(
                 kind="base.declared", value={"id": value, "via": "card", "family": family.family if family else None},
                 evidence=_card_line(ctx, card, "base_model", value),
             ))
     name_or_path = (config or {}).get("_name_or_path")
-    if isinstance(name_or_path, str) and _HUB_ID.match(name_or_path) and name_or_path.lower() != own.lower():
+    if isinstance(name_or_path, str) and _HUB_ID.match(name_or_path) and name_or_path.lower() not in own_ids(own):
         family = bases.by_id(name_or_path)
         out.observations.append(Observation(
             kind="base.declared", value={"id": name_or_path, "via": "config", "family": family.family if family else None},
@@ -56,19 +88,15 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
         own_base = own_family(bases, own)
         found: set[str] = set()
         for number, line in enumerate(lines, start=1):
-            for sentence in _SENTENCE.findall(line):
-                if not relation.search(sentence) or _ADVICE.search(sentence):
+            for base, sentence in prose_claims(line, relation, [b for b in bases.bases if b is not own_base]):
+                if base.family in found:
                     continue
-                for base in bases.bases:
-                    if base.family in found or base is own_base or not base.mention(sentence):
-                        continue
-                    found.add(base.family)
-                    out.observations.append(Observation(
-                        kind="base.mentioned", value={"id": None, "via": "prose", "family": base.family},
-                        evidence=ctx.cite(rule="collect/lineage/prose", extractor=EXTRACTOR, file=card, line=number,
-                                          snippet=sentence.strip()),
-                    ))
-                    break  # the most specific family named in this sentence
+                found.add(base.family)
+                out.observations.append(Observation(
+                    kind="base.mentioned", value={"id": None, "via": "prose", "family": base.family},
+                    evidence=ctx.cite(rule="collect/lineage/prose", extractor=EXTRACTOR, file=card, line=number,
+                                      snippet=sentence),
+                ))
     return out
 
 

@@ -18,24 +18,21 @@ from openscore.report import Evidence, Finding, LicenceResult, ProvenanceResult
 
 
 def licence_conflict(bundle: EvidenceBundle, licence: LicenceResult) -> list[Finding]:
-    from openscore.licences import resolve
+    """Card licence vs LICENSE texts; only a licence the card itself declares can conflict."""
+    from openscore.licences import LicenceMatch, conflicting_files, facts
 
-    if not licence.declared or licence.declared in UNRESOLVED:
+    if not licence.declared or licence.resolved.id in UNRESOLVED:
         return []
-    declared = licence.resolved.id
-    if declared in UNRESOLVED:
-        return []
+    files = {o.value["file"]: o for o in licence_files(bundle)}
+    matches = {path: LicenceMatch(id=o.value["id"], confidence=o.value.get("confidence") or 0.0,
+                                  method=o.value.get("method") or "none") for path, o in files.items()}
     out = []
-    for obs in licence_files(bundle):
-        file_facts = resolve(obs.value["id"])
-        if file_facts.id in UNRESOLVED or file_facts.id == declared:
-            continue
+    for path, found in conflicting_files(licence.resolved, matches).items():
         out.append(Finding(
             id="licence-conflict", severity="error",
-            message=(f"the card declares {licence.declared} ({licence.resolved.name}) but {obs.value['file']} "
-                     f"is the {file_facts.name} ({file_facts.id})"),
-            evidence=[*(e for e in licence.evidence if e.file == obs.evidence.file or e.rule.endswith("/license")),
-                      obs.evidence],
+            message=(f"the card declares {licence.declared} ({licence.resolved.name}) but {path} "
+                     f"is the {facts(found).name} ({found})"),
+            evidence=[*(e for e in licence.evidence if e.rule.endswith("/license")), files[path].evidence],
         ))
     return out
 
@@ -45,7 +42,7 @@ def licence_laundering(licence: LicenceResult, base: BaseInfo | None) -> list[Fi
 
     if base is None or base.licence is None or licence.resolved.id in UNRESOLVED:
         return []
-    if base.licence.id in UNRESOLVED or not is_more_permissive(licence.resolved.id, base.licence.id):
+    if base.licence.id in UNRESOLVED or not is_more_permissive(licence.resolved, base.licence):
         return []
     name = base.repo_id or base.family
     return [Finding(
