@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openscore.errors import ConfigError
 from openscore.rubrics import ComponentStatus, MofClassification, Rubric, classify_mof, load_rubric
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FRAMEWORK = {"name": "Model Openness Framework", "version": "1.0", "date": "2024-12-15"}
 
 
@@ -54,7 +55,7 @@ class MotModel(_Lenient):
 def load(path: str | Path) -> MotModel:
     """Parse one MOT model file; a malformed one is a ConfigError naming the file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a safe loader)
         return MotModel.model_validate(data)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}:1: not a readable MOT file: {exc}") from None
