@@ -16,6 +16,7 @@ Format (JSON, canonical, versioned by `lock_version`; documented in docs/gate.md
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from openscore.atomic import canonical_json, write_text
 from openscore.errors import ConfigError, UsageError
 from openscore.formats.pickles import PICKLE_SUFFIXES
 from openscore.sources.base import Source
+from openscore.sources.local import LocalSource, inventory_digest
 
 LOCK_VERSION = 1
 DEFAULT_LOCK = "openscore.lock"
@@ -89,22 +91,20 @@ def lock_model(spec: str, source: Source, lock_path: Path) -> LockedModel:
     inventory = source.inventory()
     ref = inventory.ref
     lock_abs = lock_path.resolve()
-    files = []
-    for entry in inventory.files:
-        if ref.kind == "local" and (Path(ref.location) / entry.path).resolve() == lock_abs:
-            continue  # the lock file inside the folder it locks
-        files.append(LockedFile(path=entry.path, size=entry.size, sha256=entry.sha256 or _hash_remote(source, entry)))
-    folder = None
+    entries = [e for e in inventory.files
+               if not (ref.kind == "local" and (Path(ref.location) / e.path).resolve() == lock_abs)]  # not itself
+    files = [LockedFile(path=e.path, size=e.size, sha256=e.sha256 or _hash_remote(source, e)) for e in entries]
+    folder, sha = None, ref.sha
     if ref.kind == "local":
+        # a folder's identity is its content (not the git HEAD, which moves when the lock is committed)
         folder = Path(os.path.relpath(ref.location, lock_abs.parent)).as_posix()
-    return LockedModel(source=spec, kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=ref.sha,
+        sha = inventory_digest(tuple(entries))
+    return LockedModel(source=spec, kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=sha,
                        path=folder, files=files)
 
 
 def _hash_remote(source: Source, entry) -> str:
     """sha256 of a small non-LFS file the Hub only gives a git blob id for."""
-    import hashlib
-
     if entry.size > MAX_UNHASHED_READ:
         raise UsageError(f"{entry.path}: {entry.size} bytes without a sha256 from the Hub; refusing to download it to hash it")
     return hashlib.sha256(source.read_range(entry.path, 0, entry.size) if entry.size else b"").hexdigest()
@@ -217,8 +217,6 @@ def _entry_for_folder(lock: LockFile, lock_path: Path, folder: Path, model: str 
 
 def verify_folder(entry: LockedModel, folder: Path, line: int) -> ModelCheck:
     """Compare a folder's files (or their LFS pointers) with the locked ones."""
-    from openscore.sources.local import LocalSource
-
     if not folder.is_dir():
         return ModelCheck(repo_id=entry.repo_id, target=str(folder), status="failed", line=line,
                           problems=[Problem(path=str(folder), kind="missing", message=f"{folder}: folder not found")])
