@@ -1,7 +1,8 @@
 """Findings a reviewer must see, whatever the grades say.
 
   licence-conflict    the card declares one licence, a LICENSE file in the repository is another
-  licence-laundering  a derivative declares a licence more permissive than its base's
+  licence-laundering  a derivative declares a licence more permissive than its base's, or a
+                      verbatim copy of a base's weights declares a licence other than the base's
   base-mismatch       the declared base differs from the detected one (or a copy claims no base)
   unsafe-pickle       a pickle-based weight file imports dangerous globals
 """
@@ -37,20 +38,33 @@ def licence_conflict(bundle: EvidenceBundle, licence: LicenceResult) -> list[Fin
     return out
 
 
-def licence_laundering(licence: LicenceResult, base: BaseInfo | None) -> list[Finding]:
+#: provenance verdicts under which the weights are the base's own weights, merely renamed or recast
+VERBATIM_COPIES = frozenset({"identical", "renamed-copy", "recast-copy"})
+
+
+def licence_laundering(licence: LicenceResult, base: BaseInfo | None, provenance: ProvenanceResult | None) -> list[Finding]:
+    """A derivative more permissive than its base, or a verbatim copy of a base under another licence.
+
+    A fine-tune may carry any licence its base allows, but never a more open one; a copy of the base's
+    weights (identical, renamed, recast) has no authorship of its own to license, so any licence other
+    than the base's is a relicensing, even between two open licences (MIT over Apache-2.0 drops the
+    Apache NOTICE and patent terms)."""
     from openscore.licences import is_more_permissive
 
-    if base is None or base.licence is None or licence.resolved.id in UNRESOLVED:
-        return []
-    if base.licence.id in UNRESOLVED or not is_more_permissive(licence.resolved, base.licence):
+    if base is None or base.licence is None or licence.resolved.id in UNRESOLVED or base.licence.id in UNRESOLVED:
         return []
     name = base.repo_id or base.family
-    return [Finding(
-        id="licence-laundering", severity="error",
-        message=(f"declared licence {licence.resolved.id} is more permissive than the licence of its base "
-                 f"{name} ({base.licence.id}, {base.via}): a derivative cannot relicense its base"),
-        evidence=[*licence.evidence[:2], *base.evidence[:3]],
-    )]
+    copy = base.via == "provenance" and provenance is not None and provenance.verdict in VERBATIM_COPIES
+    if copy and licence.resolved.id != base.licence.id:
+        message = (f"the weights are a {provenance.verdict} of {name} ({base.licence.id}) re-released as "
+                   f"{licence.resolved.id}: a copy cannot be relicensed")
+    elif is_more_permissive(licence.resolved, base.licence):
+        message = (f"declared licence {licence.resolved.id} is more permissive than the licence of its base "
+                   f"{name} ({base.licence.id}, {base.via}): a derivative cannot relicense its base")
+    else:
+        return []
+    return [Finding(id="licence-laundering", severity="error", message=message,
+                    evidence=[*licence.evidence[:2], *base.evidence[:3]])]
 
 
 def base_mismatch(bundle: EvidenceBundle, provenance: ProvenanceResult | None) -> list[Finding]:
@@ -111,6 +125,6 @@ def all_findings(
     provenance: ProvenanceResult | None,
     headers: CheckpointHeaders | None,
 ) -> list[Finding]:
-    found = (licence_conflict(bundle, licence) + licence_laundering(licence, base)
+    found = (licence_conflict(bundle, licence) + licence_laundering(licence, base, provenance)
              + base_mismatch(bundle, provenance) + unsafe_pickle(headers, bundle.source))
     return sorted(found, key=lambda f: (f.id, f.message))

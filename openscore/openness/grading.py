@@ -138,6 +138,6 @@ def _classify_mof(rubric, grades: Sequence[Grade], ctx: GradingContext, result: 
         for g in grades
     }
     mof = rubrics.classify_mof(rubric, components)
-    result.classification = mof.label
+    result.classification = mof.classification
     result.unmet = list(mof.unmet)
     result.warnings = list(mof.warnings)
