@@ -12,16 +12,16 @@ did not find (the Yi `ln1`/`ln2` case) takes that role, marked `role_source: inf
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from openscore.atomic import canonical_json
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.layout.config import NormalisedConfig, normalise_config
 from openscore.layout.models import ArtefactTensor, Layout, LayoutTensor
-from openscore.layout.roles import Match, RoleMap, Scheme, load_role_map
+from openscore.layout.roles import Match, ParsedName, RoleMap, Scheme, load_role_map
 
 #: a scheme must name at least this share of the parameters before unknown names are placed by structure
 INFERENCE_MIN_COVERAGE = 0.5
@@ -87,7 +87,8 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
         _infer_renamed(rm, scheme, params, placed, cfg, symbols)
     unmapped = sorted(r.name for r in params if r.name not in placed)
 
-    tensors = [_layout_tensor(rm, scheme, p, symbols) for p in sorted(placed.values(), key=_order)]
+    role_shapes = {role: expected_shape(rm, role, symbols) for role in {p.role for p in placed.values()}}
+    tensors = [_layout_tensor(scheme, p, role_shapes[p.role], symbols) for p in sorted(placed.values(), key=_order)]
     counts, total = _count_params(tensors, [r for r in params if r.name not in placed])
     geometry = _geometry(scheme, tensors, cfg, stacked={p.record.name for p in placed.values() if p.stacked})
     return Layout(
@@ -127,12 +128,13 @@ def _choose_scheme(
 ) -> tuple[Scheme | None, dict[str, _Placed]]:
     preferred = set(rm.families[declared].schemes) if declared in rm.families else set()
     highest = _max_first_index(params)
+    parsed = [(record, ParsedName.of(record.name)) for record in params]
     best_key, best = None, (None, {})
     for order, scheme in enumerate(rm.schemes.values()):
         end = declared_layers + scheme.layer_offset if declared_layers else highest
         placed: dict[str, _Placed] = {}
-        for record in params:
-            m: Match | None = scheme.match(record.name, end)
+        for record, name in parsed:
+            m: Match | None = scheme.match(name, end)
             if m is not None:
                 placed[record.name] = _Placed(record, m.role, m.layer, m.expert, m.stacked, m.packed)
         if not placed:
@@ -303,12 +305,13 @@ def _kind_fits(rm: RoleMap, scheme: Scheme, kind: str, records: list[TensorRecor
     return True
 
 
-def _layout_tensor(rm: RoleMap, scheme: Scheme | None, p: _Placed, symbols: dict[str, int]) -> LayoutTensor:
+def _layout_tensor(scheme: Scheme | None, p: _Placed, inferred: list[int] | None,
+                   symbols: dict[str, int]) -> LayoutTensor:
+    """`inferred`: the role's shape from the config, used when the file gives none (or a packed one)."""
     record = p.record
     if record.shape is not None and not p.packed:
         shape, source = list(record.shape), "header"
     else:
-        inferred = expected_shape(rm, p.role, symbols)
         if inferred is not None and p.stacked and "experts" in symbols:
             inferred = [symbols["experts"], *inferred]
         if inferred is not None:
@@ -359,4 +362,6 @@ def _geometry(scheme: Scheme | None, tensors: list[LayoutTensor], cfg: Normalise
 
 
 def _digest(obj: object) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+    """sha256 of compact, key-sorted JSON: stable across runs and machines."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

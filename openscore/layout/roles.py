@@ -133,6 +133,25 @@ def split_template(parts: list[str]) -> tuple[tuple[str, ...], list[int]]:
     return tuple(template), numbers
 
 
+@dataclass
+class ParsedName:
+    """A tensor name split once, then matched against every scheme."""
+
+    name: str
+    suffix: str | None  # "weight", "bias", ... or None when the last component is no parameter suffix
+    stem: tuple[tuple[str, ...], list[int]]  # template and integers of the name without its suffix
+
+    @classmethod
+    def of(cls, name: str) -> "ParsedName":
+        parts = name.split(".")
+        if len(parts) < 2 or parts[-1] not in PARAM_SUFFIXES:
+            return cls(name, None, ((), []))
+        return cls(name, parts[-1], split_template(parts[:-1]))
+
+    def without_prefix(self, prefix: str) -> tuple[tuple[str, ...], list[int]]:
+        return split_template(self.name[len(prefix):].split(".")[:-1])
+
+
 def _compile(text: str, role: str, stacked: bool) -> tuple[tuple[str, ...], Pattern]:
     template, slots = [], []
     for part in text.split("."):
@@ -175,22 +194,20 @@ class Scheme:
                 return f"{text}.{'bias' if bias else 'weight'}"
         return None
 
-    def match(self, name: str, end_index: int | None) -> Match | None:
-        parts = name.split(".")
-        if len(parts) < 2 or parts[-1] not in PARAM_SUFFIXES:
+    def match(self, name: "str | ParsedName", end_index: int | None) -> Match | None:
+        parsed = name if isinstance(name, ParsedName) else ParsedName.of(name)
+        if parsed.suffix is None:
             return None
-        suffix = PARAM_SUFFIXES[parts[-1]]
-        stems = [parts[:-1]]
-        if self.optional_prefix and name.startswith(self.optional_prefix):
-            stems.append(name[len(self.optional_prefix):].split(".")[:-1])
-        for stem in stems:
-            template, numbers = split_template(stem)
+        stems = [parsed.stem]
+        if self.optional_prefix and parsed.name.startswith(self.optional_prefix):
+            stems.append(parsed.without_prefix(self.optional_prefix))
+        for template, numbers in stems:
             for pattern in self._by_template.get(template, ()):
                 found = self._bind(pattern, numbers, end_index)
                 if found is not None:
                     layer, expert = found
-                    return Match(pattern.role + suffix, layer, expert, pattern, pattern.stacked,
-                                 parts[-1] in PACKED_SUFFIXES)
+                    return Match(pattern.role + PARAM_SUFFIXES[parsed.suffix], layer, expert, pattern,
+                                 pattern.stacked, parsed.suffix in PACKED_SUFFIXES)
         return None
 
     def _bind(self, pattern: Pattern, numbers: list[int], end_index: int | None) -> tuple[int | None, int | None] | None:
