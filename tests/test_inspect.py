@@ -91,6 +91,7 @@ def test_config_only_repo_still_reports_its_geometry(realcards):
     result = inspect(str(realcards / "meta-llama__Meta-Llama-3-8B"))  # config + shard pointers, no index
     assert result.layout.family == "llama" and result.layout.tensors == []
     assert result.layout.config.num_kv_heads == 8 and result.weights_absent
+    assert any("config only" in w for w in result.layout.warnings)
 
 
 def test_hub_repo_through_the_fake_hub(fake_hub, tmp_path, validator):

@@ -82,6 +82,10 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
     cfg = normalise_config(config, rm, family_spec, gguf)
     from_tensors = _complete_from_shapes(cfg, placed, scheme, warnings)
 
+    if not params:
+        warnings.append("no tensor names (no index, weights absent): the signature covers the config only")
+    if headers.adapter:
+        warnings.append("an adapter checkpoint: its tensors are adapter factors, not the model's geometry")
     symbols = cfg.symbols()
     if scheme is not None:
         _infer_renamed(rm, scheme, params, placed, cfg, symbols)
