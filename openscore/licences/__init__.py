@@ -11,7 +11,7 @@ The facts live in openscore/data/licences.yaml and mof_licences.yaml; see docs/l
 
 from __future__ import annotations
 
-from openscore.licences.catalogue import catalogue
+from openscore.licences.catalogue import load_catalogue
 from openscore.licences.compat import conflicting_files, is_more_permissive, tier_of
 from openscore.licences.identify import LicenceMatch, identify_text
 from openscore.licences.resolve import resolve
@@ -20,7 +20,7 @@ from openscore.report import LicenceFacts
 
 def facts(licence_id: str) -> LicenceFacts:
     """Facts of a licence id as resolve() returns them ("unknown" facts for an unknown id)."""
-    return catalogue().facts(licence_id)
+    return load_catalogue().facts(licence_id)
 
 
 __all__ = ["LicenceMatch", "conflicting_files", "facts", "identify_text", "is_more_permissive", "resolve", "tier_of"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from openscore.licences.catalogue import Tier, catalogue
+from openscore.licences.catalogue import Tier, load_catalogue
 from openscore.licences.identify import LicenceMatch
 from openscore.report import LicenceFacts
 
 
 def tier_of(facts: LicenceFacts) -> Tier:
     """The openness tier of resolved facts (looked up by id; the facts' own tier as a fallback)."""
-    table = catalogue()
+    table = load_catalogue()
     tier = table.tier_of(facts.id)
     if tier.id == "unknown" and facts.tier in table.tiers:
         return table.tiers[facts.tier]

@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from openscore.licences.catalogue import catalogue
+from openscore.licences.catalogue import load_catalogue
 
 #: licence files are a few kB; past this size only the fingerprints run (edit distance is quadratic-ish)
 MAX_COMPARED_CHARS = 100_000
@@ -89,7 +89,7 @@ def fold(text: str) -> str:
 
 def _by_fingerprint(folded: _FoldedText) -> LicenceMatch | None:
     candidates: list[tuple[float, str, str, int]] = []
-    for entry in catalogue().table.licences:
+    for entry in load_catalogue().table.licences:
         prints = entry.fingerprints
         if prints is None:
             continue
@@ -136,7 +136,7 @@ def _by_spdx_text(text: str) -> LicenceMatch | None:
             best = (distance, spdx_id)
     if best is None:
         return None
-    table = catalogue()
+    table = load_catalogue()
     entry = table.by_id(best[1])
     licence_id = entry.id if entry is not None else (table.spdx_id(best[1]) or best[1])
     first = next((i for i, line in enumerate(text.splitlines(), 1) if line.strip()), None)

@@ -7,14 +7,14 @@ is conservative: whatever cannot be matched to a table entry or an SPDX id is "u
 
 from __future__ import annotations
 
-from openscore.licences.catalogue import catalogue, unknown_facts
+from openscore.licences.catalogue import load_catalogue, unknown_facts
 from openscore.report import LicenceFacts
 
 
 def resolve(license_id: str | None, *, license_name: str | None = None,
             license_link: str | None = None) -> LicenceFacts:
     """Facts of the licence a card declares; id "unknown" when nothing identifies it."""
-    table = catalogue()
+    table = load_catalogue()
     declared = (license_id or "").strip()
     if declared and declared.lower() not in table.table.ambiguous_hub_ids:
         entry_id = _known_id(declared)
@@ -33,7 +33,7 @@ def resolve(license_id: str | None, *, license_name: str | None = None,
 
 def _known_id(value: str) -> str | None:
     """A Hub id, licence id, SPDX id or known licence name -> the catalogue id, else None."""
-    table = catalogue()
+    table = load_catalogue()
     entry = table.by_hub_id(value) or table.by_id(value) or table.by_name(value)
     if entry is not None:
         return entry.id

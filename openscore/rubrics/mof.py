@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from openscore.errors import UsageError
-from openscore.licences.catalogue import catalogue
+from openscore.licences.catalogue import load_catalogue
 from openscore.rubrics.model import Rubric
 
 UNCLASSIFIED = "Unclassified"
@@ -71,7 +71,7 @@ def classify_mof(rubric: Rubric, components: Mapping[str, ComponentStatus]) -> M
     if stray:
         raise UsageError(f"rubric {rubric.id} has no component {', '.join(map(repr, stray))}")
     labels = {c.level: c.label for c in rubric.classes}
-    table = catalogue()
+    table = load_catalogue()
     warnings: list[str] = []
     evaluations: dict[int, ClassEvaluation] = {}
     for level in (3, 2, 1):
@@ -124,7 +124,7 @@ def _canonical(licence: str | None) -> str | None:
     """SPDX spelling of a licence id ("apache-2.0" -> "Apache-2.0"); "unlicensed"/empty -> None."""
     if licence is None or not licence.strip() or licence.strip().lower() == "unlicensed":
         return None
-    table = catalogue()
+    table = load_catalogue()
     entry = table.by_id(licence) or table.by_hub_id(licence)
     if entry is not None:
         return table.spdx_id(entry.spdx or entry.id) or entry.id
