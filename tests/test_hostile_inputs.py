@@ -117,10 +117,53 @@ def test_bomb_header_through_the_hub(fake_hub, tmp_path):
         read_checkpoint(HubSource("evil/bomb", endpoint=fake_hub.endpoint, token=False))
 
 
-def test_gguf_with_bad_magic(tmp_path):
-    (tmp_path / "model.gguf").write_bytes(b"GGML" + bytes(100))
+def _gguf_bytes(n_tensors: int, kvs: bytes, n_kv: int, tail: bytes = b"") -> bytes:
+    return b"GGUF" + struct.pack("<IQQ", 3, n_tensors, n_kv) + kvs + tail
+
+
+def _gguf_string(text: bytes) -> bytes:
+    return struct.pack("<Q", len(text)) + text
+
+
+GGUF_CASES = {
+    "bad magic": (b"GGML" + bytes(100), "bad magic"),
+    "forged array length": (  # a reader would loop 2^40 times over an empty buffer
+        _gguf_bytes(0, _gguf_string(b"tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 1 << 40), 1, bytes(64)),
+        "cannot fit"),
+    "forged scalar array": (
+        _gguf_bytes(0, _gguf_string(b"scores") + struct.pack("<IIQ", 9, 6, 1 << 40), 1, bytes(64)), "runs past"),
+    "forged key count": (_gguf_bytes(0, b"", 1 << 50, bytes(64)), "cannot fit"),
+    "string past the end": (_gguf_bytes(0, struct.pack("<Q", 1 << 30) + b"key", 1), "runs past the end"),
+    "too many dimensions": (
+        _gguf_bytes(1, b"", 0, _gguf_string(b"t") + struct.pack("<I", 9) + bytes(8 * 9 + 12)), "dimensions"),
+    "truncated": (b"GGUF" + struct.pack("<I", 3), "runs past the end"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GGUF_CASES))
+def test_hostile_gguf(tmp_path, case):
+    data, message = GGUF_CASES[case]
+    (tmp_path / "model.gguf").write_bytes(data)
+    with pytest.raises(InvalidCheckpoint, match=message) as info:
+        read_checkpoint(open_source(str(tmp_path)))
+    assert str(info.value).startswith("model.gguf: ")
+
+
+def test_gguf_tensor_past_the_end_of_the_file(tmp_path):
+    path = tmp_path / "model.gguf"
+    build.gguf_file(path)
+    path.write_bytes(path.read_bytes()[:-100])  # header intact, last tensor's data cut
     with pytest.raises(InvalidCheckpoint, match="model.gguf"):
         read_checkpoint(open_source(str(tmp_path)))
+
+
+def test_forged_gguf_through_the_hub_costs_one_small_read(fake_hub, tmp_path):
+    data, _ = GGUF_CASES["forged array length"]
+    (tmp_path / "model.gguf").write_bytes(data + bytes(3_000_000))
+    fake_hub.add_repo("evil/gguf", tmp_path)
+    with pytest.raises(InvalidCheckpoint, match="cannot fit"):
+        read_checkpoint(HubSource("evil/gguf", endpoint=fake_hub.endpoint, token=False))
+    assert fake_hub.bytes_sent("model.gguf") <= 1 << 20
 
 
 def test_pickle_calling_os_system_is_never_run(tmp_path):

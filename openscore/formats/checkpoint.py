@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from openscore.errors import InvalidCheckpoint
 from openscore.formats import gguf_header, safetensors_header, strict_json
@@ -20,25 +21,29 @@ from openscore.sources.base import FileEntry, Inventory, Source
 
 #: format -> (standard index, standard single file, adapter file, suffixes)
 _LAYOUTS: dict[WeightFormat, tuple[str | None, str | None, str | None, tuple[str, ...]]] = {
-    "safetensors": ("model.safetensors.index.json", "model.safetensors", "adapter_model.safetensors", (".safetensors",)),
-    "pickle": ("pytorch_model.bin.index.json", "pytorch_model.bin", "adapter_model.bin", (".bin", ".pt", ".pth", ".ckpt")),
+    "safetensors": (
+        "model.safetensors.index.json", "model.safetensors", "adapter_model.safetensors", (".safetensors",)
+    ),
+    "pickle": (
+        "pytorch_model.bin.index.json", "pytorch_model.bin", "adapter_model.bin", (".bin", ".pt", ".pth", ".ckpt")
+    ),
     "gguf": (None, None, None, (".gguf",)),
 }
 PREFERENCE: tuple[WeightFormat, ...] = ("safetensors", "pickle", "gguf")
 #: concurrent header reads (Hub round trips overlap; local reads are cheap either way)
 HEADER_READ_WORKERS = 8
 _GGUF_SPLIT = re.compile(r"^(?P<stem>.*)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
-#: files that use a weight suffix but are not weights (optimizer/trainer state, tokenizers)
-_NOT_WEIGHTS = re.compile(r"(^|/)(training_args|optimizer|scheduler|rng_state[^/]*|trainer_state|scaler)\.(bin|pt|pth)$")
+#: files that use a weight suffix but hold trainer state (still scanned as pickles, never read as weights)
+_NOT_WEIGHTS = re.compile(r"(^|/)(training_args|optimizer|scheduler|rng_state[^/]*|scaler)\.(bin|pt|pth)$")
 
 
+@dataclass(frozen=True)
 class _Selection:
     """The files of one format chosen as the checkpoint, with the index that names them (if any)."""
 
-    def __init__(self, files: list[FileEntry], index_path: str | None, weight_map: dict[str, str] | None):
-        self.files = files
-        self.index_path = index_path
-        self.weight_map = weight_map
+    files: list[FileEntry]
+    index_path: str | None = None
+    weight_map: dict[str, str] | None = None
 
 
 def _candidates(inventory: Inventory, fmt: WeightFormat) -> list[FileEntry]:
@@ -70,11 +75,11 @@ def _select(source: Source, inventory: Inventory, fmt: WeightFormat) -> _Selecti
     _, single, adapter, _ = _LAYOUTS[fmt]
     for name in (single, adapter):
         if name is not None and inventory.get(name) is not None:
-            return _Selection([inventory.get(name)], None, None)
+            return _Selection([inventory.get(name)])
     if fmt == "gguf":
-        return _Selection(_gguf_choice(candidates), None, None)
+        return _Selection(_gguf_choice(candidates))
     top = [f for f in candidates if "/" not in f.path]
-    return _Selection(top or candidates, None, None)
+    return _Selection(top or candidates)
 
 
 def _gguf_choice(candidates: list[FileEntry]) -> list[FileEntry]:
@@ -125,7 +130,9 @@ def read_checkpoint(source: Source, inventory: Inventory | None = None) -> Check
     return headers
 
 
-def _read_format(source: Source, fmt: WeightFormat, selection: _Selection, headers: CheckpointHeaders) -> list[TensorRecord]:
+def _read_format(
+    source: Source, fmt: WeightFormat, selection: _Selection, headers: CheckpointHeaders
+) -> list[TensorRecord]:
     """Tensor records of one format's selected files (headers read where the bytes are present)."""
     by_file: dict[str, list[TensorRecord]] = {}
     readable = [entry for entry in selection.files if entry.present and fmt != "pickle"]
@@ -152,9 +159,11 @@ def _read_format(source: Source, fmt: WeightFormat, selection: _Selection, heade
 
 def _check_against_index(selection: _Selection, by_file: dict[str, list[TensorRecord]]) -> None:
     """A shard must hold exactly the tensors the index assigns to it."""
+    assigned: dict[str, set[str]] = {}
+    for name, shard in selection.weight_map.items():
+        assigned.setdefault(shard, set()).add(name)
     for path, records in by_file.items():
-        expected = {name for name, shard in selection.weight_map.items() if shard == path}
-        found = {t.name for t in records}
+        expected, found = assigned.get(path, set()), {t.name for t in records}
         if found != expected:
             extra, missing = sorted(found - expected), sorted(expected - found)
             detail = "; ".join(
