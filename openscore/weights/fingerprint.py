@@ -265,13 +265,16 @@ class _Reader:
 
 
 def _canonical_hashes(values: torch.Tensor, dtype: str, raw_hash: Future | None, pool: ThreadPoolExecutor):
-    """Futures of the hashes after rounding to bf16 and fp16; the raw hash stands in when already on that grid."""
+    """Futures of the hashes after rounding to bf16 and fp16; the raw hash stands in when already on that grid.
+
+    The cast runs in the worker too (torch releases the GIL), overlapping with the sketches."""
+
+    def rounded_hash(target: torch.dtype) -> str:
+        arr = values.to(target).view(torch.int16).cpu().numpy()
+        return _sha256(memoryview(np.ascontiguousarray(arr)).cast("B"))
 
     def grid(target: torch.dtype, name: str) -> Future | None:
-        if dtype == name:
-            return raw_hash
-        arr = values.to(target).view(torch.int16).cpu().numpy()
-        return pool.submit(lambda: _sha256(memoryview(np.ascontiguousarray(arr)).cast("B")))
+        return raw_hash if dtype == name else pool.submit(rounded_hash, target)
 
     return grid(torch.bfloat16, "BF16"), grid(torch.float16, "F16")
 
@@ -299,6 +302,17 @@ def fingerprint(
 
     Raises InvalidCheckpoint when a file is truncated or a tensor's bytes disagree with its header."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    threads = torch.get_num_threads()
+    # torch's intra-op pool spin-waits on these short ops and starves the hashing threads (measured:
+    # 5-10x slower on 2 cores); one torch thread plus two hashing workers uses the cores better
+    torch.set_num_threads(1)
+    try:
+        return _fingerprint(source, headers, layout, device, sample, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerprint:
     placed = _placements(headers, layout)
     if not placed:
         raise NothingToAnalyse(f"{source.ref.key}: no weight tensor with known bytes to fingerprint")
@@ -371,24 +385,31 @@ def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, s
             bf16, fp16 = _canonical_hashes(values, rec.dtype, raw, pool)
         else:
             bf16 = fp16 = None
-        lo, hi = torch.aminmax(values)
-        tp.constant = bool(lo == hi)
-        if len(shape) >= 2 and not tp.constant:
+        if len(shape) >= 2:
             matrix = values.reshape(rows, cols)
 
             def fetch(ids: np.ndarray) -> torch.Tensor:
                 return matrix[torch.from_numpy(ids).to(matrix.device)]
 
             _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
-            grams = [("gram_r", matrix, cols)]
-            if item.role not in SHARED_AXIS_ROLES:
-                grams.append(("gram_c", matrix.T, rows))
-            for kind, units, axis_len in grams:
+            block = arrays[f"{key}.direct"]
+            # a constant matrix (or one whose sampled block is) carries no lineage: no sketch to match on
+            tp.constant = bool(block.size and block.min() == block.max())
+            if tp.constant:
+                arrays.clear()
+                tp.sketch = []
+            grams = [("gram_r", matrix, cols), ("gram_c", matrix.T, rows)]
+            if item.role in SHARED_AXIS_ROLES:
+                grams = grams[:1]
+            for kind, units, axis_len in grams if not tp.constant else ():
                 ids = sampling.pick_gram(item.role, kind, axis_len, GRAM_SIZE)
                 if len(ids) >= 4:
                     arrays[f"{key}.{kind}_ids"] = ids
                     arrays[f"{key}.{kind}"] = _gram(units[:, torch.from_numpy(ids).to(matrix.device)])
                     tp.sketch.append(kind)
+        else:
+            lo, hi = torch.aminmax(values)
+            tp.constant = bool(lo == hi)
         tp.bf16 = bf16.result() if bf16 is not None else None
         tp.fp16 = fp16.result() if fp16 is not None else None
     tp.sha256 = raw.result()

@@ -1,0 +1,150 @@
+"""Fingerprint throughput and peak memory against raw reading, in one run on the same files.
+
+Writes a multi-shard LLaMA-shaped checkpoint (fp32 by default) into a temp dir, warms the page cache,
+then measures, each in a fresh subprocess (so peak RSS is that measurement's alone):
+  raw read   - read every shard with readinto() into one reused buffer
+  sha256     - sha256 of every shard (what an LFS check costs)
+  fingerprint (cpu, and cuda when available) - openscore.weights.fingerprint, full pass
+Prints GB/s, the ratio fingerprint/raw read (target >= 0.5 on CPU) and peak RSS above the interpreter's
+baseline against the largest shard (target: at most one shard or 1 GB).
+
+    python bench/throughput.py [--mb 400] [--shards 4] [--dtype F32|BF16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_checkpoint(folder: Path, total_mb: int, shards: int, dtype: str) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    torch_dtype = {"F32": torch.float32, "BF16": torch.bfloat16}[dtype]
+    hidden, inter = 1024, 2816
+    per_layer = (4 * hidden * hidden + 3 * hidden * inter) * torch_dtype.itemsize
+    layers = max(shards, total_mb * 2**20 // per_layer)
+    gen = torch.Generator().manual_seed(0)
+    names = []
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        names += [(p + "self_attn.q_proj.weight", (hidden, hidden)), (p + "self_attn.k_proj.weight", (hidden, hidden)),
+                  (p + "self_attn.v_proj.weight", (hidden, hidden)), (p + "self_attn.o_proj.weight", (hidden, hidden)),
+                  (p + "mlp.gate_proj.weight", (inter, hidden)), (p + "mlp.up_proj.weight", (inter, hidden)),
+                  (p + "mlp.down_proj.weight", (hidden, inter)), (p + "input_layernorm.weight", (hidden,)),
+                  (p + "post_attention_layernorm.weight", (hidden,))]
+    per_shard = -(-len(names) // shards)
+    weight_map = {}
+    for s in range(shards):
+        file = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = names[s * per_shard:(s + 1) * per_shard]
+        save_file({n: torch.randn(shape, generator=gen).to(torch_dtype) for n, shape in part}, str(folder / file))
+        weight_map.update({n: file for n, _ in part})
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
+        "intermediate_size": inter, "num_attention_heads": 16, "num_key_value_heads": 16,
+        "num_hidden_layers": layers, "vocab_size": 32000}))
+
+
+def _vm_hwm_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(kind: str, folder: Path) -> dict:
+    """Runs inside the subprocess: one measurement, with its peak RSS above the post-import baseline."""
+    import hashlib
+
+    import torch  # noqa: F401 - imported before the baseline so the interpreter's own size is excluded
+
+    from openscore.formats import read_checkpoint
+    from openscore.layout import build_layout
+    from openscore.sources import open_source
+    from openscore.weights import fingerprint
+
+    shards = sorted(folder.glob("*.safetensors"))
+    source = open_source(str(folder))
+    headers = read_checkpoint(source)
+    layout = build_layout(headers)
+    base_kb = _vm_hwm_kb()
+    total = sum(p.stat().st_size for p in shards)
+    start = time.perf_counter()
+    if kind == "raw":
+        buf = bytearray(16 << 20)
+        for p in shards:
+            with open(p, "rb", buffering=0) as fh:
+                while fh.readinto(buf):
+                    pass
+    elif kind == "sha256":
+        buf = bytearray(16 << 20)
+        view = memoryview(buf)
+        for p in shards:
+            h = hashlib.sha256()
+            with open(p, "rb", buffering=0) as fh:
+                while n := fh.readinto(buf):
+                    h.update(view[:n])
+    else:
+        fingerprint(source, headers, layout, device=kind.split(":")[1])
+    seconds = time.perf_counter() - start
+    return {"kind": kind, "seconds": seconds, "gbps": total / seconds / 1e9, "peak_mb": (_vm_hwm_kb() - base_kb) / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=int, default=400, help="checkpoint size in MB")
+    ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--dtype", choices=["F32", "BF16"], default="F32")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is reported")
+    ap.add_argument("--measure", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], Path(args.measure[1]))))
+        return
+
+    import torch
+
+    kinds = ["raw", "sha256", "fingerprint:cpu"] + (["fingerprint:cuda"] if torch.cuda.is_available() else [])
+    with tempfile.TemporaryDirectory(prefix="openscore-bench-") as tmp:
+        folder = Path(tmp)
+        write_checkpoint(folder, args.mb, args.shards, args.dtype)
+        shards = sorted(folder.glob("*.safetensors"))
+        total = sum(p.stat().st_size for p in shards)
+        largest = max(p.stat().st_size for p in shards)
+        for p in shards:  # warm the page cache
+            p.read_bytes()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        results = {}
+        for kind in kinds:
+            runs = [json.loads(subprocess.run([sys.executable, __file__, "--measure", kind, str(folder)], env=env,
+                                              check=True, capture_output=True, text=True).stdout)
+                    for _ in range(args.repeat)]
+            results[kind] = max(runs, key=lambda r: r["gbps"])
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+              f"{', cuda ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else ', no GPU'}")
+        print(f"checkpoint: {total / 1e6:.0f} MB {args.dtype} in {len(shards)} shards (largest {largest / 1e6:.0f} MB)")
+        raw = results["raw"]["gbps"]
+        for kind, r in results.items():
+            print(f"{kind:18s} {r['gbps']:6.2f} GB/s  {r['seconds']:6.2f} s  ratio to raw {r['gbps'] / raw:5.2f}"
+                  f"  peak RSS +{r['peak_mb']:7.1f} MB")
+        fp = results["fingerprint:cpu"]
+        limit = min(largest, 1 << 30) / 2**20
+        print(f"fingerprint/raw read (cpu): {fp['gbps'] / raw:.2f} (target >= 0.5)")
+        print(f"fingerprint peak RSS {fp['peak_mb']:.0f} MB vs one shard {limit:.0f} MB: "
+              f"{'within' if fp['peak_mb'] <= limit else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()
