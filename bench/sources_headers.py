@@ -69,7 +69,8 @@ def main() -> None:
         print(f"hub   headers : {sent_headers / 1e3:9.1f} kB sent, {t_headers * 1e3:8.1f} ms "
               f"({sent_headers / len(shards) / 1e3:.1f} kB per shard)")
         print(f"hub   download: {sent_download / 1e3:9.1f} kB sent, {t_download * 1e3:8.1f} ms")
-        print(f"hub   ratio   : bytes x{sent_download / sent_headers:,.0f} fewer, time x{t_download / t_headers:.1f} faster")
+        print(f"hub   ratio   : bytes x{sent_download / sent_headers:,.0f} fewer, "
+              f"time x{t_download / t_headers:.1f} faster")
 
         local = LocalSource(folder)
         t0 = time.perf_counter()

@@ -70,6 +70,7 @@ class FakeRepo:
     gated: str | bool
     revisions: dict[str, FakeRevision]  # branch/tag name -> revision ("main" always present)
     tags: set[str] = field(default_factory=set)
+    security: dict[str, dict] = field(default_factory=dict)  # path -> the Hub's securityFileStatus
 
     def resolve(self, rev: str) -> FakeRevision | None:
         if rev in self.revisions:
@@ -159,12 +160,15 @@ class FakeHub:
         revisions: dict[str, str | os.PathLike[str]] | None = None,
         sha: str | None = None,
         tags: tuple[str, ...] = (),
+        security: dict[str, dict] | None = None,
     ) -> FakeRepo:
         """Serve `folder` as `repo_id` on `main`; `revisions` maps other branch/tag names to folders.
 
         Commit shas are deterministic (sha1 of repo id, revision name and file blob ids, so changed
         content never hits a stale Hub cache entry) unless `sha` pins main's.
         Names listed in `tags` are reported as tags by the refs endpoint, the others as branches.
+        `security` maps paths to the Hub's scan (`{"status", "avScan", "pickleImportScan"}`), shown in
+        expanded tree listings as `securityFileStatus`.
         """
         if gated is True:
             gated = "auto"
@@ -176,7 +180,7 @@ class FakeHub:
             derived = hashlib.sha1(f"{repo_id}\0{name}\0{content}".encode()).hexdigest()
             rev_sha = sha if (name == "main" and sha) else derived
             revs[name] = FakeRevision(name, rev_sha, files, _card_data(path))
-        repo = FakeRepo(repo_id, gated, revs, set(tags))
+        repo = FakeRepo(repo_id, gated, revs, set(tags), dict(security or {}))
         with self._lock:
             self.repos[repo_id] = repo
         return repo
@@ -315,7 +319,12 @@ class _Handler(BaseHTTPRequestHandler):
             rev = self._revision(repo, rest[1])
             prefix = "/".join(rest[2:])
             recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
-            return self._send_json(200, self._tree(rev, prefix, recursive))
+            entries = self._tree(rev, prefix, recursive)
+            if query.get("expand", ["false"])[0].lower() in ("1", "true"):
+                for entry in entries:
+                    if entry["path"] in repo.security:
+                        entry["securityFileStatus"] = repo.security[entry["path"]]
+            return self._send_json(200, entries)
         if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
             rev = self._revision(repo, rest[1])
             paths = self._posted_paths(body)

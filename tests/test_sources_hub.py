@@ -117,6 +117,23 @@ def test_small_remote_pickle_is_downloaded_and_scanned(fake_hub, tmp_path):
     assert not marker.exists()
 
 
+def test_large_remote_pickle_reports_the_hubs_own_scan(fake_hub, tmp_path, monkeypatch):
+    monkeypatch.setattr("openscore.formats.pickles.REMOTE_SCAN_MAX_BYTES", 10)  # "large": not downloaded
+    build.torch_bin(tmp_path, shards=2)
+    verdict = {"status": "unsafe", "avScan": {"virusFound": False}, "pickleImportScan": {
+        "highestSafetyLevel": "dangerous",
+        "imports": [{"module": "collections", "name": "OrderedDict", "safety": "innocuous"},
+                    {"module": "posix", "name": "system", "safety": "dangerous"}]}}
+    fake_hub.add_repo("org/big-pickle", tmp_path, security={"pytorch_model-00001-of-00002.bin": verdict})
+    headers = read_checkpoint(_hub(fake_hub, "org/big-pickle"))
+    scans = {s.file: s for s in headers.pickle_scans}
+    assert scans["pytorch_model-00001-of-00002.bin"].dangerous == ("posix.system",)
+    assert scans["pytorch_model-00002-of-00002.bin"].error.startswith("not scanned")
+    assert fake_hub.bytes_sent("pytorch_model-00001-of-00002.bin") == 0
+    with pytest.raises(UnsafePickle, match="posix.system"):
+        assert_safe(headers)
+
+
 def test_pointer_only_files_on_the_hub_count_as_absent_weights(fake_hub, realcards):
     fake_hub.add_repo("Qwen/Qwen-7B", realcards / "Qwen__Qwen-7B")
     source = _hub(fake_hub, "Qwen/Qwen-7B")

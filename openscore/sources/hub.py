@@ -111,7 +111,8 @@ class HubSource(Source):
         except GatedRepoError:
             raise GatedRepo(f"{name}: gated repository: request access on the Hub and pass a token ({what})") from None
         except RepositoryNotFoundError:
-            raise RepoNotFound(f"{name}: repository not found on {self.endpoint} (or private without a token)") from None
+            raise RepoNotFound(f"{name}: repository not found on {self.endpoint} (or private, without a token)") \
+                from None
         except RevisionNotFoundError:
             raise RevisionNotFound(f"{name}: revision {self.revision!r} not found") from None
         except LocalEntryNotFoundError:
