@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openscore.errors import ConfigError
 from openscore.rubrics import ComponentStatus, MofClassification, Rubric, classify_mof, load_rubric
 
+UNLICENSED = "unlicensed"  # MOT's value for "included, without a licence"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FRAMEWORK = {"name": "Model Openness Framework", "version": "1.0", "date": "2024-12-15"}
 
@@ -77,8 +78,9 @@ def components(model: MotModel, rubric: Rubric | None = None) -> dict[str, Compo
 
 
 def _component_licence(model: MotModel, component: MotComponent, content_type: str | None) -> str | None:
-    if "license" in (component.model_fields_set or set()):
-        return component.license or None
+    if component.license is not None:  # MOT: an explicit (even empty) component licence wins
+        value = component.license.strip()
+        return None if value.lower() in ("", UNLICENSED) else value
     for scope in (content_type, "distribution"):
         licence = model.release.license.get(scope or "")
         if licence is not None and licence.name:
@@ -101,7 +103,7 @@ def dump(release: Mapping[str, Any], statuses: Mapping[str, ComponentStatus], ru
         if status is None or not status.included:
             continue
         listed.append({"name": dim.upstream_name or dim.title, "description": dim.description,
-                       "license": status.licence or "unlicensed"})
+                       "license": status.licence or UNLICENSED})
     body = {"framework": dict(FRAMEWORK), "release": {**dict(release), "components": listed}}
     body["release"].setdefault("license", {})
     return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
