@@ -125,7 +125,7 @@ def test_exit_3_for_a_gated_repo_without_token(project, fake_hub):
     fake_hub.add_repo("acme/good", materialize("tiny-llama"), gated="manual")
     res = gate(["acme/good", "--endpoint", fake_hub.endpoint, "--no-weights"], project)
     assert res.exit_code == 3, res.stderr
-    assert "could not evaluate" in res.stderr
+    assert "could not evaluate: acme/good is a gated repository (manual approval) and no Hub token was given" in res.stderr
     assert gate(["acme/good", "--endpoint", fake_hub.endpoint, "--no-weights", "--allow-incomplete"],
                 project).exit_code == 0
 
@@ -233,3 +233,16 @@ def test_shipped_action_and_pre_commit_hooks_are_well_formed():
 
     assert re.search(verify["files"], "openscore.lock") and re.search(verify["files"], "openscore.yaml")
     assert not re.search(verify["files"], "README.md")
+
+
+def test_a_hostile_checkpoint_fails_the_gate_rather_than_crashing_it(tmp_path):
+    model = tmp_path / "hostile"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    header = b'{"w": {"dtype": "F32", "shape": [1000000], "data_offsets": [0, 4000000]}}'
+    (model / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    write_policy(tmp_path, "licence:\n  forbid_unknown: true\n")
+    res = gate([str(model), "--format", "junit"], tmp_path)
+    assert res.exit_code == 1, res.stderr
+    assert "gate.audit" in res.stderr and "the audit rejected the checkpoint" in res.stderr
+    assert ET.fromstring(res.stdout).find("testsuite/testcase[@name='gate.audit']/failure") is not None

@@ -90,6 +90,10 @@ def _gate_one(spec: str, policy: LoadedPolicy, today: dt.date, *, endpoint, toke
             return ModelResult(source=spec, status="unevaluated", line=line, error=str(exc))
         outcome = RuleOutcome(AUDIT_RULE, (), False, f"the audit rejected the checkpoint: {exc}")
         return _judge(spec, None, [outcome], policy, today, line)
+    gated = _gated_without_token(spec, report, token)
+    if gated:
+        return ModelResult(source=spec, repo_id=report.source.repo_id, sha=report.source.sha, status="unevaluated",
+                           line=line, error=gated)
     if governed is None:  # a report or folder named differently on the command line: match by repo id
         governed = _governing_entry(report.source.repo_id, policy)
         line = policy.line_of("models", governed[0]) if governed else None
@@ -106,6 +110,23 @@ def _obtain_report(spec: str, policy: LoadedPolicy, *, endpoint, token, weights)
 
     rubrics = sorted(policy.policy.rubrics) or None
     return audit(spec, endpoint=endpoint, token=token, weights=weights, rubrics=rubrics)
+
+
+def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:
+    """Why a fresh audit of a gated Hub repo made without any token cannot be judged, else None.
+
+    The audit goes on with what a gated repository shows everyone (API card data), so its grades are
+    not the model's: judging them would fail (or pass) the model on missing files, not on its terms.
+    """
+    gated = report.inventory.get("gated")
+    if report.source.kind != "hub" or not gated or is_report_path(spec):
+        return None
+    from huggingface_hub import get_token
+
+    if token or get_token():
+        return None
+    return (f"{report.source.repo_id} is a gated repository ({gated} approval) and no Hub token was given: "
+            "only its public metadata could be read (pass --token or set HF_TOKEN)")
 
 
 def _split_spec(spec: str) -> tuple[str, str | None]:

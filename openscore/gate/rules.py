@@ -12,6 +12,7 @@ import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from openscore.formats.pickles import is_pickle_file
 from openscore.gate.policy import LicenceRules, Policy, ProvenanceRules, RubricRules
 from openscore.report import AuditReport, Grade, RubricResult
 
@@ -21,8 +22,6 @@ _GRADE_RANK = {"closed": 0, "partial": 1, "open": 2}
 _MOF_RANK = {"III": 1, "II": 2, "I": 3}
 #: verdicts meaning "these weights come from that base"
 DERIVATIVE_VERDICTS = frozenset({"identical", "renamed-copy", "recast-copy", "derived", "partially-derived"})
-#: file suffixes serialised with Python pickle (torch.save and friends); `.bin` is torch's default name
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,10 @@ def _wanted_rubric_rules(rubric_id: str, rules: RubricRules) -> list[tuple[str, 
 def _min_score(result: RubricResult, rules: RubricRules, rule: str, path: tuple) -> RuleOutcome:
     profile = rules.profile
     if profile is None:
-        if len(result.scores) != 1:
-            profiles = ", ".join(sorted(result.scores)) or "none"
+        if not result.scores:
+            return RuleOutcome(rule, path, False, f"{result.rubric} has no scores (it classifies; use its class rules)")
+        if len(result.scores) > 1:
+            profiles = ", ".join(sorted(result.scores))
             return RuleOutcome(rule, path, False,
                                f"{result.rubric} has several scoring profiles ({profiles}): name one with 'profile'")
         profile = next(iter(result.scores))
@@ -241,7 +242,7 @@ def _provenance_checks(report: AuditReport, rules: ProvenanceRules) -> Iterator[
         yield RuleOutcome("provenance.safetensors", ("provenance", "require_safetensors"), bool(found),
                           f"{len(found)} safetensors file(s)" if found else "no safetensors weights in the repository")
     if rules.forbid_pickle:
-        pickles = [p for p in paths if p.lower().endswith(PICKLE_SUFFIXES)]
+        pickles = [p for p in paths if is_pickle_file(p)]
         unsafe = [f.message for f in report.findings if f.id == "unsafe-pickle"]
         problems = ([f"pickle files: {', '.join(pickles[:5])}" + (f" (+{len(pickles) - 5} more)" if len(pickles) > 5 else "")]
                     if pickles else []) + unsafe
