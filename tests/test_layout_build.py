@@ -299,3 +299,22 @@ def test_gptq_packed_weights_keep_the_geometry_of_the_unquantised_model(tmp_path
     q = next(t for t in layout.tensors if t.name == "model.layers.0.self_attn.q_proj.qweight")
     assert (q.role, q.shape, q.packed_shape, q.shape_source) == ("attn_q", [64, 64], [8, 64], "config")
     assert layout.signature == reference.signature and layout.params_total == reference.params_total
+
+
+def test_renamed_lm_head_is_placed_only_on_an_exact_shape(tmp_path):
+    tensors = llama_arrays()
+    tensors["output_projection.weight"] = tensors.pop("lm_head.weight")
+    layout = layout_at(write_repo(tmp_path / "m", tensors, LLAMA))
+    head = next(t for t in layout.tensors if t.name == "output_projection.weight")
+    assert (head.role, head.role_source) == ("lm_head", "inferred")
+    assert layout.signature == layout_at(write_repo(tmp_path / "base", llama_arrays(), LLAMA)).signature
+    tensors["output_projection.weight"] = tensors["output_projection.weight"][:, :32]  # not [vocab, hidden]
+    assert layout_at(write_repo(tmp_path / "other", tensors, LLAMA)).unmapped == ["output_projection.weight"]
+
+
+def test_language_model_inside_a_multimodal_wrapper(tmp_path):
+    tensors = {"language_model." + k: v for k, v in llama_arrays().items()}
+    tensors["vision_tower.patch_embed.weight"] = np.zeros((8, 3), dtype=np.float32)
+    layout = layout_at(write_repo(tmp_path / "m", tensors, LLAMA))
+    assert layout.scheme == "llama" and layout.unmapped == ["vision_tower.patch_embed.weight"]
+    assert find_renames(layout).kinds_renamed == 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.layout.config import NormalisedConfig, normalise_config
 from openscore.layout.models import ArtefactTensor, Layout, LayoutTensor
-from openscore.layout.roles import Match, ParsedName, RoleMap, Scheme, load_role_map
+from openscore.layout.roles import Match, RoleMap, Scheme, load_role_map
 
 #: a scheme must name at least this share of the parameters before unknown names are placed by structure
 INFERENCE_MIN_COVERAGE = 0.5
@@ -132,7 +132,7 @@ def _choose_scheme(
 ) -> tuple[Scheme | None, dict[str, _Placed]]:
     preferred = set(rm.families[declared].schemes) if declared in rm.families else set()
     highest = _max_first_index(params)
-    parsed = [(record, ParsedName.of(record.name)) for record in params]
+    parsed = [(record, rm.parse(record.name)) for record in params]
     best_key, best = None, (None, {})
     for order, scheme in enumerate(rm.schemes.values()):
         end = declared_layers + scheme.layer_offset if declared_layers else highest
@@ -236,7 +236,11 @@ def _infer_renamed(rm: RoleMap, scheme: Scheme, params: list[TensorRecord], plac
         return
     present = {p.role for p in placed.values()}
     missing = [r for r in scheme.required if r not in present]
-    if not missing:
+    # optional matrices (a renamed lm_head...) only on an exact shape match from the headers; optional
+    # vectors (q/k norms) are too easily confused with any other vector of the same width
+    optional = [r for r in scheme.role_order if r not in scheme.required and r not in present
+                and len(rm.roles[r].shape) == 2]
+    if not missing and not optional:
         return
     kinds: dict[str, list[TensorRecord]] = defaultdict(list)
     for record in unknown:
@@ -248,6 +252,8 @@ def _infer_renamed(rm: RoleMap, scheme: Scheme, params: list[TensorRecord], plac
         if not kind.endswith((".weight", ".gamma")):
             continue
         fits = [role for role in missing if _kind_fits(rm, scheme, kind, records, role, all_layers, symbols)]
+        fits += [role for role in optional
+                 if _kind_fits(rm, scheme, kind, records, role, all_layers, symbols, exact=True)]
         if fits:
             candidates[kind] = fits
 
@@ -290,7 +296,10 @@ def _indices(name: str, offset: int) -> tuple[int | None, int | None]:
 
 
 def _kind_fits(rm: RoleMap, scheme: Scheme, kind: str, records: list[TensorRecord], role: str,
-               all_layers: set[int] | None, symbols: dict[str, int]) -> bool:
+               all_layers: set[int] | None, symbols: dict[str, int], exact: bool = False) -> bool:
+    """Does the unknown `kind` fit `role`: same block structure and, where known, the role's shape?
+
+    `exact`: only with every shape known and equal to the config's (no guess from block structure)."""
     spec = rm.roles[role]
     slots = kind.count("{L}") + kind.count("{E}")
     if slots != (2 if spec.per_expert else 1 if spec.per_layer else 0):
@@ -300,6 +309,8 @@ def _kind_fits(rm: RoleMap, scheme: Scheme, kind: str, records: list[TensorRecor
         if layers != all_layers:
             return False
     expected = expected_shape(rm, role, symbols)
+    if exact and (expected is None or any(r.shape is None for r in records)):
+        return False
     for record in records:
         if record.shape is None:
             continue

@@ -67,6 +67,7 @@ class FamilySpec(_Spec):
 class RoleMapSpec(_Spec):
     version: int
     artefact_suffixes: list[str]
+    wrapper_prefixes: list[str] = Field(default_factory=list)
     roles: dict[str, RoleSpec]
     schemes: dict[str, SchemeSpec]
     families: dict[str, FamilySpec]
@@ -139,17 +140,16 @@ class ParsedName:
 
     name: str
     suffix: str | None  # "weight", "bias", ... or None when the last component is no parameter suffix
-    stem: tuple[tuple[str, ...], list[int]]  # template and integers of the name without its suffix
+    stems: list[str]  # the name without its suffix, and without each wrapper prefix it starts with
+    templates: list[tuple[tuple[str, ...], list[int]]]  # template and integers of each stem
 
     @classmethod
-    def of(cls, name: str) -> "ParsedName":
-        parts = name.split(".")
-        if len(parts) < 2 or parts[-1] not in PARAM_SUFFIXES:
-            return cls(name, None, ((), []))
-        return cls(name, parts[-1], split_template(parts[:-1]))
-
-    def without_prefix(self, prefix: str) -> tuple[tuple[str, ...], list[int]]:
-        return split_template(self.name[len(prefix):].split(".")[:-1])
+    def of(cls, name: str, wrappers: tuple[str, ...] = ()) -> "ParsedName":
+        head, _, last = name.rpartition(".")
+        if not head or last not in PARAM_SUFFIXES:
+            return cls(name, None, [], [])
+        stems = [head] + [head[len(w):] for w in wrappers if head.startswith(w)]
+        return cls(name, last, stems, [split_template(stem.split(".")) for stem in stems])
 
 
 def _compile(text: str, role: str, stacked: bool) -> tuple[tuple[str, ...], Pattern]:
@@ -198,10 +198,11 @@ class Scheme:
         parsed = name if isinstance(name, ParsedName) else ParsedName.of(name)
         if parsed.suffix is None:
             return None
-        stems = [parsed.stem]
-        if self.optional_prefix and parsed.name.startswith(self.optional_prefix):
-            stems.append(parsed.without_prefix(self.optional_prefix))
-        for template, numbers in stems:
+        candidates = list(parsed.templates)
+        if self.optional_prefix:
+            prefix = self.optional_prefix
+            candidates += [split_template(stem[len(prefix):].split(".")) for stem in parsed.stems if stem.startswith(prefix)]
+        for template, numbers in candidates:
             for pattern in self._by_template.get(template, ()):
                 found = self._bind(pattern, numbers, end_index)
                 if found is not None:
@@ -237,6 +238,7 @@ class RoleMap:
             name: Scheme(name, s, self._resolve(name), self._optional(name)) for name, s in spec.schemes.items()
         }
         self.artefact_suffixes = tuple(tuple(s.split(".")) for s in spec.artefact_suffixes)
+        self.wrapper_prefixes = tuple(spec.wrapper_prefixes)
         self._artefacts: dict[tuple[str, ...], list[Pattern]] = {}
         for scheme_spec in spec.schemes.values():
             for text in scheme_spec.artefacts:
@@ -251,6 +253,9 @@ class RoleMap:
             patterns.pop(text, None)
         patterns.update(spec.tensors)
         return patterns
+
+    def parse(self, name: str) -> ParsedName:
+        return ParsedName.of(name, self.wrapper_prefixes)
 
     def _optional(self, name: str) -> set[str]:
         spec = self.spec.schemes[name]
