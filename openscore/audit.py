@@ -16,7 +16,7 @@ from pathlib import Path
 
 from openscore import __version__
 from openscore.atomic import write_text
-from openscore.errors import NothingToAnalyse, SourceError, UsageError
+from openscore.errors import GatedRepo, NothingToAnalyse, SourceError, UsageError
 from openscore.evidence import collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
@@ -71,7 +71,11 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list
     from openscore.formats import read_checkpoint
 
     progress("reading checkpoint headers")
-    headers = read_checkpoint(source, inventory)  # hostile files raise InvalidCheckpoint here
+    try:
+        headers = read_checkpoint(source, inventory)  # hostile files raise InvalidCheckpoint here
+    except GatedRepo as exc:
+        notes.append(f"weights not readable: {exc} (pass --token with access): layout and provenance skipped")
+        return None, None, None
     if not headers.tensors:
         notes.append("no readable weight headers (weights absent or no weight files): layout and provenance skipped")
         return headers, None, None

@@ -129,12 +129,35 @@ def topic_of(heading: str) -> str | None:
     return None
 
 
+def _api_card(ctx: CollectContext, out: CollectorOutput, name: str) -> tuple[CollectorOutput, dict]:
+    """The README cannot be read (gated repository): the Hub API's cardData still carries the front matter."""
+    data = {str(k): v for k, v in _plain(ctx.inventory.card_data).items()}
+    why = ctx.unreadable.get(name, "not readable")
+    out.not_checked.append(f"{name}: {why}; front matter taken from the Hub API cardData, sections not read")
+    api = f"{(ctx.endpoint or ctx.inventory.ref.location).rstrip('/')}/api/models/{ctx.inventory.ref.repo_id}"
+    out.observations.append(Observation(
+        kind="card.front_matter", value="present",
+        evidence=ctx.cite(rule="collect/card/front-matter", extractor=EXTRACTOR, locator="/cardData", url=api,
+                          snippet=f"cardData from the Hub API ({name} unreadable: {why})"),
+    ))
+    for key in sorted(data):
+        if key in CITED_FIELDS or key.startswith("extra_gated_"):
+            out.observations.append(Observation(
+                kind=f"card.field.{key}", value=data[key],
+                evidence=ctx.cite(rule=f"collect/card/field/{key}", extractor=EXTRACTOR, locator=f"/cardData/{key}",
+                                  url=api, snippet=f"{key}: {json.dumps(data[key], ensure_ascii=False)}"),
+            ))
+    return out, {"present": True, "file": name, "front_matter": data, "front_matter_status": "api", "sections": []}
+
+
 def collect_card(ctx: CollectContext) -> tuple[CollectorOutput, dict]:
     """Card observations, plus the card summary stored in report.card."""
     out = CollectorOutput(extractor=EXTRACTOR)
     name = find_card(ctx)
     out.searched.append("README.md at the repository root")
-    text = ctx.source.read_text(name) if name else None
+    text = ctx.read_text(name) if name else None
+    if text is None and name and ctx.inventory.card_data:
+        return _api_card(ctx, out, name)
     if text is None:
         out.observations.append(Observation(
             kind="card.missing", value=True,

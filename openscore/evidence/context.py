@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from openscore.errors import EntryNotFound, GatedRepo
 from openscore.report import Evidence
 from openscore.sources.base import Inventory, Source
 
@@ -23,6 +24,16 @@ class CollectContext:
     #: Hub endpoint when the model itself comes from a Hub, else None (then nothing else is fetched)
     endpoint: str | None = None
     token: str | bool | None = None
+    #: path -> why it could not be read (gated repository without access, file vanished)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def read_text(self, path: str, max_bytes: int = 4_000_000) -> str | None:
+        """A text file of the source, or None when absent or unreadable (gated): never an audit failure."""
+        try:
+            return self.source.read_text(path, max_bytes=max_bytes)
+        except (GatedRepo, EntryNotFound) as exc:
+            self.unreadable[path] = str(exc)
+            return None
 
     @property
     def key(self) -> str:

@@ -40,7 +40,10 @@ def collect_licence_files(ctx: CollectContext, *, license_link: str | None = Non
         if entry is None or not entry.present or entry.size > MAX_TEXT:
             out.not_checked.append(f"{path}: not readable as text here")
             continue
-        text = ctx.source.read_text(path, max_bytes=MAX_TEXT) or ""
+        text = ctx.read_text(path, max_bytes=MAX_TEXT)
+        if text is None:
+            out.not_checked.append(f"{path}: {ctx.unreadable.get(path, 'not readable')}")
+            continue
         match = identify_text(text)
         line = getattr(match, "line", None) or 1
         lines = text.splitlines() or [""]

@@ -81,7 +81,7 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
             evidence=ctx.cite(rule="collect/lineage/config", extractor=EXTRACTOR, file="config.json",
                               locator="/_name_or_path", snippet=f'"_name_or_path": "{name_or_path}"'),
         ))
-    text = ctx.source.read_text(card) if card else None
+    text = ctx.read_text(card) if card else None
     if text:
         _, _, lines = split_front_matter(text)
         relation = re.compile("|".join(f"(?:{p})" for p in bases.relation_phrases), re.IGNORECASE)
@@ -101,7 +101,7 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
 
 
 def _card_line(ctx: CollectContext, card: str | None, key: str, value: str):
-    text = ctx.source.read_text(card) if card else ""
+    text = ctx.read_text(card) if card else ""
     for number, line in enumerate((text or "").splitlines(), start=1):
         if line.lstrip().startswith(f"{key}:") or (value in line and number < 200):
             return ctx.cite(rule="collect/lineage/card", extractor=EXTRACTOR, file=card, line=number, snippet=line)

@@ -62,7 +62,7 @@ def collect_links(ctx: CollectContext, sections: list[dict] | None = None) -> Co
     out = CollectorOutput(extractor=EXTRACTOR)
     name = find_card(ctx)
     out.searched.append("links in README.md to GitHub/GitLab, arXiv, DOI, ACL Anthology, OpenReview, Hub datasets")
-    text = ctx.source.read_text(name) if name else None
+    text = ctx.read_text(name) if name else None
     if text is None:
         return out
     _, _, lines = split_front_matter(text)

@@ -99,7 +99,7 @@ def collect_repository(ctx: CollectContext) -> tuple[CollectorOutput, dict | Non
     else:
         out.not_checked.append("gating: a local folder does not know whether its Hub repository is gated")
     config = None
-    text = ctx.source.read_text("config.json") if inv.get("config.json") else None
+    text = ctx.read_text("config.json") if inv.get("config.json") else None
     if text:
         try:
             parsed = json.loads(text)
