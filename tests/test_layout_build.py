@@ -318,3 +318,15 @@ def test_language_model_inside_a_multimodal_wrapper(tmp_path):
     layout = layout_at(write_repo(tmp_path / "m", tensors, LLAMA))
     assert layout.scheme == "llama" and layout.unmapped == ["vision_tower.patch_embed.weight"]
     assert find_renames(layout).kinds_renamed == 0
+
+
+def test_lora_adapter_factors_get_the_role_of_the_module_they_adapt(tmp_path):
+    from tests.checkpoint_builders import adapter
+
+    adapter(tmp_path / "lora")
+    layout = layout_at(tmp_path / "lora")
+    roles = {t.role: (t.layer, t.shape) for t in layout.tensors}
+    assert roles == {"attn_q.lora_A": (0, [4, 16]), "attn_q.lora_B": (0, [16, 4])}
+    assert layout.unmapped == [] and layout.params_total == 128
+    assert any("adapter" in w for w in layout.warnings)
+    assert find_renames(layout).kinds_renamed == 0

@@ -220,13 +220,14 @@ def _complete_from_shapes(cfg: NormalisedConfig, placed: dict[str, _Placed], sch
 
 
 def expected_shape(rm: RoleMap, role: str, symbols: dict[str, int]) -> list[int] | None:
-    """A role's [out, in] shape from the normalised config, None when the config lacks a dimension."""
-    base, _, bias = role.partition(".")
+    """A role's [out, in] shape from the normalised config, None when the config lacks a dimension
+    (or cannot know it: a LoRA factor's rank)."""
+    base, _, modifier = role.partition(".")
     spec = rm.roles.get(base)
-    if spec is None or any(s not in symbols for s in spec.shape):
+    if spec is None or modifier not in ("", "bias") or any(s not in symbols for s in spec.shape):
         return None
     shape = [symbols[s] for s in spec.shape]
-    return shape[:1] if bias else shape
+    return shape[:1] if modifier == "bias" else shape
 
 
 def _infer_renamed(rm: RoleMap, scheme: Scheme, params: list[TensorRecord], placed: dict[str, _Placed],

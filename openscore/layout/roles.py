@@ -21,6 +21,8 @@ from openscore.resources import package_data
 
 #: last name component -> suffix added to the role ("" = the role itself)
 PARAM_SUFFIXES = {"weight": "", "bias": ".bias", "gamma": "", "beta": ".bias", "qweight": ""}
+#: components between a module and its suffix that make a role of their own (PEFT LoRA factors)
+ROLE_MODIFIERS = frozenset({"lora_A", "lora_B"})
 #: components naming a weight stored packed (GPTQ/AWQ int32 nibbles): its stored shape is not its geometry
 PACKED_SUFFIXES = frozenset({"qweight"})
 SLOT_NAMES = {"{L}": "L", "{E}": "E", "{END}": "END"}
@@ -140,6 +142,7 @@ class ParsedName:
 
     name: str
     suffix: str | None  # "weight", "bias", ... or None when the last component is no parameter suffix
+    modifier: str  # "" or ".lora_A" / ".lora_B"
     stems: list[str]  # the name without its suffix, and without each wrapper prefix it starts with
     templates: list[tuple[tuple[str, ...], list[int]]]  # template and integers of each stem
 
@@ -147,9 +150,13 @@ class ParsedName:
     def of(cls, name: str, wrappers: tuple[str, ...] = ()) -> "ParsedName":
         head, _, last = name.rpartition(".")
         if not head or last not in PARAM_SUFFIXES:
-            return cls(name, None, [], [])
+            return cls(name, None, "", [], [])
+        module, _, component = head.rpartition(".")
+        modifier = ""
+        if module and component in ROLE_MODIFIERS:
+            head, modifier = module, "." + component
         stems = [head] + [head[len(w):] for w in wrappers if head.startswith(w)]
-        return cls(name, last, stems, [split_template(stem.split(".")) for stem in stems])
+        return cls(name, last, modifier, stems, [split_template(stem.split(".")) for stem in stems])
 
 
 def _compile(text: str, role: str, stacked: bool) -> tuple[tuple[str, ...], Pattern]:
@@ -207,8 +214,8 @@ class Scheme:
                 found = self._bind(pattern, numbers, end_index)
                 if found is not None:
                     layer, expert = found
-                    return Match(pattern.role + PARAM_SUFFIXES[parsed.suffix], layer, expert, pattern,
-                                 pattern.stacked, parsed.suffix in PACKED_SUFFIXES)
+                    role = pattern.role + parsed.modifier + PARAM_SUFFIXES[parsed.suffix]
+                    return Match(role, layer, expert, pattern, pattern.stacked, parsed.suffix in PACKED_SUFFIXES)
         return None
 
     def _bind(self, pattern: Pattern, numbers: list[int], end_index: int | None) -> tuple[int | None, int | None] | None:
