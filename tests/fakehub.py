@@ -138,6 +138,7 @@ class FakeHub:
         self._sent: dict[str, int] = {}  # repo-relative file path -> body bytes sent by resolve
         self._rate_limited = 0
         self._rate_reset = 0
+        self.honour_range = True  # False: answer Range requests with the whole file, as some mirrors do
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -389,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         if f.lfs:
             headers.update({"X-Linked-Etag": etag, "X-Linked-Size": str(f.size)})
         start, end, status = 0, f.size - 1, 200
-        requested = self.headers.get("Range")
+        requested = self.headers.get("Range") if self.hub.honour_range else None
         if requested:
             m = _RANGE.match(requested.strip())
             if m is None or (not m.group(1) and not m.group(2)):

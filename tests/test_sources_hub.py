@@ -13,6 +13,7 @@ from openscore.errors import (
     RateLimited,
     RepoNotFound,
     RevisionNotFound,
+    SourceError,
     UnsafePickle,
 )
 from openscore.formats import assert_safe, read_checkpoint
@@ -141,6 +142,19 @@ def test_pointer_only_files_on_the_hub_count_as_absent_weights(fake_hub, realcar
     assert shard.lfs and shard.size == 1964066488
     with pytest.raises(EntryNotFound):
         source.read_range("model-00001-of-00008.safetensors", 0, 8)  # the server has only the pointer
+
+
+def test_server_ignoring_range(fake_hub, tmp_path, monkeypatch):
+    build.single_safetensors(tmp_path)
+    fake_hub.add_repo("org/norange", tmp_path)
+    fake_hub.honour_range = False
+    source = _hub(fake_hub, "org/norange")
+    data = (tmp_path / "model.safetensors").read_bytes()
+    assert source.read_range("model.safetensors", 10, 20) == data[10:30]  # near the start: skip and stop
+    assert read_checkpoint(source).tensors == read_checkpoint(open_source(str(tmp_path))).tensors
+    monkeypatch.setattr("openscore.sources.hub.MAX_SKIP_BYTES", 1000)
+    with pytest.raises(SourceError, match="ignores Range"):  # far in: refuse to stream the file up to there
+        source.read_range("model.safetensors", 5000, 8)
 
 
 # -- errors -----------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ _TRANSPORT_ERROR = next(
 )
 _TRUE = {"1", "ON", "YES", "TRUE"}
 _CHUNK = 64 * 1024
+#: a server that ignores Range sends the file from byte 0: skipping this much to reach an offset is tolerable
+MAX_SKIP_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,10 @@ class HubSource(Source):
             if response.status_code >= 400:
                 response.read()
                 hf_raise_for_status(response)
-            skip = start if response.status_code == 200 else 0  # full body: skip to `start` ourselves
+            skip = start if response.status_code == 200 else 0  # Range ignored: the body is the whole file
+            if skip > MAX_SKIP_BYTES:
+                raise SourceError(f"{path}: {self.endpoint} ignores Range requests; refusing to download "
+                                  f"{start} bytes to reach offset {start}")
             data = bytearray()
             for chunk in response.iter_bytes(_CHUNK):
                 self.bytes_transferred += len(chunk)
