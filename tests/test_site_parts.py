@@ -15,6 +15,7 @@ from openscore.site.catalog import RubricCatalog
 from openscore.site.leaderboard import models_csv, ranked, tally
 from openscore.site.lineage import families
 from openscore.site.plot import similarity_plot
+from openscore.site.rows import declared_bases
 from openscore.site.safety import anchor, path_segment, safe_href
 from openscore.site.store import AuditedModel, load_reports
 from test_site_reports import fixture_reports, make_report, write_fixture_reports
@@ -189,3 +190,15 @@ def test_badge_colour_width_and_message():
     assert badge.message == "58% \u00b7 MOF II" and badge.width == pytest.approx(badge.label_width + badge.message_width)
     assert model_badge("org/m", "OSAI", None, "Class <script>").message == "unknown"
     assert badge.endpoint() == {"schemaVersion": 1, "label": "openness", "message": "58% \u00b7 MOF II", "color": "a4a61d"}
+
+
+def test_without_weights_the_cards_base_model_is_the_declared_lineage():
+    card_only = _model("d/chat")
+    card_only.latest.provenance = None
+    card_only.latest.card = {"front_matter": {"base_model": ["a/base", 42, {"x": 1}, "  ", "e/other"]}}
+    assert declared_bases(card_only.latest) == ["a/base", "e/other"]
+    edges = {(e.child, e.parent): e for f in families([_model("a/base", verdict="independent"), card_only]) for e in f.edges}
+    assert set(edges) == {("d/chat", "a/base"), ("d/chat", "e/other")}
+    assert edges[("d/chat", "a/base")].kind == "declared" and not edges[("d/chat", "a/base")].unsupported
+    card_only.latest.card = {"front_matter": "not a mapping"}
+    assert declared_bases(card_only.latest) == []

@@ -1,7 +1,8 @@
 """Family trees from provenance: who derives from whom, as detected from weights and as declared.
 
 Edges run from a model to its base. A detected edge comes from `provenance.base` (and `parents` of a
-merge), labelled with the verdict; a declared edge from `provenance.declared_base`. When both name
+merge), labelled with the verdict; a declared edge from the declared base (provenance's, or the
+card's `base_model` when the weights were not read). When both name
 the same base the edge is drawn once as "declared + detected"; a declared base the weights do not
 support is drawn dashed in the warning colour. Families are the connected parts of that graph, laid
 out in layers (bases on top) with a simple deterministic layout: layer = longest path from a root,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from openscore.site.rows import repo_of
+from openscore.site.rows import declared_bases, repo_of
 from openscore.site.store import AuditedModel
 
 NODE_HEIGHT, LAYER_GAP, NODE_GAP, MARGIN = 34, 64, 24, 12
@@ -61,17 +62,17 @@ def _edges(models: list[AuditedModel]) -> dict[tuple[str, str], Edge]:
     edges: dict[tuple[str, str], Edge] = {}
     for model in models:
         provenance = model.latest.provenance
-        if provenance is None:
-            continue
-        detected = [repo_of(ref) for ref in [provenance.base, *provenance.parents] if ref]
+        detected = [repo_of(ref) for ref in [provenance.base, *provenance.parents] if ref] if provenance else []
         for parent in detected:
             if parent != model.repo_id:
                 edges.setdefault((model.repo_id, parent), Edge(model.repo_id, parent)).detected = provenance.verdict
-        declared = repo_of(provenance.declared_base)
-        if declared and declared != model.repo_id:
-            edge = edges.setdefault((model.repo_id, declared), Edge(model.repo_id, declared))
-            edge.declared = True
-            edge.unsupported = not edge.detected and (bool(detected) or provenance.verdict in _NO_BASE)
+        for declared in map(repo_of, declared_bases(model.latest)):
+            if declared and declared != model.repo_id:
+                edge = edges.setdefault((model.repo_id, declared), Edge(model.repo_id, declared))
+                edge.declared = True
+                edge.unsupported = bool(provenance) and not edge.detected and (
+                    bool(detected) or provenance.verdict in _NO_BASE
+                )
     return edges
 
 

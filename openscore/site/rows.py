@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from openscore.report import Grade
+from openscore.report import AuditReport, Grade
 from openscore.site.catalog import RubricCatalog
 from openscore.site.store import AuditedModel
 
@@ -22,6 +22,24 @@ def effective_grade(grade: Grade) -> str:
 def repo_of(reference: str | None) -> str | None:
     """`org/name` of a registry reference `org/name@sha` (the form provenance uses for bases)."""
     return reference.split("@", 1)[0] if reference else None
+
+
+#: A card listing more bases than this is noise (or hostile); the site shows the first ones.
+MAX_DECLARED_BASES = 8
+
+
+def declared_bases(report: AuditReport) -> list[str]:
+    """Bases the model claims: provenance's declared base, else the card's `base_model` (str or list).
+
+    An audit without weights has no provenance, but the card still names its base; the lineage
+    page draws that claim either way. Front matter is untrusted: only strings are taken.
+    """
+    if report.provenance is not None and report.provenance.declared_base:
+        return [report.provenance.declared_base]
+    front = report.card.get("front_matter") if isinstance(report.card, dict) else None
+    value = front.get("base_model") if isinstance(front, dict) else None
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()][:MAX_DECLARED_BASES]
 
 
 def model_links(model: AuditedModel) -> dict[str, str]:
@@ -60,6 +78,7 @@ def model_row(model: AuditedModel, catalog: RubricCatalog) -> dict[str, Any]:
         "source_kind": report.source.kind,
         "audits": len(model.history),
         "links": model_links(model),
+        "declared_bases": declared_bases(report),
         "rubrics": rubrics,
         "licence": {
             "declared": report.licence.declared,
