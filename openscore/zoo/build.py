@@ -97,6 +97,30 @@ def describe(cat: Catalogue, spec: CaseSpec, path: Path) -> ZooCase:
     )
 
 
+def publish(folder: Path, files: dict[str, bytes]) -> None:
+    """Write a repository folder in a temporary sibling, then swap it in: never a half-written case."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp's 0700 would make the published repo private to its builder
+        for rel, data in files.items():
+            (tmp / rel).write_bytes(data)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def is_cached(folder: Path, key: str) -> bool:
+    key_file = folder.parent / KEYS_DIR / folder.name
+    return folder.is_dir() and key_file.is_file() and key_file.read_text() == key
+
+
+def record_key(folder: Path, key: str) -> None:
+    write_text(folder.parent / KEYS_DIR / folder.name, key)
+
+
 class _Builder:
     """Builds cases in catalogue order, keeping the fp32 weights of every case a later one needs."""
 
@@ -136,28 +160,14 @@ class _Builder:
         key = self.key(spec)
         self.keys[spec.name] = key
         folder = self.dest / spec.name
-        key_file = self.dest / KEYS_DIR / spec.name
-        if not (folder.is_dir() and key_file.is_file() and key_file.read_text() == key):
+        if not is_cached(folder, key):
             files, state = getattr(self, f"_{spec.recipe}")(spec)
             files["README.md"] = self.card(spec, key).encode()
-            self.publish(folder, files)
-            write_text(key_file, key)
+            publish(folder, files)
+            record_key(folder, key)
             if state is not None:
                 self.states[spec.name] = state
         return describe(self.cat, spec, folder)
-
-    def publish(self, folder: Path, files: dict[str, bytes]) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.dest))
-        try:
-            tmp.chmod(0o755)  # mkdtemp's 0700 would make the published repo private to its builder
-            for rel, data in files.items():
-                (tmp / rel).write_bytes(data)
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     # ------------------------------------------------------------ files
     def model_files(self, spec: CaseSpec, state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32,

@@ -1,0 +1,190 @@
+"""Provenance benchmark: every zoo case against every other, with known ground truth.
+
+Builds the provenance zoo (openscore.zoo; cached by recipe, so a second run only measures), adds
+real derivatives of sentence-transformers/all-MiniLM-L6-v2 when ../shared/data/realmodels holds it,
+fingerprints everything, then:
+  * compares every (reference, candidate) pair with openscore.weights.compare and prints a
+    confusion table (true relation x verdict), the true- and false-positive rates of
+    "derived-or-copy", and the margin between the weakest derivation and the strongest unrelated pair
+    (in correlation score and in z);
+  * matches every derivation against a registry holding only the bases (Registry.match; the adapter
+    repository and the cross-base merge go through openscore.provenance.analyse) and checks the base.
+Exits 1 if an unrelated pair is called derived-or-copy or a derivation is matched to the wrong base.
+
+    python bench/provenance.py [--quick] [--dest DIR] [--sample] [--no-real] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+VERDICTS = ["identical", "renamed-copy", "recast-copy", "derived", "partially-derived", "architecture-clone",
+            "independent", "inconclusive"]
+
+
+def _fingerprint(path: Path, sample: bool):
+    from openscore.weights.spec import fingerprint_spec
+
+    return fingerprint_spec(str(path), sample=sample, device="cpu")
+
+
+def _analyse(case, registry):
+    from openscore.formats import read_checkpoint
+    from openscore.layout import build_layout
+    from openscore.provenance import analyse
+    from openscore.sources import open_source
+
+    source = open_source(str(case.path))
+    headers = read_checkpoint(source)
+    return analyse(source, headers, build_layout(headers), registry=registry, device="cpu")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="the test-suite zoo only")
+    ap.add_argument("--dest", type=Path, default=None,
+                    help="zoo cache folder (default: $OPENSCORE_CACHE/zoo or ~/.cache/openscore/zoo)")
+    ap.add_argument("--sample", action="store_true", help="fingerprint by sampled rows only (ranged reads)")
+    ap.add_argument("--no-real", action="store_true", help="skip the real-model (MiniLM) cases")
+    ap.add_argument("--realmodels", type=Path, default=ROOT.parent / "shared" / "data" / "realmodels")
+    ap.add_argument("--json", type=Path, help="also write every pair's result here")
+    args = ap.parse_args()
+
+    from openscore.atomic import canonical_json, write_text
+    from openscore.weights import compare
+    from openscore.weights.registry import Registry
+    from openscore.zoo import build
+    from openscore.zoo.expect import DERIVED_OR_COPY, expected
+    from openscore.zoo.realmodels import build_real
+
+    cache = Path(os.environ.get("OPENSCORE_CACHE", Path.home() / ".cache" / "openscore"))
+    dest = args.dest or cache / "zoo"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
+
+    t0 = time.perf_counter()
+    cases = build(dest, quick=args.quick)
+    if not args.no_real:
+        real = build_real(dest / "real", args.realmodels)
+        print(f"real models: {len(real)} cases" if real else f"real models: none at {args.realmodels}")
+        cases += real
+    t_build = time.perf_counter() - t0
+    print(f"zoo: {len(cases)} cases in {dest} ({t_build:.1f} s to build or reuse)")
+
+    t0 = time.perf_counter()
+    prints = {c.name: _fingerprint(c.path, args.sample) for c in cases if c.weight_format != "adapter"}
+    t_fp = time.perf_counter() - t0
+    read = sum(fp.bytes_read for fp in prints.values())
+    total = sum(fp.bytes_total for fp in prints.values())
+    print(f"fingerprints: {len(prints)} in {t_fp:.1f} s ({t_fp / len(prints) * 1000:.0f} ms each), "
+          f"read {read / 1e6:.1f} of {total / 1e6:.1f} MB")
+
+    by_name = {c.name: c for c in cases}
+    rows: dict[str, Counter] = defaultdict(Counter)
+    pairs = []
+    failures: list[str] = []
+    wrong_relation: list[str] = []
+    t0 = time.perf_counter()
+    for cand in cases:
+        for ref in cases:
+            if cand.name == ref.name or cand.name not in prints or ref.name not in prints:
+                continue
+            exp = expected(cand, ref)
+            result = compare(prints[ref.name], prints[cand.name])
+            rows[exp.label][result.verdict] += 1
+            ok = result.verdict in exp.accepted
+            pairs.append({"reference": ref.name, "candidate": cand.name, "expected": exp.label, "related": exp.related,
+                          "lineage": exp.lineage, "verdict": result.verdict, "score": result.score,
+                          "max_z": result.max_z, "ok": ok, "transformations": result.transformations})
+            if not exp.related and result.verdict in DERIVED_OR_COPY:
+                failures.append(f"FALSE POSITIVE: {cand.name} vs {ref.name}: {result.verdict} (score {result.score:.3f})")
+            elif exp.lineage and not ok:
+                wrong_relation.append(f"{cand.name} vs {ref.name}: expected {exp.label}, got {result.verdict}")
+    t_cmp = time.perf_counter() - t0
+
+    # Registry matching: only the bases are registered; every derivation must find its own.
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="openscore-bench-registry-") as tmp:
+        registry = Registry([], Path(tmp))
+        for case in cases:
+            if case.base is None and case.name in prints:
+                registry.add(prints[case.name], f"zoo/{case.name}")
+        registry_ok = 0
+        derivations = [c for c in cases if c.base is not None]
+        for case in derivations:
+            if case.weight_format == "adapter" or len(case.roots) > 1:
+                result = _analyse(case, registry)
+                found = [result.base, *result.parents] if case.weight_format != "adapter" else [result.base]
+                found = [f.removeprefix("zoo/") for f in found if f]
+                good = set(case.roots) <= set(found) if len(case.roots) > 1 else found[:1] == [case.base]
+                if case.weight_format == "adapter":
+                    good = good or result.declared_base == case.declared_base
+                how = f"analyse: {result.verdict}, base {result.base}, parents {result.parents}"
+            else:
+                top = registry.match(prints[case.name], top=3)
+                best = top[0]
+                good = best.id.removeprefix("zoo/") in case.roots and best.comparison.verdict in DERIVED_OR_COPY
+                how = f"match: {best.id} ({best.comparison.verdict}, score {best.comparison.score:.3f})"
+            if good:
+                registry_ok += 1
+            else:
+                failures.append(f"WRONG BASE: {case.name} (expected {'+'.join(case.roots)}): {how}")
+    t_reg = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------- report
+    labels = [lbl for lbl in VERDICTS + ["adapter", "base vs its derivative", "common ancestor",
+                                         "unrelated, same architecture", "unrelated, other architecture"] if lbl in rows]
+    width = max(len(lbl) for lbl in labels) + 2
+    short = {"identical": "ident", "renamed-copy": "renam", "recast-copy": "recst", "derived": "deriv",
+             "partially-derived": "part", "architecture-clone": "clone", "independent": "indep", "inconclusive": "incon"}
+    print(f"\nconfusion table ({len(pairs)} ordered pairs; rows = truth, columns = verdict)")
+    print(" " * width + "".join(f"{short[v]:>7}" for v in VERDICTS))
+    for lbl in labels:
+        print(f"{lbl:<{width}}" + "".join(f"{rows[lbl][v] or '.':>7}" for v in VERDICTS))
+
+    positives = [p for p in pairs if p["related"]]
+    negatives = [p for p in pairs if not p["related"]]
+    tp = sum(p["verdict"] in DERIVED_OR_COPY for p in positives)
+    fp_ = sum(p["verdict"] in DERIVED_OR_COPY for p in negatives)
+    print(f"\nderived-or-copy: TPR {tp}/{len(positives)} = {tp / max(1, len(positives)):.3f}, "
+          f"FPR {fp_}/{len(negatives)} = {fp_ / max(1, len(negatives)):.3f}")
+    lineage_derived = [p for p in pairs if p["lineage"] and p["expected"] in ("derived", "partially-derived")]
+    if lineage_derived and negatives:
+        low = min(lineage_derived, key=lambda p: p["score"])
+        high = max(negatives, key=lambda p: p["score"])
+        print(f"score margin: weakest derivation {low['score']:.3f} ({low['candidate']} vs {low['reference']}) - "
+              f"strongest unrelated {high['score']:.3f} ({high['candidate']} vs {high['reference']}) = "
+              f"{low['score'] - high['score']:.3f}")
+        zs = [p for p in lineage_derived if p["max_z"] is not None]
+        zn = [p for p in negatives if p["max_z"] is not None]
+        if zs and zn:
+            lz, hz = min(zs, key=lambda p: p["max_z"]), max(zn, key=lambda p: p["max_z"])
+            print(f"z margin:     weakest derivation z {lz['max_z']:.1f} ({lz['candidate']}) vs strongest unrelated z "
+                  f"{hz['max_z']:.1f} ({hz['candidate']} vs {hz['reference']}): ratio {lz['max_z'] / max(hz['max_z'], 1e-9):.1f}x")
+    print(f"relation right on lineage pairs: {sum(p['ok'] for p in pairs if p['lineage'])}/"
+          f"{sum(p['lineage'] for p in pairs)}")
+    print(f"registry: right base for {registry_ok}/{len(derivations)} derivations")
+    print(f"time: build {t_build:.1f} s, fingerprint {t_fp:.1f} s, {len(pairs)} compares {t_cmp:.1f} s "
+          f"({t_cmp / max(1, len(pairs)) * 1000:.1f} ms each), registry {t_reg:.1f} s")
+    for line in wrong_relation:
+        print(f"relation differs: {line}")
+    for line in failures:
+        print(line)
+    if args.json:
+        write_text(args.json, canonical_json({"pairs": pairs, "failures": failures, "wrong_relation": wrong_relation}))
+    print("FAIL" if failures else "OK")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
