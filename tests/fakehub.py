@@ -17,8 +17,8 @@ without `git lfs pull`).
 
 Errors follow the Hub: 401 + `X-Error-Code: RepoNotFound` for an unknown repo, `GatedRepo` when a gated
 repo's files are resolved without an Authorization header (its metadata stays readable), 404 +
-`RevisionNotFound` / `EntryNotFound`, and 429 with `RateLimit`/`RateLimit-Policy` headers for the next N
-requests after `rate_limit_next(n)`.
+`RevisionNotFound` / `EntryNotFound`, 429 with `RateLimit`/`RateLimit-Policy` headers for the next N
+requests after `rate_limit_next(n)`, and any status for the next N requests after `fail_next(n, status)`.
 """
 
 from __future__ import annotations
@@ -136,8 +136,8 @@ class FakeHub:
         self.repos: dict[str, FakeRepo] = {}
         self.requests: list[dict] = []  # {"method", "path", "status", "range"} per request, in order
         self._sent: dict[str, int] = {}  # repo-relative file path -> body bytes sent by resolve
-        self._rate_limited = 0
-        self._rate_reset = 0
+        self._failures = 0  # the next N requests get self._failure (status, message, headers)
+        self._failure: tuple[int, str, dict] = (429, "", {})
         self.honour_range = True  # False: answer Range requests with the whole file, as some mirrors do
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
@@ -188,8 +188,15 @@ class FakeHub:
 
     def rate_limit_next(self, n: int, *, reset: int = 0) -> None:
         """Answer the next `n` requests with 429 (RateLimit header says reset in `reset` seconds)."""
+        self.fail_next(n, 429, message="You have been rate-limited", headers={
+            "RateLimit": f'"api";r=0;t={reset}', "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
+        })
+
+    def fail_next(self, n: int, status: int = 503, *, message: str = "Service Unavailable",
+                  headers: dict | None = None) -> None:
+        """Answer the next `n` requests with HTTP `status` (a flaky or overloaded Hub)."""
         with self._lock:
-            self._rate_limited, self._rate_reset = n, reset
+            self._failures, self._failure = n, (status, message, dict(headers or {}))
 
     def bytes_sent(self, path: str | None = None) -> int:
         """Body bytes sent for file `path` (repo-relative, any repo), or for all files."""
@@ -202,12 +209,12 @@ class FakeHub:
             self.requests.clear()
 
     # -- used by the handler ------------------------------------------------------------------
-    def _take_rate_limit(self) -> tuple[bool, int]:
+    def _take_failure(self) -> tuple[int, str, dict] | None:
         with self._lock:
-            if self._rate_limited > 0:
-                self._rate_limited -= 1
-                return True, self._rate_reset
-            return False, 0
+            if self._failures > 0:
+                self._failures -= 1
+                return self._failure
+            return None
 
     def _log(self, entry: dict) -> None:
         with self._lock:
@@ -251,12 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
-            limited, reset = self.hub._take_rate_limit()
-            if limited:
-                raise _HubError(429, None, "You have been rate-limited", {
-                    "RateLimit": f'"api";r=0;t={reset}',
-                    "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
-                })
+            failure = self.hub._take_failure()
+            if failure is not None:
+                raise _HubError(failure[0], None, failure[1], failure[2])
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
                 entry["status"] = self._api(method, parts[2:], query, body)
             elif len(parts) >= 5 and parts[2] == "resolve":

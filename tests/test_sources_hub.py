@@ -217,6 +217,17 @@ def test_rate_limit_persistent(fake_hub, tmp_path):
     assert sum(1 for r in fake_hub.requests if r["status"] == 429) == FAST.tries
 
 
+def test_transient_server_errors_are_retried_then_reported(fake_hub, tmp_path):
+    build.write_config(tmp_path)
+    fake_hub.add_repo("org/flaky", tmp_path)
+    fake_hub.fail_next(2, 503)
+    assert _hub(fake_hub, "org/flaky").inventory().files
+    fake_hub.fail_next(100, 500)
+    with pytest.raises(SourceError, match="HTTP 500") as info:
+        _hub(fake_hub, "org/flaky").inventory()
+    assert info.value.exit_code == SourceError.exit_code and info.value.evaluation_failure
+
+
 def test_retry_waits_follow_ratelimit_reset_capped(fake_hub, tmp_path, monkeypatch):
     build.write_config(tmp_path)
     fake_hub.add_repo("org/busy", tmp_path)

@@ -47,6 +47,8 @@ _TRANSPORT_ERROR = next(
     b for b in HfHubHTTPError.__mro__ if b.__name__ == "HTTPError" and not b.__module__.startswith("huggingface_hub")
 )
 _TRUE = {"1", "ON", "YES", "TRUE"}
+#: rate limiting and transient server failures: worth another try
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024
 #: a server that ignores Range sends the file from byte 0: skipping this much to reach an offset is tolerable
 MAX_SKIP_BYTES = 8 << 20
@@ -54,7 +56,7 @@ MAX_SKIP_BYTES = 8 << 20
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long to keep trying after HTTP 429; waits follow the Hub's RateLimit reset, capped."""
+    """How long to keep trying after HTTP 429 or 5xx; waits follow the Hub's RateLimit reset, capped."""
 
     tries: int = 3
     base_wait: float = 1.0  # when the response carries no RateLimit header (doubles each try)
@@ -130,7 +132,7 @@ class HubSource(Source):
             raise NetworkUnavailable(f"{name}: {what}: cannot reach {self.endpoint} ({_first_line(exc)})") from None
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run one Hub call with the errors translated and 429 retried per the RetryPolicy."""
+        """Run one Hub call with the errors translated; 429 and 5xx are retried per the RetryPolicy."""
         if offline_mode():
             raise NetworkUnavailable(f"{self.repo_id}: {what}: offline mode (HF_HUB_OFFLINE) is set")
         wait = self.retry.base_wait
@@ -140,7 +142,7 @@ class HubSource(Source):
                     return fn()
                 except HfHubHTTPError as exc:
                     response = exc.response
-                    if response is None or response.status_code != 429 or attempt == self.retry.tries:
+                    if response is None or response.status_code not in RETRY_STATUSES or attempt == self.retry.tries:
                         raise
                     info = parse_ratelimit_headers(response.headers)
                     delay = float(info.reset_in_seconds) if info is not None else wait
