@@ -168,7 +168,7 @@ def _decide_family(
     return "unknown", "none"
 
 
-def _canonical(shape: list[int] | tuple[int, ...], role: str, scheme: Scheme | None) -> list[int]:
+def canonical_shape(shape: list[int] | tuple[int, ...], role: str, scheme: Scheme | None) -> list[int]:
     """[out, in] orientation: GPT-2's Conv1D weights are stored transposed."""
     if scheme is not None and role in scheme.transposed and len(shape) == 2:
         return [shape[1], shape[0]]
@@ -187,7 +187,7 @@ def _complete_from_shapes(cfg: NormalisedConfig, placed: dict[str, _Placed], sch
         if p.expert is not None:
             experts.add(p.expert)
         if p.record.shape is not None and not p.packed and p.role not in by_role:
-            shape = _canonical(p.record.shape, p.role, scheme)
+            shape = canonical_shape(p.record.shape, p.role, scheme)
             by_role[p.role] = shape[1:] if p.stacked else shape
     observed: dict[str, int | bool] = {}
     if "embed" in by_role and len(by_role["embed"]) == 2:
@@ -315,7 +315,7 @@ def _kind_fits(rm: RoleMap, scheme: Scheme, kind: str, records: list[TensorRecor
     for record in records:
         if record.shape is None:
             continue
-        shape = _canonical(record.shape, role, scheme)
+        shape = canonical_shape(record.shape, role, scheme)
         if len(shape) != len(spec.shape) or (expected is not None and shape != expected):
             return False
     return True
@@ -331,7 +331,8 @@ def _layout_tensor(scheme: Scheme | None, p: _Placed, inferred: list[int] | None
         if inferred is not None and p.stacked and "experts" in symbols:
             inferred = [symbols["experts"], *inferred]
         if inferred is not None:
-            shape, source = _canonical(inferred, p.role, scheme), "config"  # transposing twice restores storage order
+            # the inferred shape is [out, in]; transposing it again gives Conv1D storage order
+            shape, source = canonical_shape(inferred, p.role, scheme), "config"
         else:
             shape, source = None, "unknown"
     return LayoutTensor(
@@ -363,7 +364,7 @@ def _geometry(scheme: Scheme | None, tensors: list[LayoutTensor], cfg: Normalise
     for t in tensors:
         if t.role == "lm_head" and cfg.tied_embeddings:
             continue
-        shape = _canonical(t.shape, t.role, scheme) if t.shape is not None else None
+        shape = canonical_shape(t.shape, t.role, scheme) if t.shape is not None else None
         layer = -1 if t.layer is None else t.layer
         experts: list[tuple[int, list[int] | None]]
         if shape is not None and t.name in stacked:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from openscore.layout.build import name_kind
+from openscore.layout.build import canonical_shape, name_kind
 from openscore.layout.models import Layout, LayoutTensor, RenamedKind, RenameReport
 from openscore.layout.roles import load_role_map
 
@@ -54,18 +54,13 @@ def _against_scheme(candidate: Layout) -> RenameReport:
     return report
 
 
-def _canonical(t: LayoutTensor, transposed: frozenset[str]) -> list[int] | None:
-    if t.shape is None:
-        return None
-    return [t.shape[1], t.shape[0]] if t.role in transposed and len(t.shape) == 2 else list(t.shape)
-
-
 def _against_layout(candidate: Layout, reference: Layout) -> RenameReport:
     schemes = load_role_map().schemes
 
     def index(layout: Layout) -> dict[tuple, LayoutTensor]:
-        transposed = schemes[layout.scheme].transposed if layout.scheme in schemes else frozenset()
-        return {(t.role, t.layer, t.expert): t.model_copy(update={"shape": _canonical(t, transposed)})
+        scheme = schemes.get(layout.scheme or "")
+        return {(t.role, t.layer, t.expert): t.model_copy(update={
+                    "shape": canonical_shape(t.shape, t.role, scheme) if t.shape is not None else None})
                 for t in layout.tensors}
 
     cand, ref = index(candidate), index(reference)
@@ -78,8 +73,10 @@ def _against_layout(candidate: Layout, reference: Layout) -> RenameReport:
         matched += 1
         if t.name != other.name:
             renamed[(name_kind(t.name), name_kind(other.name), t.role)] += 1
-    cand_only = {name_kind(t.name) for k, t in cand.items() if k not in ref} | {name_kind(n) for n in candidate.unmapped}
-    ref_only = {name_kind(t.name) for k, t in ref.items() if k not in cand} | {name_kind(n) for n in reference.unmapped}
+    def only(side: dict[tuple, LayoutTensor], other: dict[tuple, LayoutTensor], unmapped: list[str]) -> set[str]:
+        return {name_kind(t.name) for k, t in side.items() if k not in other} | {name_kind(n) for n in unmapped}
+
+    cand_only, ref_only = only(cand, ref, candidate.unmapped), only(ref, cand, reference.unmapped)
     kinds = [RenamedKind(kind=k, expected=e, role=r, tensors=n) for (k, e, r), n in sorted(renamed.items())]
     report = RenameReport(
         family=candidate.family,

@@ -208,7 +208,8 @@ class Scheme:
         candidates = list(parsed.templates)
         if self.optional_prefix:
             prefix = self.optional_prefix
-            candidates += [split_template(stem[len(prefix):].split(".")) for stem in parsed.stems if stem.startswith(prefix)]
+            candidates += [split_template(stem[len(prefix):].split("."))
+                           for stem in parsed.stems if stem.startswith(prefix)]
         for template, numbers in candidates:
             for pattern in self._by_template.get(template, ()):
                 found = self._bind(pattern, numbers, end_index)
@@ -218,7 +219,9 @@ class Scheme:
                     return Match(role, layer, expert, pattern, pattern.stacked, parsed.suffix in PACKED_SUFFIXES)
         return None
 
-    def _bind(self, pattern: Pattern, numbers: list[int], end_index: int | None) -> tuple[int | None, int | None] | None:
+    def _bind(self, pattern: Pattern, numbers: list[int],
+              end_index: int | None) -> tuple[int | None, int | None] | None:
+        """(layer, expert) when the name's integers satisfy the pattern's slots, else None."""
         layer = expert = None
         for slot, value in zip(pattern.slots, numbers):
             if slot.kind == "literal" and value != slot.literal:
