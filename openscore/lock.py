@@ -220,27 +220,30 @@ def verify_folder(entry: LockedModel, folder: Path, line: int) -> ModelCheck:
     if not folder.is_dir():
         return ModelCheck(repo_id=entry.repo_id, target=str(folder), status="failed", line=line,
                           problems=[Problem(path=str(folder), kind="missing", message=f"{folder}: folder not found")])
-    found = {f.path: f for f in LocalSource(folder).inventory().files}
-    problems = _compare(entry.files, found)
-    pointers = sum(1 for f in entry.files if f.path in found and not found[f.path].present)
+    inventory = LocalSource(folder).inventory()
+    problems = compare_files(entry.files, {f.path: (f.size, f.sha256) for f in inventory.files})
+    pointers = sum(1 for f in inventory.files if not f.present and any(f.path == locked.path for locked in entry.files))
     note = f"{pointers} file(s) are Git-LFS pointers: checked against the pointer's sha256 and size" if pointers else None
     return ModelCheck(repo_id=entry.repo_id, target=str(folder), status="failed" if problems else "ok", line=line,
                       problems=problems, note=note)
 
 
-def _compare(locked: list[LockedFile], found: dict) -> list[Problem]:
+def compare_files(locked: list[LockedFile], found: dict[str, tuple[int, str | None]]) -> list[Problem]:
+    """Locked files vs found ones (path -> (size, sha256 or None when unknown)): what differs, by file."""
     problems = []
     expected = {f.path: f for f in locked}
     for path, want in expected.items():
         have = found.get(path)
         if have is None:
             problems.append(Problem(path=path, kind="missing", message=f"{path}: missing (locked {want.size} bytes)"))
-        elif have.size != want.size:
+            continue
+        size, sha256 = have
+        if size != want.size:
             problems.append(Problem(path=path, kind="modified",
-                                    message=f"{path}: size {have.size} differs from the locked {want.size}"))
-        elif have.sha256 is not None and have.sha256 != want.sha256:  # the Hub has no sha256 for small files
+                                    message=f"{path}: size {size} differs from the locked {want.size}"))
+        elif sha256 is not None and sha256 != want.sha256:  # the Hub has no sha256 for small files
             problems.append(Problem(path=path, kind="modified",
-                                    message=f"{path}: sha256 {have.sha256[:16]}... differs from the locked {want.sha256[:16]}..."))
+                                    message=f"{path}: sha256 {sha256[:16]}... differs from the locked {want.sha256[:16]}..."))
     for path in sorted(set(found) - set(expected)):
         if path.lower().endswith(WEIGHT_SUFFIXES):
             problems.append(Problem(path=path, kind="extra", message=f"{path}: weight file not in the lock"))
@@ -257,6 +260,6 @@ def _verify_remote(entry: LockedModel, line: int, *, endpoint: str | None, token
     if inventory.ref.sha != entry.sha:
         problems.append(Problem(path=entry.repo_id, kind="moved",
                                 message=f"{spec} is now {inventory.ref.sha[:12]}, the lock pins {entry.sha[:12]}"))
-    problems += _compare(entry.files, {f.path: f for f in inventory.files})
+    problems += compare_files(entry.files, {f.path: (f.size, f.sha256) for f in inventory.files})
     return ModelCheck(repo_id=entry.repo_id, target=spec, status="failed" if problems else "ok", line=line,
                       problems=problems)

@@ -246,3 +246,35 @@ def test_a_hostile_checkpoint_fails_the_gate_rather_than_crashing_it(tmp_path):
     assert res.exit_code == 1, res.stderr
     assert "gate.audit" in res.stderr and "the audit rejected the checkpoint" in res.stderr
     assert ET.fromstring(res.stdout).find("testsuite/testcase[@name='gate.audit']/failure") is not None
+
+
+def test_gate_with_a_lock_checks_the_audited_files_and_points_at_the_lock(tmp_path):
+    import shutil
+
+    from openscore.samples import materialize
+
+    model = tmp_path / "tiny"
+    shutil.copytree(materialize("tiny-llama"), model, ignore=shutil.ignore_patterns(".complete"))
+    with contextlib.chdir(tmp_path):
+        assert CliRunner().invoke(cli, ["lock", "tiny"], catch_exceptions=False).exit_code == 0
+    write_policy(tmp_path, "provenance:\n  require_safetensors: true\n")
+    args = ["tiny", "--lock", "openscore.lock", "--format", "sarif:gate.sarif", "--format", "json:gate.json"]
+    res = gate(args, tmp_path)
+    assert res.exit_code == 0, res.stderr
+    lock_line = next(i for i, line in enumerate((tmp_path / "openscore.lock").read_text().splitlines(), 1)
+                     if '"source": "tiny"' in line)
+    assert f"PASS        local/tiny@" in res.stderr and f"(openscore.lock:{lock_line})" in res.stderr
+    checks = {c["rule"]: c for c in json.loads((tmp_path / "gate.json").read_text())["models"][0]["checks"]}
+    assert checks["lock.files"]["status"] == "pass" and checks["lock.files"]["file"] == "openscore.lock"
+
+    weights = model / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    res = gate(args, tmp_path)
+    assert res.exit_code == 1, res.stderr
+    assert "lock.files" in res.stderr and "model.safetensors: sha256" in res.stderr
+    (result,) = json.loads((tmp_path / "gate.sarif").read_text())["runs"][0]["results"]
+    assert result["ruleId"] == "lock.files"
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "openscore.lock"}, "region": {"startLine": lock_line}}

@@ -24,6 +24,8 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
 @click.option("--format", "formats", multiple=True, metavar="FORMAT[:PATH]",
               help="text, json, sarif, junit, github, markdown; repeatable. Without :PATH it goes to stdout. "
                    "Human text always goes to stderr.")
+@click.option("--lock", "lock_path", type=click.Path(dir_okay=False),
+              help="Lock file: models it pins must be audited at the locked commit with the locked files.")
 @click.option("--allow-incomplete", is_flag=True,
               help="A model that cannot be evaluated (network, gated, rate limit) is a warning, not exit 3.")
 @click.option("--today", callback=_parse_date, metavar="YYYY-MM-DD",
@@ -34,7 +36,7 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
               help="Fingerprint weights for provenance (--no-weights: card, files and headers only).")
 @click.option("-v", "--verbose", is_flag=True, help="List passing checks in the text on stderr too.")
 @click.pass_context
-def gate_cmd(ctx: click.Context, sources, policy_path, formats, allow_incomplete, today, endpoint, token,
+def gate_cmd(ctx: click.Context, sources, policy_path, formats, lock_path, allow_incomplete, today, endpoint, token,
              weights, verbose) -> None:
     """Gate SOURCES (Hub repo[@rev], folder, sample:NAME or a saved report .json) against a policy.
 
@@ -47,7 +49,7 @@ def gate_cmd(ctx: click.Context, sources, policy_path, formats, allow_incomplete
     specs = parse_output_specs(formats)  # before any audit: a typo in --format costs nothing
     policy = load_policy(policy_path)
     progress = (lambda msg: click.echo(f"openscore: {msg}", err=True)) if verbose else None
-    result = run_gate(policy, list(sources), today=today, allow_incomplete=allow_incomplete,
+    result = run_gate(policy, list(sources), today=today, allow_incomplete=allow_incomplete, lock_path=lock_path,
                       endpoint=endpoint, token=token, weights=weights, progress=progress)
     click.echo(render_text(result, verbose=verbose), err=True, nl=False)
     write_outputs(result, specs, echo=lambda text: click.echo(text, nl=False))

@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from openscore import __version__
 from openscore.errors import InvalidReport, OpenscoreError, UsageError
-from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver
+from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_path
 from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
 from openscore.gate.rules import RuleOutcome, evaluate_report
+from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
 from openscore.report import AuditReport
 
 #: rule id for a model the audit rejected outright (malformed or hostile checkpoint)
@@ -27,6 +29,21 @@ AUDIT_RULE = "gate.audit"
 PINNED_RULE = "policy.pinned-revision"
 #: rule id under which a model that could not be evaluated is reported
 EVALUATION_RULE = "gate.evaluation"
+#: rule id for audited files that differ from the lock file's
+LOCK_RULE = "lock.files"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every model of one gate run is judged with."""
+
+    policy: LoadedPolicy
+    today: dt.date
+    lock: LockFile | None
+    lock_file: str | None  # the lock as shown in locations
+    endpoint: str | None
+    token: str | None
+    weights: bool
 
 
 def run_gate(
@@ -35,6 +52,7 @@ def run_gate(
     *,
     today: dt.date | None = None,
     allow_incomplete: bool = False,
+    lock_path: str | Path | None = None,
     endpoint: str | None = None,
     token: str | None = None,
     weights: bool = True,
@@ -42,18 +60,26 @@ def run_gate(
 ) -> GateResult:
     """Gate `sources` (default: the models the policy lists) and return the decision.
 
+    With `lock_path`, a model the lock pins must have been audited at the locked commit with the locked
+    files (rule lock.files), and a model the policy does not list is located at its lock-file line.
     Raises UsageError/ConfigError for bad input (exit 2); evaluation failures are recorded, not raised.
     """
-    today = today or dt.date.today()
     wanted = list(sources) if sources else [m.spec for m in policy.policy.models]
     if not wanted:
         raise UsageError("no models to gate: name sources on the command line or list them under 'models:' in the policy")
-    models = [_gate_one(spec, policy, today, endpoint=endpoint, token=token, weights=weights, progress=progress)
-              for spec in wanted]
+    run = _Run(policy=policy, today=today or dt.date.today(), lock=load_lock(lock_path) if lock_path else None,
+               lock_file=display_path(Path(lock_path)) if lock_path else None,
+               endpoint=endpoint, token=token, weights=weights)
+    models = []
+    for spec in wanted:
+        if progress:
+            progress(f"gating {spec}")
+        models.append(_gate_one(spec, run))
     return GateResult(
         tool=f"openscore@{__version__}",
         policy=policy.file,
-        today=today,
+        lock=run.lock_file,
+        today=run.today,
         allow_incomplete=allow_incomplete,
         models=models,
         exit_code=decide_exit(models, allow_incomplete),
@@ -76,40 +102,74 @@ def is_report_path(spec: str) -> bool:
     return spec.endswith(".json") and Path(spec).is_file()
 
 
-def _gate_one(spec: str, policy: LoadedPolicy, today: dt.date, *, endpoint, token, weights, progress) -> ModelResult:
-    governed = _governing_entry(spec, policy)
-    line = policy.line_of("models", governed[0]) if governed else None
-    if progress:
-        progress(f"gating {spec}")
+def _gate_one(spec: str, run: _Run) -> ModelResult:
+    where = _model_location(run, spec, None)
     try:
-        report = _obtain_report(spec, policy, endpoint=endpoint, token=token, weights=weights)
+        report = _obtain_report(spec, run)
     except OpenscoreError as exc:
         if isinstance(exc, UsageError):
             raise
         if exc.evaluation_failure:
-            return ModelResult(source=spec, status="unevaluated", line=line, error=str(exc))
+            return ModelResult(source=spec, status="unevaluated", file=where[0], line=where[1], error=str(exc))
         outcome = RuleOutcome(AUDIT_RULE, (), False, f"the audit rejected the checkpoint: {exc}")
-        return _judge(spec, None, [outcome], policy, today, line)
-    gated = _gated_without_token(spec, report, token)
+        return _judge(spec, None, [outcome], run, where)
+    where = _model_location(run, spec, report)
+    gated = _gated_without_token(spec, report, run.token)
     if gated:
         return ModelResult(source=spec, repo_id=report.source.repo_id, sha=report.source.sha, status="unevaluated",
-                           line=line, error=gated)
-    if governed is None:  # a report or folder named differently on the command line: match by repo id
-        governed = _governing_entry(report.source.repo_id, policy)
-        line = policy.line_of("models", governed[0]) if governed else None
-    outcomes = evaluate_report(report, policy.policy)
+                           file=where[0], line=where[1], error=gated)
+    outcomes = evaluate_report(report, run.policy.policy)
+    governed = _governing_entry(spec, run.policy) or _governing_entry(report.source.repo_id, run.policy)
     if governed is not None:
         outcomes.extend(_pinned_revision(report, governed))
-    return _judge(spec, report, outcomes, policy, today, line)
+    locked = _lock_entry(run, spec, report.source.repo_id)
+    if locked is not None:
+        outcomes.append(_locked_files(report, locked, run))
+    return _judge(spec, report, outcomes, run, where)
 
 
-def _obtain_report(spec: str, policy: LoadedPolicy, *, endpoint, token, weights) -> AuditReport:
+def _model_location(run: _Run, spec: str, report: AuditReport | None) -> tuple[str | None, int | None]:
+    """The policy line naming the model, else its lock-file line, else nothing (rules' own lines)."""
+    names = [spec] + ([report.source.repo_id] if report is not None else [])
+    for name in names:
+        governed = _governing_entry(name, run.policy)
+        if governed is not None:
+            return run.policy.file, run.policy.line_of("models", governed[0])
+    for name in names:
+        entry = _lock_entry(run, name, name)
+        if entry is not None:
+            return run.lock_file, model_line(run.lock_file, entry)
+    return None, None
+
+
+def _lock_entry(run: _Run, spec: str, repo_id: str) -> LockedModel | None:
+    if run.lock is None:
+        return None
+    name = _split_spec(spec)[0]
+    for entry in run.lock.models:
+        if _same_source(spec, entry.source) or _same_source(name, _split_spec(entry.source)[0]) or entry.repo_id == repo_id:
+            return entry
+    return None
+
+
+def _locked_files(report: AuditReport, entry: LockedModel, run: _Run) -> RuleOutcome:
+    files = {f["path"]: (f["size"], f.get("sha256")) for f in report.inventory.get("files", [])}
+    problems = [p.message for p in compare_files(entry.files, files)]
+    if entry.kind == "hub" and report.source.sha != entry.sha:
+        problems.insert(0, f"audited commit {report.source.sha[:12]} is not the locked {entry.sha[:12]}")
+    where = (run.lock_file, model_line(run.lock_file, entry))
+    text = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "") if problems \
+        else f"{len(entry.files)} files match the lock"
+    return RuleOutcome(LOCK_RULE, (), not problems, text, location=where)
+
+
+def _obtain_report(spec: str, run: _Run) -> AuditReport:
     if is_report_path(spec):
         return load_report(spec)
     from openscore.audit import audit  # heavy imports (torch) only when an audit is needed
 
-    rubrics = sorted(policy.policy.rubrics) or None
-    return audit(spec, endpoint=endpoint, token=token, weights=weights, rubrics=rubrics)
+    rubrics = sorted(run.policy.policy.rubrics) or None
+    return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics)
 
 
 def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:
@@ -166,12 +226,12 @@ def _pinned_revision(report: AuditReport, governed: tuple[int, GovernedModel]) -
     return [RuleOutcome(PINNED_RULE, ("models", index), matches, text)]
 
 
-def _judge(spec: str, report: AuditReport | None, outcomes: list[RuleOutcome], policy: LoadedPolicy,
-           today: dt.date, line: int | None) -> ModelResult:
+def _judge(spec: str, report: AuditReport | None, outcomes: list[RuleOutcome], run: _Run,
+           where: tuple[str | None, int | None]) -> ModelResult:
     names = {spec, _split_spec(spec)[0]}
     if report is not None:
         names.add(report.source.repo_id)
-    checks = [_apply_waivers(o, names, policy, today) for o in outcomes]
+    checks = [_apply_waivers(o, names, run) for o in outcomes]
     lineage = None
     if report is not None and report.provenance is not None:
         p = report.provenance
@@ -181,28 +241,31 @@ def _judge(spec: str, report: AuditReport | None, outcomes: list[RuleOutcome], p
         repo_id=report.source.repo_id if report else None,
         sha=report.source.sha if report else None,
         status="fail" if any(c.status == "fail" for c in checks) else "pass",
-        line=line,
+        file=where[0],
+        line=where[1],
         checks=checks,
         lineage=lineage,
     )
 
 
-def _apply_waivers(outcome: RuleOutcome, names: set[str], policy: LoadedPolicy, today: dt.date) -> CheckResult:
-    line = policy.line_of(*outcome.policy_path) if outcome.policy_path else 1
+def _apply_waivers(outcome: RuleOutcome, names: set[str], run: _Run) -> CheckResult:
+    policy = run.policy
+    file, line = outcome.location or (policy.file, policy.line_of(*outcome.policy_path) if outcome.policy_path else 1)
+    base = {"rule": outcome.rule, "file": file, "line": line}
     if outcome.passed:
-        return CheckResult(rule=outcome.rule, status="pass", message=outcome.message, line=line)
+        return CheckResult(**base, status="pass", message=outcome.message)
     matching = [(i, w) for i, w in enumerate(policy.policy.waivers) if _waives(w, outcome.rule, names)]
-    active = [(i, w) for i, w in matching if w.expires >= today]
+    active = [(i, w) for i, w in matching if w.expires >= run.today]
     chosen = active[0] if active else (matching[0] if matching else None)
     if chosen is None:
-        return CheckResult(rule=outcome.rule, status="fail", message=outcome.message, line=line)
+        return CheckResult(**base, status="fail", message=outcome.message)
     index, waiver = chosen
     use = WaiverUse(line=policy.line_of("waivers", index), reason=waiver.reason, expires=waiver.expires,
-                    expired=waiver.expires < today)
+                    expired=waiver.expires < run.today)
     if use.expired:
         message = f"{outcome.message} (waiver expired on {waiver.expires.isoformat()})"
-        return CheckResult(rule=outcome.rule, status="fail", message=message, line=line, waiver=use)
-    return CheckResult(rule=outcome.rule, status="waived", message=outcome.message, line=line, waiver=use)
+        return CheckResult(**base, status="fail", message=message, waiver=use)
+    return CheckResult(**base, status="waived", message=outcome.message, waiver=use)
 
 
 def _waives(waiver: Waiver, rule: str, names: set[str]) -> bool:

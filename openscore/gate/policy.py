@@ -141,11 +141,11 @@ class LoadedPolicy:
 
 def load_policy(path: str | Path) -> LoadedPolicy:
     """Read and validate a policy file; errors raise ConfigError as `file:line: message` (exit 2)."""
-    policy, source = load_yaml_model(Policy, path, display_name=_display_path(Path(path)))
+    policy, source = load_yaml_model(Policy, path, display_name=display_path(Path(path)))
     return LoadedPolicy(policy, source)
 
 
-def _display_path(path: Path) -> str:
+def display_path(path: Path) -> str:
     """The path as CI systems want it in annotations: relative to the working folder when inside it."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()

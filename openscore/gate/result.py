@@ -33,7 +33,8 @@ class CheckResult(_Model):
     rule: str  # stable rule id ("licence.deny", "rubric.mof.min-class", ...)
     status: Literal["pass", "fail", "waived"]
     message: str
-    line: int  # policy line of the key that set the rule
+    file: str  # the policy (or lock file, for lock rules) that set the rule
+    line: int  # line there of the key that set the rule
     waiver: WaiverUse | None = None  # the waiver that waived it, or the expired one that no longer does
 
 
@@ -48,7 +49,8 @@ class ModelResult(_Model):
     repo_id: str | None = None
     sha: str | None = None
     status: Literal["pass", "fail", "unevaluated"]
-    line: int | None = None  # policy line naming the model, when the policy lists it
+    file: str | None = None  # policy (or lock file) naming the model, when one does
+    line: int | None = None  # its line there
     checks: list[CheckResult] = Field(default_factory=list)
     error: str | None = None  # why it could not be evaluated
     lineage: Lineage | None = None
@@ -58,15 +60,20 @@ class ModelResult(_Model):
         """`repo@sha` when audited, else the source as given."""
         return f"{self.repo_id}@{self.sha}" if self.repo_id and self.sha else self.source
 
-    def line_for(self, check: CheckResult) -> int:
-        """Where a check's result is shown: the line naming the model, else the rule's line."""
-        return self.line if self.line is not None else check.line
+    def location(self, check: CheckResult | None = None) -> tuple[str | None, int]:
+        """Where a result is shown: the line naming the model, else the rule's line (else line 1)."""
+        if self.file is not None and self.line is not None:
+            return self.file, self.line
+        if check is not None:
+            return check.file, check.line
+        return None, 1
 
 
 class GateResult(_Model):
     schema_version: str = GATE_RESULT_VERSION
     tool: str
     policy: str  # policy file as shown in locations
+    lock: str | None = None  # lock file checked against, as shown in locations
     today: dt.date  # the date waivers were judged against
     allow_incomplete: bool
     models: list[ModelResult]
@@ -75,6 +82,11 @@ class GateResult(_Model):
     @property
     def passed(self) -> bool:
         return self.exit_code == EXIT_PASS
+
+    def where(self, model: ModelResult, check: CheckResult | None = None) -> tuple[str, int]:
+        """(file, line) a result is shown at; the policy's first line when nothing names the model."""
+        file, line = model.location(check)
+        return (file, line) if file is not None else (self.policy, 1)
 
     def counts(self) -> dict[str, int]:
         statuses = [m.status for m in self.models]

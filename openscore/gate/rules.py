@@ -30,6 +30,7 @@ class RuleOutcome:
     policy_path: tuple[str | int, ...]  # the policy key that set the rule
     passed: bool
     message: str
+    location: tuple[str, int] | None = None  # set by rules that come from another file (the lock)
 
 
 def evaluate_report(report: AuditReport, policy: Policy) -> list[RuleOutcome]:
@@ -273,6 +274,7 @@ RULE_TEXTS = {
     "provenance.safetensors": "Weights must be shipped as safetensors.",
     "provenance.pickle": "The repository must not contain pickle-serialised files.",
     "policy.pinned-revision": "The audited revision must be the revision the policy pins.",
+    "lock.files": "The audited files must be the files (and commit) pinned in the lock file.",
     "gate.audit": "The checkpoint must be readable by the audit (not malformed or hostile).",
     "gate.evaluation": "The model must be evaluable (reachable, not gated for this token, not rate limited).",
 }

@@ -15,7 +15,7 @@ def render_github(result: GateResult) -> str:
     for model in result.models:
         if model.status == "unevaluated":
             level = "warning" if result.allow_incomplete else "error"
-            lines.append(_command(level, result.policy, model.line or 1, f"openscore {EVALUATION_RULE}: {model.source}",
+            lines.append(_command(level, *result.where(model), f"openscore {EVALUATION_RULE}: {model.source}",
                                   f"could not evaluate {model.source}: {model.error}"))
             continue
         for check in model.checks:
@@ -24,7 +24,7 @@ def render_github(result: GateResult) -> str:
             level = "error" if check.status == "fail" else "notice"
             text = check.message if check.status == "fail" else f"waived until {check.waiver.expires.isoformat()} " \
                 f"({check.waiver.reason}): {check.message}"
-            lines.append(_command(level, result.policy, model.line_for(check), f"openscore {check.rule}: {model.repo_id}", text))
+            lines.append(_command(level, *result.where(model, check), f"openscore {check.rule}: {model.repo_id}", text))
     return "".join(line + "\n" for line in lines)
 
 

@@ -32,15 +32,15 @@ def _suite(result: GateResult, model: ModelResult) -> tuple[ET.Element, dict[str
     counts = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     classname = model.repo_id or model.source
     if model.status == "unevaluated":
-        case = ET.SubElement(suite, "testcase", classname=classname, name=EVALUATION_RULE,
-                             file=result.policy, line=str(model.line or 1))
+        file, line = result.where(model)
+        case = ET.SubElement(suite, "testcase", classname=classname, name=EVALUATION_RULE, file=file, line=str(line))
         tag, key = ("skipped", "skipped") if result.allow_incomplete else ("error", "errors")
         ET.SubElement(case, tag, message=f"could not evaluate: {model.error}", type=EVALUATION_RULE)
         counts["tests"] = 1
         counts[key] = 1
     for check in model.checks:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=check.rule,
-                             file=result.policy, line=str(model.line_for(check)))
+        file, line = result.where(model, check)
+        case = ET.SubElement(suite, "testcase", classname=classname, name=check.rule, file=file, line=str(line))
         counts["tests"] += 1
         if check.status == "fail":
             failure = ET.SubElement(case, "failure", message=check.message, type=check.rule)

@@ -27,14 +27,14 @@ def render_sarif(result: GateResult) -> str:
         if model.status == "unevaluated":
             rule_ids.add(EVALUATION_RULE)
             level = "warning" if result.allow_incomplete else "error"
-            results.append(_result(result, model, EVALUATION_RULE, level, f"{model.source}: could not evaluate: {model.error}",
-                                   model.line or 1))
+            results.append(_result(model, EVALUATION_RULE, level, f"{model.source}: could not evaluate: {model.error}",
+                                   result.where(model)))
             continue
         for check in model.checks:
             if check.status == "pass":
                 continue
             rule_ids.add(check.rule)
-            entry = _result(result, model, check.rule, "error", f"{model.key}: {check.message}", model.line_for(check))
+            entry = _result(model, check.rule, "error", f"{model.key}: {check.message}", result.where(model, check))
             if check.status == "waived":
                 entry["suppressions"] = [_suppression(result, check)]
             results.append(entry)
@@ -69,7 +69,7 @@ def _rule(rule: str) -> dict[str, Any]:
     }
 
 
-def _result(result: GateResult, model: ModelResult, rule: str, level: str, text: str, line: int) -> dict[str, Any]:
+def _result(model: ModelResult, rule: str, level: str, text: str, where: tuple[str, int]) -> dict[str, Any]:
     identity = model.repo_id or model.source
     fingerprint = hashlib.sha256(f"{identity}\0{rule}".encode()).hexdigest()[:32]
     return {
@@ -77,8 +77,8 @@ def _result(result: GateResult, model: ModelResult, rule: str, level: str, text:
         "level": level,
         "message": {"text": text},
         "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": result.policy},
-            "region": {"startLine": line},
+            "artifactLocation": {"uri": where[0]},
+            "region": {"startLine": where[1]},
         }}],
         "partialFingerprints": {"openscoreModelRule/v1": fingerprint},
         "properties": {"model": identity, "revision": model.sha or "", "source": model.source},

@@ -21,7 +21,7 @@ def render_text(result: GateResult, *, verbose: bool = False) -> str:
 
 
 def _model_lines(result: GateResult, model: ModelResult, verbose: bool) -> list[str]:
-    where = f" ({result.policy}:{model.line})" if model.line else ""
+    where = f" ({model.file}:{model.line})" if model.file and model.line else ""
     head = f"{model.status.upper():<11} {model.key}{where}"
     if model.status == "unevaluated":
         return [head, f"  could not evaluate: {model.error}"]
