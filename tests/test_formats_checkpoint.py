@@ -199,3 +199,21 @@ def test_headers_are_deterministic(tmp_path):
     second = read_checkpoint(open_source(str(tmp_path)))
     assert first == second
     assert np.all(np.diff([t.start for t in first.tensors if t.file == first.tensors[0].file]) > 0)
+
+
+def test_split_gguf_parts_are_read_together(tmp_path):
+    build.gguf_file(tmp_path / "m-Q8_0-00001-of-00002.gguf", vocab=10)
+    build.gguf_file(tmp_path / "m-Q8_0-00002-of-00002.gguf", vocab=10)
+    build.gguf_file(tmp_path / "m-Q4_0.gguf", vocab=10, rows=8)
+    headers = read_checkpoint(open_source(str(tmp_path)))
+    assert sorted({t.file for t in headers.tensors}) == ["m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf"]
+
+
+def test_component_folders_without_root_weights(tmp_path):
+    unet = build.single_safetensors(tmp_path / "unet")
+    encoder = build.adapter(tmp_path / "text_encoder")
+    (tmp_path / "text_encoder" / "adapter_model.safetensors").rename(tmp_path / "text_encoder" / "model.safetensors")
+    headers = read_checkpoint(open_source(str(tmp_path)))
+    assert {(t.file, t.name) for t in headers.tensors} == (
+        {("unet/model.safetensors", n) for n in unet} | {("text_encoder/model.safetensors", n) for n in encoder}
+    )
