@@ -21,7 +21,7 @@ def tier_of(facts: LicenceFacts) -> Tier:
 def is_more_permissive(derivative: LicenceFacts, base: LicenceFacts) -> bool:
     """True when a derivative declares a licence more open than its base permits (licence laundering).
 
-    Compares the tiers' ranks in licences.yaml (unknown < research-only/proprietary < non-commercial
+    Compares the tiers' ranks in licences.yaml (unknown < research-only < non-commercial
     < vendor-community < RAIL < open). An unknown licence on either side proves nothing: False.
     """
     derived_rank, base_rank = tier_of(derivative).rank, tier_of(base).rank
