@@ -70,6 +70,16 @@ def test_ai_licence_facts_come_from_the_table():
     assert unknown.open is False and unknown.osi_approved is None and unknown.commercial_use is None
 
 
+def test_the_licence_docs_show_the_openness_order_of_the_table():
+    from openscore.licences.catalogue import load_catalogue
+    from openscore.resources import PROJECT_ROOT
+
+    docs = (PROJECT_ROOT / "docs" / "licences.md").read_text(encoding="utf-8")
+    rows = [line for line in docs.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    documented = {tier.strip(" `"): int(row.split("|")[1]) for row in rows for tier in row.split("|")[2].split(",")}
+    assert documented == {tier.id: tier.rank for tier in load_catalogue().table.tiers}
+
+
 def test_unlisted_spdx_ids_take_their_flags_from_the_spdx_list():
     assert (facts("EPL-2.0").osi_approved, facts("EPL-2.0").open) == (True, True)
     xfig = resolve("Xfig")  # SPDX-listed, neither OSI nor FSF nor open data

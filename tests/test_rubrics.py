@@ -50,6 +50,15 @@ def test_shipped_json_schema_equals_the_generated_one():
     assert "dimensions" in schema["required"]
 
 
+def test_the_rubric_docs_name_every_shipped_rubric_and_dimension():
+    docs = (PROJECT_ROOT / "docs" / "rubrics.md").read_text(encoding="utf-8")
+    for rubric_id in list_rubrics():
+        rubric = load_rubric(rubric_id)
+        assert f"`{rubric_id}`" in docs
+        if rubric.kind != "mof":
+            assert all(f"`{dim}`" in docs for dim in rubric.dimension_ids), rubric_id
+
+
 def test_every_shipped_rubric_validates_against_the_json_schema():
     import jsonschema
     import yaml
@@ -176,6 +185,7 @@ def test_mof_unlicensed_and_invalid_are_kept_apart_and_block_the_class():
     # MOT gates progress: with Class III incomplete, II and I show 0; coverage keeps the real share
     assert result.progress == {"Class III": pytest.approx(500 / 6), "Class II": 0.0, "Class I": 0.0}
     assert result.coverage["Class II"] == pytest.approx(80.0)
+    assert result.total_progress == pytest.approx(500 / 18)
 
 
 def test_mof_research_paper_stands_in_for_the_technical_report():

@@ -44,7 +44,11 @@ def _load_cached(path: str, mtime_ns: int) -> Rubric:
 
 
 def rubric_json_schema() -> str:
-    """The JSON schema of a rubric file, as shipped in openscore/schemas/rubric.schema.json."""
-    schema = Rubric.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    """The JSON schema of a rubric file, as shipped in openscore/schemas/rubric.schema.json; laid out like
+    the schemas of `openscore schema` (draft 2020-12, `$id` under openscore.dev/schemas/)."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://openscore.dev/schemas/rubric.schema.json",
+        **Rubric.model_json_schema(mode="serialization"),
+    }
     return canonical_json(schema)
