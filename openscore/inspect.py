@@ -128,7 +128,8 @@ def render_text(result: Inspection) -> str:
         ("rope theta", cfg.rope_theta), ("tied", cfg.tied_embeddings), ("norm", cfg.norm_type),
         ("activation", cfg.activation),
     ]
-    lines.append("config:     " + ", ".join(f"{k} {v}" for k, v in geometry if v is not None))
+    shown = ({True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else v for _, v in geometry)
+    lines.append("config:     " + ", ".join(f"{k} {v}" for (k, raw), v in zip(geometry, shown) if raw is not None))
     sources = sorted({t.shape_source for t in layout.tensors})
     lines.append(f"tensors:    {len(layout.tensors)} (shapes from {', '.join(sources) or '-'}), "
                  f"{len(layout.artefacts)} artefacts, {len(layout.unmapped)} unmapped")

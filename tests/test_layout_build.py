@@ -330,3 +330,17 @@ def test_lora_adapter_factors_get_the_role_of_the_module_they_adapt(tmp_path):
     assert layout.unmapped == [] and layout.params_total == 128
     assert any("adapter" in w for w in layout.warnings)
     assert find_renames(layout).kinds_renamed == 0
+
+
+def test_hostile_config_values_do_not_break_the_document(tmp_path):
+    """The reader refuses Infinity in config.json; the layout holds even if a caller passes one."""
+    config = {**LLAMA, "rope_theta": float("inf"), "rms_norm_eps": float("-inf"), "num_attention_heads": "4",
+              "rope_scaling": {"factor": float("nan")}, "vocab_size": 2.5, "num_key_value_heads": True}
+    headers = read_checkpoint(open_source(str(write_repo(tmp_path / "m", llama_arrays(), None))))
+    headers.config = config
+    layout = build_layout(headers)
+    cfg = layout.config
+    assert cfg.rope_theta == 10000.0  # the llama default, not inf
+    assert cfg.norm_eps is None and cfg.rope_scaling is None and cfg.num_heads is None
+    assert cfg.vocab_size == 512 and "vocab_size" in layout.config_from_tensors
+    json.loads(layout.model_dump_json())  # serialisable: no inf/NaN

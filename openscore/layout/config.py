@@ -3,6 +3,8 @@ same fields out, so geometry can be compared between a LLaMA, a Falcon and a GGU
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -87,15 +89,26 @@ def _first_flat(data: dict, keys: list[str], arch: str) -> Any:
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)) and float(value).is_integer() and value > 0:
+    if isinstance(value, (int, float)) and math.isfinite(value) and float(value).is_integer() and value > 0:
         return int(value)
     return None
 
 
 def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None  # JSON's 1e400 parses to inf: not a value a report can carry
     return float(value)
+
+
+def _finite_mapping(value: Any) -> dict[str, Any] | None:
+    """`rope_scaling` as given, unless it is no mapping or holds a non-finite number."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return value
 
 
 def normalise_config(
@@ -142,7 +155,7 @@ def normalise_config(
         type_vocab_size=_as_int(raw.get("type_vocab_size")),
         max_positions=_as_int(raw.get("max_positions")),
         rope_theta=_as_float(raw.get("rope_theta")) or _as_float(defaults.get("rope_theta")),
-        rope_scaling=rope_scaling if isinstance(rope_scaling, dict) else None,
+        rope_scaling=_finite_mapping(rope_scaling),
         tied_embeddings=tied if isinstance(tied, bool) else defaults.get("tied_embeddings"),
         norm_type=family.norm if family else None,
         norm_eps=_as_float(raw.get("norm_eps")),
