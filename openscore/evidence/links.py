@@ -25,7 +25,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"https?://(?:(?:dx\.)?doi\.org/(?P<doi>10\.\d{4,9}/[^\s)\]>\"']+)"
         r"|aclanthology\.org/(?P<acl>[\w.-]+?)(?:\.pdf)?/?(?=[\s)\]>\"']|$)"
         r"|openreview\.net/(?:forum|pdf)\?id=(?P<orv>[\w-]+))", re.I),
-    "dataset": re.compile(r"https?://huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)", re.I),
+    # not links into a dataset repo's files (`/resolve/`: images and assets hosted in dataset repos)
+    "dataset": re.compile(r"https?://huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)(?![\w.-]|/resolve/)", re.I),
 }
 #: GitHub paths that are not code repositories of the model
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
