@@ -65,6 +65,7 @@ def main() -> int:
     from openscore.weights import compare
     from openscore.weights.registry import Registry
     from openscore.zoo import build
+    from openscore.zoo.build import ZOO_ORG
     from openscore.zoo.expect import DERIVED_OR_COPY, expected
     from openscore.zoo.realmodels import build_real
 
@@ -118,14 +119,14 @@ def main() -> int:
         registry = Registry([], Path(tmp))
         for case in cases:
             if case.base is None and case.name in prints:
-                registry.add(prints[case.name], f"zoo/{case.name}")
+                registry.add(prints[case.name], case.repo_id)
         registry_ok = 0
         derivations = [c for c in cases if c.base is not None]
         for case in derivations:
             if case.weight_format == "adapter" or len(case.roots) > 1:
                 result = _analyse(case, registry)
                 found = [result.base, *result.parents] if case.weight_format != "adapter" else [result.base]
-                found = [f.removeprefix("zoo/") for f in found if f]
+                found = [f.removeprefix(ZOO_ORG + "/") for f in found if f]
                 good = set(case.roots) <= set(found) if len(case.roots) > 1 else found[:1] == [case.base]
                 if case.weight_format == "adapter":
                     good = good or result.declared_base == case.declared_base
@@ -133,7 +134,7 @@ def main() -> int:
             else:
                 top = registry.match(prints[case.name], top=3)
                 best = top[0]
-                good = best.id.removeprefix("zoo/") in case.roots and best.comparison.verdict in DERIVED_OR_COPY
+                good = best.id.removeprefix(ZOO_ORG + "/") in case.roots and best.comparison.verdict in DERIVED_OR_COPY
                 how = f"match: {best.id} ({best.comparison.verdict}, score {best.comparison.score:.3f})"
             if good:
                 registry_ok += 1
