@@ -489,6 +489,4 @@ def geometry(fp: Fingerprint) -> list[tuple[str, int | None, tuple[int, ...]]]:
 
 
 def _same_geometry(a: Fingerprint, b: Fingerprint) -> bool:
-    if a.signature and b.signature:
-        return a.signature == b.signature
     return geometry(a) == geometry(b)

@@ -48,6 +48,9 @@ SHARED_AXIS_ROLES = frozenset({"embed", "lm_head", "pos_embed", "type_embed"})
 #: roles whose q/k rows a GGUF conversion reorders (llama.cpp's rotary permutation)
 ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 
+#: elements converted per step when hashing values on the bf16 / fp16 grid
+_HASH_CHUNK = 1 << 20
+
 Progress = Callable[[int, int], None]
 
 
@@ -78,7 +81,6 @@ class Fingerprint(_Model):
     version: int = FINGERPRINT_VERSION
     source: str  # repo@sha of what was fingerprinted
     family: str | None = None
-    signature: str | None = None  # layout geometry signature, when the layout provides one
     sample: bool = False
     bytes_read: int = 0
     bytes_total: int = 0  # bytes of tensor data in the checkpoint
@@ -270,8 +272,11 @@ def _canonical_hashes(values: torch.Tensor, dtype: str, raw_hash: Future | None,
     The cast runs in the worker too (torch releases the GIL), overlapping with the sketches."""
 
     def rounded_hash(target: torch.dtype) -> str:
-        arr = values.to(target).view(torch.int16).cpu().numpy()
-        return _sha256(memoryview(np.ascontiguousarray(arr)).cast("B"))
+        digest = hashlib.sha256()
+        # in chunks: small buffers stay in cache and the allocator does not keep tensor-sized blocks
+        for chunk in values.reshape(-1).split(_HASH_CHUNK):
+            digest.update(chunk.to(target).view(torch.int16).cpu().numpy().data.cast("B"))
+        return digest.hexdigest()
 
     def grid(target: torch.dtype, name: str) -> Future | None:
         return raw_hash if dtype == name else pool.submit(rounded_hash, target)
@@ -322,7 +327,6 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     fp = Fingerprint(
         source=source.ref.key,
         family=getattr(layout, "family", None),
-        signature=getattr(layout, "signature", None),
         sample=sample,
         bytes_total=sum(p.record.end - p.record.start for p in placed),
         files={f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in files},
