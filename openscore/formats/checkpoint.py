@@ -30,7 +30,7 @@ _LAYOUTS: dict[WeightFormat, tuple[str | None, str | None, str | None, tuple[str
     "gguf": (None, None, None, (".gguf",)),
 }
 PREFERENCE: tuple[WeightFormat, ...] = ("safetensors", "pickle", "gguf")
-#: concurrent header reads (Hub round trips overlap; local reads are cheap either way)
+#: concurrent header reads of remote shards (their round trips overlap)
 HEADER_READ_WORKERS = 8
 _GGUF_SPLIT = re.compile(r"^(?P<stem>.*)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
 #: files that use a weight suffix but hold trainer state (still scanned as pickles, never read as weights)
@@ -137,10 +137,16 @@ def _read_format(
     by_file: dict[str, list[TensorRecord]] = {}
     readable = [entry for entry in selection.files if entry.present and fmt != "pickle"]
     reader = safetensors_header.read_header if fmt == "safetensors" else gguf_header.read_header
-    # shards are independent: on the Hub their header reads overlap (162 shards = 162 round trips);
-    # map() keeps file order, and raises the first failing file's error in that order
-    with ThreadPoolExecutor(max_workers=max(1, min(HEADER_READ_WORKERS, len(readable)))) as pool:
-        results = list(pool.map(lambda e: reader(source, e.path, e.size), readable))
+    def read(entry: FileEntry):
+        return reader(source, entry.path, entry.size)
+
+    if len(readable) > 1 and any(source.local_path(e.path) is None for e in readable):
+        # remote shards are independent: their round trips overlap (162 shards, 162 requests);
+        # map() keeps file order and raises the first failing file's error in that order
+        with ThreadPoolExecutor(max_workers=min(HEADER_READ_WORKERS, len(readable))) as pool:
+            results = list(pool.map(read, readable))
+    else:  # local files: reading is cheaper than starting threads
+        results = [read(e) for e in readable]
     for entry, (header, read) in zip(readable, results):
         if fmt == "safetensors":
             headers.file_metadata[entry.path] = header.metadata
