@@ -276,3 +276,13 @@ def test_phi2_mixformer_keeps_embedding_and_head_in_its_block_list(realcards):
     assert roles["layers.32.mlp.fc2.bias"] == ("mlp_down.bias", 31)
     assert roles["layers.33.ln.weight"] == ("final_norm", None)
     assert roles["layers.33.linear.weight"] == ("lm_head", None)
+
+
+def test_qwen1_names_under_a_llama_config_stay_qwen_with_a_warning(realcards, tmp_path):
+    dest = _copy_index_repo(realcards / "Qwen__Qwen-7B", tmp_path / "q")
+    config = json.loads((dest / "config.json").read_text())
+    (dest / "config.json").write_text(json.dumps({**config, "model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    layout = layout_of(dest)
+    assert (layout.family, layout.family_source, layout.scheme) == ("qwen", "names", "qwen")
+    assert any("'llama'" in w and "'qwen'" in w for w in layout.warnings)
+    assert find_renames(layout).kinds_renamed == 0
