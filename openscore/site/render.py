@@ -47,7 +47,14 @@ def environment(templates: Path) -> Environment:
     env.filters["anchor"] = anchor
     env.filters["pct"] = lambda value: "\u2013" if value is None else f"{value:.0%}"
     env.filters["short"] = lambda sha: (sha or "")[:10]
+    env.filters["short_source"] = _short_source
     return env
+
+
+def _short_source(source: str) -> str:
+    """`org/name@<40 hex>` -> `org/name@<10 hex>`: evidence lines stay readable; the title keeps it all."""
+    repo, at, revision = source.rpartition("@")
+    return f"{repo}@{revision[:10]}" if at and len(revision) > 12 else source
 
 
 def _root(page: str) -> str:
