@@ -13,6 +13,7 @@ import os
 import subprocess
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from openscore.errors import EntryNotFound, InvalidCheckpoint, UsageError
 from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
@@ -74,7 +75,7 @@ class LocalSource(Source):
         self,
         folder: str | os.PathLike[str],
         *,
-        kind: str = "local",
+        kind: Literal["local", "sample"] = "local",
         repo_id: str | None = None,
         ignore: frozenset[str] = frozenset(),
     ):
