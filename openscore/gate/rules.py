@@ -187,7 +187,7 @@ def _finding_rule(report: AuditReport, rule: str, path: tuple, finding_id: str) 
 # --- provenance ----------------------------------------------------------------------------------
 
 
-def _repo_name(ref: str | None) -> str | None:
+def repo_name(ref: str | None) -> str | None:
     """`org/name` of a base reference, without revision, URL prefix or case."""
     if not ref:
         return None
@@ -208,7 +208,7 @@ def _provenance_checks(report: AuditReport, rules: ProvenanceRules) -> Iterator[
         elif prov is None:
             yield RuleOutcome("provenance.declared-base", path, False, absent)
         else:
-            declared, detected = _repo_name(prov.declared_base), _repo_name(prov.base)
+            declared, detected = repo_name(prov.declared_base), repo_name(prov.base)
             if declared and detected and declared != detected:
                 yield RuleOutcome("provenance.declared-base", path, False,
                                   f"card declares base {prov.declared_base}, weights match {prov.base} ({prov.verdict})")
@@ -222,8 +222,8 @@ def _provenance_checks(report: AuditReport, rules: ProvenanceRules) -> Iterator[
         if prov is None:
             yield RuleOutcome("provenance.undeclared-derivative", path, False, absent)
         else:
-            own = _repo_name(report.source.repo_id)
-            derived = prov.verdict in DERIVATIVE_VERDICTS and prov.base and _repo_name(prov.base) != own
+            own = repo_name(report.source.repo_id)
+            derived = prov.verdict in DERIVATIVE_VERDICTS and prov.base and repo_name(prov.base) != own
             undeclared = bool(derived) and not prov.declared_base
             text = (f"weights are a {prov.verdict} of {prov.base} but the card declares no base" if undeclared
                     else f"verdict {prov.verdict}, declared base {prov.declared_base or 'none'}")

@@ -5,6 +5,7 @@ the failures per model, and a mermaid lineage graph (declared base -> model, det
 from __future__ import annotations
 
 from openscore.gate.result import GateResult, ModelResult
+from openscore.gate.rules import repo_name
 
 _ICON = {"pass": "✅ pass", "fail": "❌ fail", "unevaluated": "⚠️ not evaluated", "waived": "🟡 waived"}
 _HEADLINE = {0: "passed", 1: "failed", 3: "incomplete"}
@@ -68,7 +69,12 @@ def _lineage(models: list[ModelResult]) -> list[str]:
         lineage = model.lineage
         if lineage is None or not (lineage.declared_base or lineage.detected_base):
             continue
-        target = node(model.repo_id or model.source)
+        name = model.repo_id or model.source
+        if repo_name(lineage.detected_base) == repo_name(name):  # a base model matched to its own registry entry
+            lineage = lineage.model_copy(update={"detected_base": None})
+        if not (lineage.declared_base or lineage.detected_base):
+            continue
+        target = node(name)
         if lineage.declared_base:
             edges.append(f"  {node(lineage.declared_base)} -. declared .-> {target}")
         if lineage.detected_base:
