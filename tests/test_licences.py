@@ -49,6 +49,10 @@ SAMPLES = Path(samples_init).parent
     ("unknown", None, None, "unknown", False),
     ("my-own-licence", None, None, "unknown", False),
     ("other", "some bespoke terms", "https://example.com/terms", "unknown", False),
+    ("MIT OR llama2", None, None, "MIT", True),  # OR: the user may choose the open one
+    ("apache-2.0 AND cc-by-nc-4.0", None, None, "CC-BY-NC-4.0", False),  # AND: the most restrictive governs
+    ("MIT AND mystery-licence", None, None, "unknown", False),
+    ("(MIT OR Apache-2.0) AND CC-BY-NC-4.0", None, None, "unknown", False),
 ])
 def test_resolve(license_id, name, link, expected, is_open):
     result = resolve(license_id, license_name=name, license_link=link)
