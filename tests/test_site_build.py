@@ -156,7 +156,8 @@ def test_model_page_shows_override_history_and_similarity_plot(site):
     hfl = (site / "models/hfl/chinese-llama-2-7b.html").read_text("utf-8")
     assert hfl.count("<polyline") == 2  # layer 2 was not compared: the line breaks there
     assert "layer 2: not compared" in hfl
-    assert "What was searched" in (site / "models/meta-llama/Llama-2-7b-hf.html").read_text("utf-8")
+    llama = (site / "models/meta-llama/Llama-2-7b-hf.html").read_text("utf-8")
+    assert "What was searched" in llama and "Gated on the Hub: manual." in llama
 
 
 def test_rubric_pages_are_generated_from_the_rubric_data(site):

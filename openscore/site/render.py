@@ -75,6 +75,15 @@ class SiteRenderer:
             raise UsageError(f"no report grades rubric {rubric!r} (graded: {', '.join(sorted(graded))})")
         self.rubric_ids = [rubric, *sorted((graded | set(catalog.rubrics)) - {rubric})]
         self.graded_ids = [rid for rid in self.rubric_ids if rid in graded]
+        # rubrics ranked by a number; MOF and OSAID show their class and verdict instead
+        self.score_rubrics = [
+            (rid, catalog.title(rid))
+            for rid in self.graded_ids
+            if (catalog.rubrics[rid].kind == "graded" if rid in catalog.rubrics else True)
+            and any(self.rows[m.repo_id]["rubrics"].get(rid, {}).get("score") is not None for m in models)
+        ]
+        self.on_site = {m.repo_id: self.rows[m.repo_id]["links"]["page"] for m in models}
+        self.histories = {m.repo_id: history(m.history, catalog) for m in models}
         self.dimensions = catalog.dimensions(rubric, [m.latest.rubrics[rubric] for m in models if rubric in m.latest.rubrics])
         self.files: dict[str, bytes] = {}
 
@@ -83,7 +92,6 @@ class SiteRenderer:
         context.setdefault("title", "")
         html = self.env.get_template(template).render(
             root=_root(path),
-            here=path,
             version=__version__,
             nav_rubrics=[(rid, self.catalog.title(rid)) for rid in self.rubric_ids if rid in self.catalog.rubrics],
             rubric=self.rubric,
@@ -123,10 +131,9 @@ class SiteRenderer:
             ranked=ranked,
             dimensions=self.dimensions,
             tally=leaderboard.tally(rows, self.rubric, dim_ids),
-            score_rubrics=[(rid, self.catalog.title(rid)) for rid in self.graded_ids if rid not in ("mof", "osaid")],
+            score_rubrics=self.score_rubrics,
             verdicts=sorted({r["provenance"]["verdict"] for r in rows if r["provenance"]}),
             mof_classes=sorted({r["rubrics"]["mof"]["classification"] or "" for r in rows if "mof" in r["rubrics"]} - {""}),
-            anchor_of=lambda dim: anchor(self.rubric, dim),
         )
 
     def _model(self, model: AuditedModel) -> None:
@@ -149,7 +156,6 @@ class SiteRenderer:
                     "profile": self.catalog.primary_profile(result),
                 }
             )
-        on_site = {m.repo_id: self.rows[m.repo_id]["links"]["page"] for m in self.models}
         provenance = report.provenance
         self._page(
             path,
@@ -160,9 +166,10 @@ class SiteRenderer:
             report=report,
             rubric_sections=rubric_sections,
             plot=similarity_plot(provenance.layer_similarity) if provenance else None,
-            history=history(model.history, self.catalog),
-            on_site=on_site,
+            history=self.histories[model.repo_id],
+            on_site=self.on_site,
             files=[f for f in report.inventory.get("files", []) if isinstance(f, dict)],
+            gated=report.inventory.get("gated") if isinstance(report.inventory.get("gated"), str) else None,
             licence_facts=report.licence.resolved.model_dump(),
         )
         badge = model_badge(
@@ -232,7 +239,7 @@ class SiteRenderer:
                 {
                     "api_version": SITE_API_VERSION,
                     "model": row,
-                    "history": history(model.history, self.catalog),
+                    "history": self.histories[model.repo_id],
                     "report": model.latest.model_dump(mode="json"),
                 },
             )
