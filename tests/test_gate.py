@@ -52,7 +52,7 @@ def make_report(
     files: tuple[str, ...] = ("config.json", "model.safetensors", "README.md"),
 ) -> AuditReport:
     """A report with sensible facts; every argument changes one fact a rule reads."""
-    grades = grades or {"model-card": "open", "licences": "open", "training-code": "partial"}
+    grades = grades or {"modelcard": "open", "licenses": "open", "trainingcode": "partial"}
     override = override or {}
 
     def grade(dim: str, value: str) -> Grade:
@@ -132,6 +132,12 @@ def test_policy_typo_is_reported_at_its_line_with_a_suggestion(tmp_path):
         ("licence: [unclosed\n", ": invalid YAML"),
         ("version: 2\n", ":1: version: Input should be 1"),
         ("- a list\n", ":1: (top level): Input should be a valid dictionary"),
+        ("rubrics:\n  osai-v4:\n    min_score: 0.5\n", ":2: unknown rubric 'osai-v4' (did you mean 'osai-v3'?)"),
+        ("rubrics:\n  osai-v3:\n    dimensions:\n      modelcards: open\n", ":4: rubric 'osai-v3' has no dimension 'modelcards' (did you mean 'modelcard'?)"),
+        ("rubrics:\n  osai-v3:\n    min_score: 0.5\n    profile: strct\n", ":4: rubric 'osai-v3' has no profile 'strct' (did you mean 'strict'?)"),
+        ("rubrics:\n  osai-v3:\n    min_class: II\n", ":3: min_class applies to MOF rubrics"),
+        ("rubrics:\n  mof:\n    min_score: 0.5\n", ":3: rubric 'mof' has no scores"),
+        ("rubrics:\n  mof:\n    require_pass: true\n", ":3: require_pass applies to OSAID rubrics"),
     ],
 )
 def test_policy_errors_name_file_and_line(tmp_path, text, expected):
@@ -171,8 +177,8 @@ rubrics:
     profile: osai-compatible
     max_unknown: 1
     dimensions:
-      model-card: open
-      training-code: partial
+      modelcard: open
+      trainingcode: partial
   mof:
     min_class: II
   osaid:
@@ -184,7 +190,7 @@ def test_rubric_rules_pass(tmp_path):
     _, model, checks = gate_one(tmp_path, RUBRIC_POLICY, make_report())
     assert model.status == "pass"
     assert sorted(checks) == [
-        "rubric.mof.min-class", "rubric.osai-v3.dimension.model-card", "rubric.osai-v3.dimension.training-code",
+        "rubric.mof.min-class", "rubric.osai-v3.dimension.modelcard", "rubric.osai-v3.dimension.trainingcode",
         "rubric.osai-v3.max-unknown", "rubric.osai-v3.min-score", "rubric.osaid.pass",
     ]
     assert all(c.status == "pass" for c in checks.values())
@@ -192,7 +198,7 @@ def test_rubric_rules_pass(tmp_path):
 
 def test_rubric_rules_fail(tmp_path):
     report = make_report(
-        grades={"model-card": "partial", "training-code": "unknown", "datasheet": "unknown"},
+        grades={"modelcard": "partial", "trainingcode": "unknown", "datasheet": "unknown"},
         scores={"osai-compatible": 0.69, "strict": 0.9},
         mof_class="Class III",
         osaid="fail",
@@ -203,10 +209,10 @@ def test_rubric_rules_fail(tmp_path):
     assert "0.690 (osai-compatible) < required 0.7" in checks["rubric.osai-v3.min-score"].message
     assert "Class III, required Class II" in checks["rubric.mof.min-class"].message
     assert "unmet: data information" in checks["rubric.osaid.pass"].message
-    assert "2 osai-v3 dimension(s) unknown (datasheet, training-code)" in checks["rubric.osai-v3.max-unknown"].message
+    assert "2 osai-v3 dimension(s) unknown (datasheet, trainingcode)" in checks["rubric.osai-v3.max-unknown"].message
     # each check is located at the policy key that set it
     assert checks["rubric.osai-v3.min-score"].line == 3
-    assert checks["rubric.osai-v3.dimension.training-code"].line == 8
+    assert checks["rubric.osai-v3.dimension.trainingcode"].line == 8
     assert checks["rubric.osaid.pass"].line == 12
 
 
@@ -217,28 +223,28 @@ def test_unclassified_mof_fails_and_class_i_passes_class_iii(tmp_path):
 
 
 def test_reviewed_override_grade_is_the_one_judged(tmp_path):
-    policy = "rubrics:\n  osai-v3:\n    dimensions:\n      model-card: open\n"
-    report = make_report(grades={"model-card": "partial"}, override={"model-card": "open"})
+    policy = "rubrics:\n  osai-v3:\n    dimensions:\n      modelcard: open\n"
+    report = make_report(grades={"modelcard": "partial"}, override={"modelcard": "open"})
     _, model, checks = gate_one(tmp_path, policy, report)
     assert model.status == "pass"
-    assert "reviewed override" in checks["rubric.osai-v3.dimension.model-card"].message
+    assert "reviewed override" in checks["rubric.osai-v3.dimension.modelcard"].message
 
 
 def test_na_dimension_satisfies_a_minimum_but_missing_dimension_does_not(tmp_path):
-    policy = "rubrics:\n  osai-v3:\n    dimensions:\n      end-model-data: partial\n"
-    assert gate_one(tmp_path, policy, make_report(grades={"end-model-data": "n/a"}))[1].status == "pass"
-    _, model, checks = gate_one(tmp_path, policy, make_report(grades={"model-card": "open"}))
+    policy = "rubrics:\n  osai-v3:\n    dimensions:\n      datasources_endmodel: partial\n"
+    assert gate_one(tmp_path, policy, make_report(grades={"datasources_endmodel": "n/a"}))[1].status == "pass"
+    _, model, checks = gate_one(tmp_path, policy, make_report(grades={"modelcard": "open"}))
     assert model.status == "fail"
-    assert "no dimension 'end-model-data'" in checks["rubric.osai-v3.dimension.end-model-data"].message
+    assert "no dimension 'datasources_endmodel'" in checks["rubric.osai-v3.dimension.datasources_endmodel"].message
 
 
-def test_ambiguous_profile_and_ungraded_rubric_fail_with_a_reason(tmp_path):
+def test_default_profile_and_ungraded_rubric(tmp_path):
     _, _, checks = gate_one(tmp_path, "rubrics:\n  osai-v3:\n    min_score: 0.1\n", make_report())
-    assert "several scoring profiles (osai-compatible, strict)" in checks["rubric.osai-v3.min-score"].message
-    _, _, checks = gate_one(tmp_path, "rubrics:\n  fmti:\n    min_score: 0.1\n", make_report())
-    assert checks["rubric.fmti.min-score"].status == "fail"
-    assert "was not graded in this report" in checks["rubric.fmti.min-score"].message
-    _, _, checks = gate_one(tmp_path, "rubrics:\n  osai-v3:\n    min_score: 0.1\n", make_report(scores={"only": None}))
+    assert "(osai-compatible) >= required 0.1" in checks["rubric.osai-v3.min-score"].message  # the rubric's default
+    _, _, checks = gate_one(tmp_path, "rubrics:\n  osai-v1:\n    min_score: 0.1\n", make_report())
+    assert checks["rubric.osai-v1.min-score"].status == "fail"
+    assert "rubric 'osai-v1' was not graded in this report (graded: mof, osai-v3, osaid)" in checks["rubric.osai-v1.min-score"].message
+    _, _, checks = gate_one(tmp_path, "rubrics:\n  osai-v3:\n    min_score: 0.1\n", make_report(scores={"osai-compatible": None}))
     assert "could not be scored" in checks["rubric.osai-v3.min-score"].message
 
 

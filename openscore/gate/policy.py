@@ -9,11 +9,13 @@ complete, commented example.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from openscore.errors import ConfigError
 from openscore.gate.yamlconfig import LoadedYaml, load_yaml_model
 from openscore.report import Verdict
 
@@ -33,7 +35,7 @@ class RubricRules(_Strict):
     """Minimums for one rubric of the audit report (keyed by rubric id: osai-v3, mof, osaid, ...)."""
 
     min_score: Fraction | None = None
-    #: scoring profile whose score `min_score` reads; may be left out when the rubric has only one
+    #: scoring profile whose score `min_score` reads; the rubric's default profile when left out
     profile: str | None = None
     #: MOF-style classification: "III" means Class III or better (II, I)
     min_class: MofClass | None = None
@@ -140,9 +142,48 @@ class LoadedPolicy:
 
 
 def load_policy(path: str | Path) -> LoadedPolicy:
-    """Read and validate a policy file; errors raise ConfigError as `file:line: message` (exit 2)."""
+    """Read and validate a policy file; errors raise ConfigError as `file:line: message` (exit 2).
+
+    Rubric ids, profiles and dimension ids are checked against the rubrics openscore grades with, so a
+    misspelt dimension is a configuration error, not a rule that fails on every model.
+    """
     policy, source = load_yaml_model(Policy, path, display_name=display_path(Path(path)))
-    return LoadedPolicy(policy, source)
+    rubrics = {rid: _checked_rubric_rules(rid, rules, source) for rid, rules in policy.rubrics.items()}
+    return LoadedPolicy(policy.model_copy(update={"rubrics": rubrics}), source)
+
+
+def _checked_rubric_rules(rubric_id: str, rules: RubricRules, source: LoadedYaml) -> RubricRules:
+    """`rules` checked against rubric `rubric_id`, with its default profile filled in for min_score."""
+    from openscore.rubrics import list_rubrics, load_rubric
+
+    def error(path: tuple, message: str) -> ConfigError:
+        return ConfigError(f"{source.file}:{source.line_of(('rubrics', rubric_id) + path)}: {message}")
+
+    known = list_rubrics()
+    if rubric_id not in known:
+        raise error((), f"unknown rubric {rubric_id!r}{_suggest(rubric_id, known)}")
+    rubric = load_rubric(rubric_id)
+    profiles = [p.id for p in rubric.profiles]
+    if rules.min_score is not None and not profiles:
+        raise error(("min_score",), f"rubric {rubric_id!r} has no scores (it is a {rubric.kind} rubric); use its class rules")
+    if rules.min_class is not None and rubric.kind != "mof":
+        raise error(("min_class",), f"min_class applies to MOF rubrics; {rubric_id!r} is a {rubric.kind} rubric")
+    if rules.require_pass and rubric.kind != "osaid":
+        raise error(("require_pass",), f"require_pass applies to OSAID rubrics; {rubric_id!r} is a {rubric.kind} rubric")
+    if rules.profile is not None and rules.profile not in profiles:
+        raise error(("profile",), f"rubric {rubric_id!r} has no profile {rules.profile!r}{_suggest(rules.profile, profiles)}")
+    for dimension in rules.dimensions:
+        if dimension not in rubric.dimension_ids:
+            raise error(("dimensions", dimension),
+                        f"rubric {rubric_id!r} has no dimension {dimension!r}{_suggest(dimension, rubric.dimension_ids)}")
+    if rules.min_score is not None and rules.profile is None:
+        return rules.model_copy(update={"profile": rubric.default_profile or profiles[0]})
+    return rules
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(choices)})"
 
 
 def display_path(path: Path) -> str:
