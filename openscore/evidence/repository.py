@@ -23,6 +23,9 @@ FILE_KINDS: dict[str, re.Pattern[str]] = {
         r"(?:^|/)(?:tokenizer(?:_config)?\.json|tokenizer\.model|[\w-]*\.tiktoken|vocab\.(?:json|txt)|merges\.txt"
         r"|spiece\.model|sentencepiece\.bpe\.model|qwen\.tiktoken)$", re.I),
     "file.modeling_code": re.compile(r"(?:^|/)(?:modell?ing|configuration|tokenization)_[\w]+\.py$", re.I),
+    "file.eval_code": re.compile(r"(?:^|/)(?:eval|evaluate|evaluation|run_eval|benchmark)[\w-]*\.(?:py|sh)$", re.I),
+    "file.data_code": re.compile(
+        r"(?:^|/)(?:prepare|preprocess|process|tokeni[sz]e|dedup|filter|clean)[\w-]*\.(?:py|sh)$", re.I),
     "file.training_code": re.compile(r"(?:^|/)(?:train|finetune|pretrain|sft|dpo)[\w-]*\.(?:py|sh)$", re.I),
     "file.training_args": re.compile(
         r"(?:^|/)(?:training_args\.(?:bin|json)|trainer_state\.json|args\.json|train(?:ing)?_config[\w-]*\.(?:json|ya?ml))$",

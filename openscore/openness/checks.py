@@ -162,6 +162,16 @@ def training_code_in_repo(ctx: GradingContext) -> CheckOutcome:
 
 
 @check
+def eval_code_in_repo(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "eval_code", "evaluation scripts (eval*.py, evaluate*.py, ...) in the repository")
+
+
+@check
+def data_code_in_repo(ctx: GradingContext) -> CheckOutcome:
+    return _files(ctx, "data_code", "data preparation scripts (prepare*.py, preprocess*.py, ...) in the repository")
+
+
+@check
 def training_args(ctx: GradingContext) -> CheckOutcome:
     return _files(ctx, "training_args", "training arguments / trainer state in the repository")
 

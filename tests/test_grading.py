@@ -1,0 +1,115 @@
+"""Grading semantics on purpose-built repositories: what each kind of evidence earns, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from openscore.audit import audit
+from tests import checkpoint_builders as build
+
+OPEN_CARD = """---
+license: apache-2.0
+datasets: [org/open-corpus]
+library_name: transformers
+pipeline_tag: text-generation
+tags: [arxiv:2401.00001]
+model-index:
+- name: open-model
+  results:
+  - task: {type: text-generation}
+    dataset: {type: org/eval, name: Eval}
+    metrics: [{type: accuracy, value: 0.5}]
+---
+
+# Open model
+
+An openly developed model. Code: https://github.com/org/open-model (training, data preparation and
+evaluation scripts). Paper: https://aclanthology.org/2024.acl-long.1/
+
+## Training data
+
+Trained on org/open-corpus, 10 GB of public-domain text listed in its dataset card.
+
+## Training procedure
+
+AdamW, learning rate 3e-4, cosine decay, 20,000 steps, batch size 512.
+
+## Evaluation
+
+Accuracy 0.5 on org/eval, see the model-index above.
+
+## Limitations
+
+Small and easily confused; do not use it for decisions about people.
+
+## Hardware
+
+Trained on 8 NVIDIA A100 GPUs for 30 hours.
+
+## Model architecture
+
+A 12-layer decoder-only transformer with rotary embeddings.
+"""
+
+
+def _grades(report, rubric="osai-v3") -> dict:
+    return {g.dimension: g for g in report.rubrics[rubric].grades}
+
+
+@pytest.fixture(scope="module")
+def open_model(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("open-model")
+    (folder / "README.md").write_text(OPEN_CARD)
+    build.single_safetensors(folder)
+    build.write_config(folder)
+    for script in ("train.py", "prepare_data.py", "evaluate.py"):
+        (folder / script).write_text("# a script\n")
+    return folder
+
+
+def test_an_open_model_grades_open_where_the_repository_shows_it(open_model, fake_hub):
+    fake_hub.add_repo("org/open-model", open_model, revisions={"step1000": open_model})
+    report = audit("org/open-model", endpoint=fake_hub.endpoint, token=False, weights=False)
+    g = _grades(report)
+    for dim in ("weights_endmodel", "trainingcode", "preprint", "paper", "modelcard", "hardware_architecture"):
+        assert g[dim].grade == "open", (dim, g[dim].reason)
+    assert g["trainingcode"].evidence[0].file == "train.py"
+    assert g["paper"].evidence[0].url == "https://aclanthology.org/2024.acl-long.1/"
+    # no base model: the base dimensions mirror the end model, with their own rule ids
+    assert g["weights_basemodel"].grade == "open" and g["weights_basemodel"].reason.startswith("No separate base model")
+    assert all(e.rule.startswith("osai-v3/weights_basemodel/") for e in g["weights_basemodel"].evidence)
+    # the fake Hub serves no dataset cards: the data is listed but not verified, so never "open"
+    assert g["datasources_endmodel"].grade == "partial"
+    mof = _grades(report, "mof")
+    assert mof["model-parameters-intermediate"].grade == "open"
+    assert mof["model-parameters-intermediate"].evidence[0].snippet == "revision step1000 of org/open-model"
+    # Class I would also need the datasets verified as open: the fake Hub serves no dataset cards
+    assert mof["datasets"].grade == "unknown"
+    assert report.rubrics["mof"].classification == "Class II"
+    assert report.rubrics["osaid"].classification == "fail"
+    assert report.rubrics["osaid"].unmet == ["data-information"]
+
+
+def test_closed_grades_say_what_was_searched(tmp_path):
+    (tmp_path / "README.md").write_text("---\nlicense: apache-2.0\n---\n# A model\n\nIt exists.\n")
+    report = audit(str(tmp_path), weights=False)
+    g = _grades(report)
+    assert g["trainingcode"].grade == "closed"
+    assert any("training scripts" in s for s in g["trainingcode"].searched)
+    assert all(e.snippet.startswith("not found: ") for e in g["trainingcode"].evidence)
+    osaid = _grades(report, "osaid")
+    assert osaid["code"].reason.startswith("code.training_missing")
+    assert report.rubrics["osaid"].unmet == ["data-information", "code", "parameters"]
+    assert report.rubrics["mof"].classification == "Unclassified"
+
+
+def test_scores_follow_the_rubric_profiles(tmp_path):
+    (tmp_path / "README.md").write_text("---\nlicense: llama2\n---\n# x\n")
+    result = audit(str(tmp_path), weights=False, rubrics=["osai-v1"]).rubrics["osai-v1"]
+    api = _grades(audit(str(tmp_path), weights=False, rubrics=["osai-v1"]), "osai-v1")["api"]
+    assert api.grade == "unknown" and api.evidence
+    # unknown counts as 0 in both profiles; nothing here is n/a, so the two profiles agree
+    assert result.scores["osai-compatible"] == result.scores["strict"]
+    assert 0 <= result.scores["strict"] < 0.2
