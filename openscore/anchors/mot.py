@@ -15,8 +15,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from openscore.anchors import hub_url, reviewed_grades
 from openscore.errors import ConfigError
-from openscore.rubrics import ComponentStatus, MofClassification, Rubric, classify_mof, load_rubric
+from openscore.report import AuditReport
+from openscore.rubrics import ComponentStatus, MofClassification, Rubric, classify_mof, load_rubric, statuses_from_grades
 
 UNLICENSED = "unlicensed"  # MOT's value for "included, without a licence"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -107,3 +109,16 @@ def dump(release: Mapping[str, Any], statuses: Mapping[str, ComponentStatus], ru
     body = {"framework": dict(FRAMEWORK), "release": {**dict(release), "components": listed}}
     body["release"].setdefault("license", {})
     return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+
+
+def from_report(report: AuditReport) -> str:
+    """An audit report's MOF grades as a MOT model file (included = graded open or partial, under the
+    release's resolved licence; an unknown licence is written as MOT's `unlicensed`)."""
+    graded = reviewed_grades(report, "mof")
+    release: dict[str, Any] = {"name": report.source.repo_id.split("/")[-1], "producer": report.source.repo_id.split("/")[0]}
+    if hub_url(report):
+        release["huggingface"] = hub_url(report)
+    licence = report.licence.resolved
+    if licence.id != "unknown":
+        release["license"] = {"distribution": {"name": licence.id, "path": ""}}
+    return dump(release, statuses_from_grades({d: g.grade for d, g in graded.items()}, licence.id))

@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from openscore.anchors import hub_url, reviewed_grades
 from openscore.errors import ConfigError
+from openscore.report import AuditReport
 from openscore.rubrics import Rubric, load_rubric, score
 
 RUBRIC_ID = "osai-v3"
@@ -184,3 +186,23 @@ def from_grades(system: Mapping[str, Any], grades: Mapping[str, str], *, notes: 
         cells[dim] = OsaiCell(grade_class=grade if grade in OSAI_CLASSES else None,
                               link=list(link) if isinstance(link, (list, tuple)) else link, notes=note)
     return OsaiEntry(header=ATTRIBUTION_HEADER.strip("\n"), system=dict(system), org=dict(org or {}), cells=cells)
+
+
+def from_report(report: AuditReport) -> OsaiEntry:
+    """An audit report's osai-v3 grades as an OSAI entry: reasons become notes, evidence URLs links."""
+    graded = reviewed_grades(report, RUBRIC_ID)
+    system: dict[str, Any] = {"name": report.source.repo_id.split("/")[-1], "link": hub_url(report), "type": "text"}
+    base = (report.provenance.base or report.provenance.declared_base) if report.provenance else None
+    if base:
+        system["basemodelname"] = base.split("@")[0]
+    system["endmodelname"] = report.source.repo_id
+    system["endmodellicense"] = report.licence.resolved.name
+    system["notes"] = f"Exported from the openscore audit of {report.source.repo_id}@{report.source.sha}."
+    links: dict[str, str | list[str]] = {}
+    for dim, grade in graded.items():
+        urls = sorted({ev.url for ev in grade.evidence if ev.url})
+        if urls:
+            links[dim] = urls[0] if len(urls) == 1 else urls
+    org = {"name": report.source.repo_id.split("/")[0]} if "/" in report.source.repo_id else {}
+    return from_grades(system, {d: g.grade for d, g in graded.items()}, notes={d: g.reason for d, g in graded.items()},
+                       links=links, org=org)

@@ -26,6 +26,7 @@ COMMANDS = {
     "verify": "openscore.cli.lock:verify_cmd",
     "site": "openscore.cli.site:site_group",
     "schema": "openscore.cli.schema:schema_cmd",
+    "export": "openscore.cli.export:export_group",
 }
 
 

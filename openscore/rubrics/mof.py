@@ -63,6 +63,14 @@ class MofClassification:
         return sum(self.progress.values()) / len(self.progress)
 
 
+def statuses_from_grades(grades: Mapping[str, str], licence: str | None) -> dict[str, ComponentStatus]:
+    """Component statuses from an audit's MOF grades: open or partial = included, under the release's
+    licence (None when it is unknown: the component then counts as unlicensed, never as open)."""
+    licence = None if licence in (None, "unknown") else licence
+    return {dim: ComponentStatus(included=grade in ("open", "partial"), licence=licence if grade in ("open", "partial") else None)
+            for dim, grade in grades.items()}
+
+
 def classify_mof(rubric: Rubric, components: Mapping[str, ComponentStatus]) -> MofClassification:
     """Classify a release from the status of its components (keyed by the rubric's component ids)."""
     if rubric.kind != "mof":
