@@ -6,7 +6,10 @@ import csv
 import html
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,6 +92,14 @@ def test_two_builds_are_byte_identical_and_a_rebuild_in_place_too(reports, site,
     build_site(reports, tmp_path / "again")  # replaces the earlier site through the staging swap
     assert _tree(tmp_path / "again") == first
     assert [p.name for p in tmp_path.iterdir()] == ["again"]  # no staging or retired folders left
+
+
+def test_a_build_in_another_process_with_another_hash_seed_is_byte_identical(reports, site, tmp_path):
+    """Set and dict orders differ between processes; nothing in the output may depend on them."""
+    script = "import sys; from pathlib import Path; from openscore.site import build_site; build_site(Path(sys.argv[1]), Path(sys.argv[2]))"
+    env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    subprocess.run([sys.executable, "-c", script, str(reports), str(tmp_path / "other")], check=True, env=env)
+    assert _tree(tmp_path / "other") == _tree(site)
 
 
 def test_the_site_has_every_page_api_file_and_badge(site):
