@@ -24,7 +24,7 @@ def render_github(result: GateResult) -> str:
             level = "error" if check.status == "fail" else "notice"
             text = check.message if check.status == "fail" else f"waived until {check.waiver.expires.isoformat()} " \
                 f"({check.waiver.reason}): {check.message}"
-            lines.append(_command(level, *result.where(model, check), f"openscore {check.rule}: {model.repo_id}", text))
+            lines.append(_command(level, *result.where(model, check), f"openscore {check.rule}: {model.repo_id or model.source}", text))
     return "".join(line + "\n" for line in lines)
 
 
