@@ -72,8 +72,8 @@ def collect_repository(ctx: CollectContext) -> tuple[CollectorOutput, dict | Non
             kind=kind,
             value={"path": entry.path, "size": entry.size, "lfs": entry.lfs, "present": entry.present},
             evidence=ctx.cite(rule=f"collect/repository/{kind[5:]}", extractor=EXTRACTOR, file=entry.path,
-                              snippet=f"{entry.path}, {entry.size} bytes{state}",
-                              locator=f"sha256:{entry.sha256}" if entry.sha256 else None),
+                              snippet=f"{entry.path}, {entry.size} bytes"
+                                      + (f", sha256 {entry.sha256}" if entry.sha256 else "") + state),
         ))
     out.searched.append("branches and tags named like step1000 / checkpoint-N / stage-*")
     for name in sorted(inv.refs):
