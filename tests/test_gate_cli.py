@@ -278,3 +278,19 @@ def test_gate_with_a_lock_checks_the_audited_files_and_points_at_the_lock(tmp_pa
     assert result["ruleId"] == "lock.files"
     assert result["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "openscore.lock"}, "region": {"startLine": lock_line}}
+
+
+def test_a_bare_hub_name_is_audited_at_the_revision_the_policy_pins(tmp_path, fake_hub):
+    from openscore.samples import materialize
+
+    repo = fake_hub.add_repo("acme/tiny", materialize("tiny-llama"))
+    write_policy(tmp_path, "models:\n  - source: acme/tiny\n    revision: v1\nlicence:\n  forbid_unknown: true\n")
+    args = ["--endpoint", fake_hub.endpoint, "--no-weights", "--format", "json"]
+    res = gate(["acme/tiny", *args], tmp_path)
+    assert res.exit_code == 3 and "v1" in res.stderr  # the pinned revision, not main, was asked for: it does not exist
+    (tmp_path / "openscore.yaml").write_text(
+        f"models:\n  - source: acme/tiny\n    revision: {repo.revisions['main'].sha}\nlicence:\n  forbid_unknown: true\n")
+    res = gate(["acme/tiny", *args], tmp_path)
+    assert res.exit_code == 0, res.stderr
+    checks = {c["rule"]: c for c in json.loads(res.stdout)["models"][0]["checks"]}
+    assert checks["policy.pinned-revision"]["status"] == "pass"

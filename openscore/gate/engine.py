@@ -164,10 +164,14 @@ def _locked_files(report: AuditReport, entry: LockedModel, run: _Run) -> RuleOut
 
 
 def _obtain_report(spec: str, run: _Run) -> AuditReport:
+    """The saved report, or a fresh audit (at the policy's pinned revision when `spec` names none)."""
     if is_report_path(spec):
         return load_report(spec)
     from openscore.audit import audit  # heavy imports (torch) only when an audit is needed
 
+    governed = _governing_entry(spec, run.policy)
+    if governed is not None and _split_spec(spec)[1] is None:
+        spec = governed[1].spec
     rubrics = sorted(run.policy.policy.rubrics) or None
     return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics)
 
