@@ -178,6 +178,13 @@ def test_licence_texts_inside_cards_are_found_with_their_line(realcards: Path):
     llama3 = identify_text((realcards / "meta-llama__Meta-Llama-3-8B" / "README.md").read_text(encoding="utf-8"))
     assert (llama3.id, llama3.line, llama3.method) == ("llama3", 15, "fingerprint:title")
     assert "META LLAMA 3 COMMUNITY LICENSE AGREEMENT" in llama3.snippet
+    # a card that only cites its licence in a sentence: identified, but as a mention, below a licence text
+    falcon = identify_text((realcards / "tiiuae__falcon-40b" / "README.md").read_text(encoding="utf-8"))
+    assert (falcon.id, falcon.method, falcon.line) == ("tii-falcon", "fingerprint:mention", 14)
+    assert 0.6 <= falcon.confidence < 0.9
+    # a cited title outranks phrases that Llama 3.1, 3.2, 3.3 and 4 share ("Built with Llama", 700M users)
+    llama31 = identify_text((realcards / "NousResearch__Meta-Llama-3.1-8B-Instruct" / "README.md").read_text(encoding="utf-8"))
+    assert (llama31.id, llama31.method) == ("llama3.1", "fingerprint:mention")
 
 
 def test_sample_licences_are_recognised_by_their_full_text():

@@ -2,8 +2,11 @@
 
 Two layers, both conservative:
 1. AI licences (not in SPDX) by fingerprints from licences.yaml: a title such as "LLAMA 2 COMMUNITY
-   LICENSE AGREEMENT", or at least two distinctive phrases ("Relevant Percentage", ...). Texts are
-   compared with case, punctuation and line breaks folded away, so wrapped or Markdown copies match.
+   LICENSE AGREEMENT" opening a line (confidence >= 0.9), the same title cited inside a sentence
+   ("fingerprint:mention", confidence 0.6-0.7: a card naming its licence), or at least two distinctive
+   phrases ("fingerprint:phrases", confidence 0.3-0.55). A heading beats a mention, which beats phrases;
+   two licences matching equally well give "unknown" (method "ambiguous"). Texts are compared with case, punctuation and line breaks
+   folded away, so wrapped or Markdown copies match.
 2. Common open source licences by whole-text comparison against the choosealicense.com texts that
    `identify` vendors: a match needs an edit distance under 5% of the text (copyright lines removed).
 Anything else is "unknown": a near-miss is never promoted to a guess.
@@ -36,7 +39,7 @@ class LicenceMatch:
 
     id: str  # catalogue id ("llama2", "Apache-2.0", ...) or "unknown"
     confidence: float  # 0..1
-    method: str  # "fingerprint:title", "fingerprint:phrases", "spdx-text", "none", "ambiguous"
+    method: str  # "fingerprint:title", "fingerprint:mention", "fingerprint:phrases", "spdx-text", "none", "ambiguous"
     line: int | None = None
     snippet: str | None = None  # the line that identified it (<= 300 chars)
 
@@ -72,11 +75,26 @@ class _FoldedText:
 
     def find(self, phrase: str) -> int | None:
         """1-based line where `phrase` (folded) starts, or None."""
+        hit = self._find(phrase)
+        return hit[0] if hit else None
+
+    def find_heading(self, phrase: str) -> tuple[int, bool] | None:
+        """(line, heads_its_line): where `phrase` starts, and whether it opens that line, as a licence's
+        title does ("TII Falcon LLM License Version 1.0"), rather than being cited mid-sentence."""
+        return self._find(phrase)
+
+    def _find(self, phrase: str) -> tuple[int, bool] | None:
         needle = fold(phrase)
         position = self.text.find(needle) if needle else -1
         if position < 0:
             return None
-        return bisect.bisect_right(self.starts, position)
+        line = bisect.bisect_right(self.starts, position)
+        heading = position == self.starts[line - 1]
+        if not heading:  # a heading elsewhere in the text outranks the first, cited, occurrence
+            for start in self.starts:
+                if self.text.startswith(needle, start):
+                    return bisect.bisect_right(self.starts, start), True
+        return line, heading
 
     def snippet(self, line: int) -> str:
         return self.lines[line - 1].strip()[:300]
@@ -87,26 +105,36 @@ def fold(text: str) -> str:
     return _FOLD_RE.sub(" ", text.lower()).strip()
 
 
+#: how strongly each kind of fingerprint hit identifies a text: the kind ranks first, then the score
+_STRENGTH = {"fingerprint:title": 3, "fingerprint:mention": 2, "fingerprint:phrases": 1}
+
+
 def _by_fingerprint(folded: _FoldedText) -> LicenceMatch | None:
-    candidates: list[tuple[float, str, str, int]] = []
+    candidates: list[tuple[int, float, str, str, int]] = []
     for entry in load_catalogue().table.licences:
         prints = entry.fingerprints
         if prints is None:
             continue
-        title_lines = [ln for ln in (folded.find(t) for t in prints.titles) if ln is not None]
+        titles = [hit for hit in (folded.find_heading(t) for t in prints.titles) if hit is not None]
         phrase_lines = [ln for ln in (folded.find(p) for p in prints.phrases) if ln is not None]
         share = len(phrase_lines) / len(prints.phrases) if prints.phrases else 0.0
-        if title_lines:
-            candidates.append((0.9 + 0.1 * share, entry.id, "fingerprint:title", min(title_lines)))
+        headings = [line for line, heading in titles if heading]
+        if headings:
+            method, confidence, line = "fingerprint:title", 0.9 + 0.1 * share, min(headings)
+        elif titles:  # the licence is named inside a sentence: a reference to it, weaker than its text
+            method, confidence, line = "fingerprint:mention", 0.6 + 0.1 * share, min(ln for ln, _ in titles)
         elif len(phrase_lines) >= 2:
-            candidates.append((0.5 + 0.3 * share, entry.id, "fingerprint:phrases", min(phrase_lines)))
+            method, confidence, line = "fingerprint:phrases", 0.3 + 0.25 * share, min(phrase_lines)
+        else:
+            continue
+        candidates.append((_STRENGTH[method], round(confidence, 4), entry.id, method, line))
     if not candidates:
         return None
-    candidates.sort(key=lambda c: (-c[0], c[3], c[1]))
+    candidates.sort(key=lambda c: (-c[0], -c[1], c[4], c[2]))
     best = candidates[0]
-    if len(candidates) > 1 and candidates[1][0] == best[0] and candidates[1][1] != best[1]:
-        return LicenceMatch(id="unknown", confidence=0.0, method="ambiguous", line=best[3], snippet=folded.snippet(best[3]))
-    return LicenceMatch(id=best[1], confidence=round(best[0], 4), method=best[2], line=best[3], snippet=folded.snippet(best[3]))
+    if len(candidates) > 1 and candidates[1][:2] == best[:2] and candidates[1][2] != best[2]:
+        return LicenceMatch(id="unknown", confidence=0.0, method="ambiguous", line=best[4], snippet=folded.snippet(best[4]))
+    return LicenceMatch(id=best[2], confidence=best[1], method=best[3], line=best[4], snippet=folded.snippet(best[4]))
 
 
 def _normalise_licence_text(text: str) -> str:
