@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -344,3 +345,70 @@ def test_hostile_config_values_do_not_break_the_document(tmp_path):
     assert cfg.norm_eps is None and cfg.rope_scaling is None and cfg.num_heads is None
     assert cfg.vocab_size == 512 and "vocab_size" in layout.config_from_tensors
     json.loads(layout.model_dump_json())  # serialisable: no inf/NaN
+
+
+def _qwen_moe(shared: bool) -> tuple[dict, dict[str, tuple[int, ...]]]:
+    """A Qwen-MoE block layout: narrow routed experts, optionally one shared expert with its gate."""
+    h, experts, moe_ffn, shared_ffn, v = 32, 4, 24, 40, 64
+    config = {"model_type": "qwen2_moe" if shared else "qwen3_moe", "hidden_size": h, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "intermediate_size": 96,
+              "moe_intermediate_size": moe_ffn, "num_experts": experts, "num_experts_per_tok": 2, "vocab_size": v,
+              "tie_word_embeddings": False}
+    if shared:
+        config["shared_expert_intermediate_size"] = shared_ffn
+    shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (v, h), "model.norm.weight": (h,),
+                                          "lm_head.weight": (v, h)}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        shapes.update({p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,),
+                       p + "self_attn.q_proj.weight": (32, h), p + "self_attn.k_proj.weight": (16, h),
+                       p + "self_attn.v_proj.weight": (16, h), p + "self_attn.o_proj.weight": (h, 32),
+                       p + "mlp.gate.weight": (experts, h)})
+        if shared:
+            shapes.update({p + "mlp.shared_expert.gate_proj.weight": (shared_ffn, h),
+                           p + "mlp.shared_expert.up_proj.weight": (shared_ffn, h),
+                           p + "mlp.shared_expert.down_proj.weight": (h, shared_ffn),
+                           p + "mlp.shared_expert_gate.weight": (1, h)})
+        else:
+            shapes.update({p + "self_attn.q_norm.weight": (8,), p + "self_attn.k_norm.weight": (8,)})
+        for x in range(experts):
+            q = f"{p}mlp.experts.{x}."
+            shapes.update({q + "gate_proj.weight": (moe_ffn, h), q + "up_proj.weight": (moe_ffn, h),
+                           q + "down_proj.weight": (h, moe_ffn)})
+    return config, shapes
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["qwen3-moe", "qwen2-moe-shared-expert"])
+def test_moe_with_narrow_and_shared_experts(shared):
+    config, shapes = _qwen_moe(shared)
+    with_shapes = build_layout(CheckpointHeaders(tensors=_records(shapes, "model.safetensors"),
+                                                 formats=["safetensors"], config=config))
+    assert with_shapes.family == config["model_type"] and with_shapes.scheme == "moe"
+    assert with_shapes.unmapped == [] and with_shapes.warnings == []
+    assert with_shapes.config.expert_intermediate_size == 24 and with_shapes.config.intermediate_size == 96
+    names_only = build_layout(CheckpointHeaders(
+        tensors=[TensorRecord(n, "model.safetensors", None, None) for n in shapes], formats=["safetensors"],
+        config=config, weights_absent=True))
+    assert names_only.signature == with_shapes.signature  # config-inferred shapes equal the headers'
+    assert names_only.params_total == sum(math.prod(s) for s in shapes.values())
+    if shared:
+        router = next(t for t in names_only.tensors if t.role == "shared_router")
+        assert router.shape == [1, 32]
+
+
+def test_narrower_experts_than_the_config_says_are_flagged():
+    config, shapes = _qwen_moe(shared=False)
+    layout = build_layout(CheckpointHeaders(tensors=_records(shapes, "m.safetensors"), formats=["safetensors"],
+                                            config={**config, "moe_intermediate_size": 48}))
+    assert any("expert_intermediate_size=48" in w for w in layout.warnings)
+
+
+def test_gguf_q_norm_takes_the_role_its_shape_fits():
+    """llama.cpp calls both OLMo-2's per-projection and Qwen3's per-head q/k norms `attn_q_norm`."""
+    meta = {"general.architecture": "qwen3", "qwen3.embedding_length": 32, "qwen3.block_count": 1,
+            "qwen3.attention.head_count": 4, "qwen3.attention.head_count_kv": 2, "qwen3.attention.key_length": 8}
+    for width, role in ((8, "attn_q_head_norm"), (32, "attn_q_norm")):
+        layout = build_layout(CheckpointHeaders(
+            tensors=_records({"token_embd.weight": (64, 32), "blk.0.attn_q_norm.weight": (width,)}, "m.gguf"),
+            formats=["gguf"], config=None, gguf_metadata=meta))
+        assert next(t.role for t in layout.tensors if t.name == "blk.0.attn_q_norm.weight") == role

@@ -80,5 +80,8 @@ def test_artefacts():
 
 def test_llama_scheme_knows_the_optional_per_head_norms_of_qwen3():
     llama = load_role_map().schemes["llama"]
-    assert llama.match("model.layers.5.self_attn.k_norm.weight", None).role == "attn_k_norm"
-    assert "attn_k_norm" not in llama.required
+    assert llama.match("model.layers.5.self_attn.k_norm.weight", None).role == "attn_k_head_norm"
+    assert "attn_k_head_norm" not in llama.required
+    olmo2 = load_role_map().schemes["olmo2"]  # OLMo-2 normalises the whole projection instead
+    assert olmo2.match("model.layers.5.self_attn.k_norm.weight", None).role == "attn_k_norm"
+    assert "attn_k_norm" in olmo2.required

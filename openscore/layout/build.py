@@ -89,6 +89,7 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
     symbols = cfg.symbols()
     if scheme is not None:
         _infer_renamed(rm, scheme, params, placed, cfg, symbols)
+    _refine_by_shape(rm, placed, symbols)
     unmapped = sorted(r.name for r in params if r.name not in placed)
 
     role_shapes = {role: expected_shape(rm, role, symbols) for role in {p.role for p in placed.values()}}
@@ -194,9 +195,14 @@ def _complete_from_shapes(cfg: NormalisedConfig, placed: dict[str, _Placed], sch
         observed["vocab_size"], observed["hidden_size"] = by_role["embed"]
     elif "final_norm" in by_role:
         observed["hidden_size"] = by_role["final_norm"][0]
-    for role, axis in (("mlp_up", 0), ("mlp_gate", 0), ("expert_up", 0), ("mlp_down", 1), ("mlp_gate_up", None)):
-        if role in by_role and len(by_role[role]) == 2 and "intermediate_size" not in observed:
-            observed["intermediate_size"] = by_role[role][0] // 2 if axis is None else by_role[role][axis]
+    dense = _ffn_width(by_role, ("mlp_up", "mlp_gate", "mlp_down", "mlp_gate_up"))
+    experts_ffn = _ffn_width(by_role, ("expert_up", "expert_gate", "expert_down"))
+    if dense is not None:
+        observed["intermediate_size"] = dense
+    if experts_ffn is not None:
+        # Mixtral states the expert width as intermediate_size; Qwen-MoE/DeepSeek-MoE as a field of its own
+        narrower = cfg.expert_intermediate_size is not None or dense is not None
+        observed["expert_intermediate_size" if narrower else "intermediate_size"] = experts_ffn
     if layers:
         observed["num_layers"] = max(layers) + 1
     if "moe_router" in by_role and len(by_role["moe_router"]) == 2:
@@ -219,14 +225,38 @@ def _complete_from_shapes(cfg: NormalisedConfig, placed: dict[str, _Placed], sch
     return sorted(filled)
 
 
+def _refine_by_shape(rm: RoleMap, placed: dict[str, _Placed], symbols: dict[str, int]) -> None:
+    """A name shared by two roles of different shapes (`shape_alternatives`) takes the one its shape fits."""
+    for p in placed.values():
+        alternative = rm.spec.shape_alternatives.get(p.role)
+        if alternative is None or p.record.shape is None:
+            continue
+        shape = list(p.record.shape)
+        if shape != expected_shape(rm, p.role, symbols) and shape == expected_shape(rm, alternative, symbols):
+            p.role = alternative
+
+
+def _ffn_width(by_role: dict[str, list[int]], roles: tuple[str, ...]) -> int | None:
+    """One MLP branch's width from the first of `roles` with a 2-D shape ([ffn, hidden] / [hidden, ffn])."""
+    for role in roles:
+        shape = by_role.get(role)
+        if shape is not None and len(shape) == 2:
+            if role.endswith("_down"):
+                return shape[1]
+            return shape[0] // 2 if role.endswith("gate_up") else shape[0]
+    return None
+
+
 def expected_shape(rm: RoleMap, role: str, symbols: dict[str, int]) -> list[int] | None:
     """A role's [out, in] shape from the normalised config, None when the config lacks a dimension
     (or cannot know it: a LoRA factor's rank)."""
     base, _, modifier = role.partition(".")
     spec = rm.roles.get(base)
-    if spec is None or modifier not in ("", "bias") or any(s not in symbols for s in spec.shape):
+    if spec is None or modifier not in ("", "bias"):
         return None
-    shape = [symbols[s] for s in spec.shape]
+    if any(isinstance(s, str) and s not in symbols for s in spec.shape):
+        return None
+    shape = [s if isinstance(s, int) else symbols[s] for s in spec.shape]
     return shape[:1] if modifier == "bias" else shape
 
 

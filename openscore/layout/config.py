@@ -14,7 +14,7 @@ from openscore.layout.roles import FamilySpec, RoleMap
 #: fields that fix tensor shapes: two checkpoints of equal geometry agree on all of them
 STRUCTURAL_FIELDS = (
     "hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
-    "vocab_size", "num_experts", "tied_embeddings",
+    "vocab_size", "num_experts", "expert_intermediate_size", "shared_expert_intermediate_size", "tied_embeddings",
 )
 
 
@@ -38,6 +38,8 @@ class NormalisedConfig(BaseModel):
     activation: str | None = None
     num_experts: int | None = None
     experts_per_token: int | None = None
+    expert_intermediate_size: int | None = None  # when the experts are narrower than the dense MLP (Qwen-MoE)
+    shared_expert_intermediate_size: int | None = None  # all shared experts of a block together
 
     def symbols(self) -> dict[str, int]:
         """The shape symbols of roles.yaml that this config determines."""
@@ -49,6 +51,13 @@ class NormalisedConfig(BaseModel):
         out.update({k: v for k, v in pairs.items() if v is not None})
         if self.intermediate_size is not None:
             out["ffn2"] = 2 * self.intermediate_size
+        expert_ffn = self.expert_intermediate_size or self.intermediate_size
+        if expert_ffn is not None:
+            out["expert_ffn"] = expert_ffn
+        if self.shared_expert_intermediate_size is not None:
+            out["shared_ffn"] = self.shared_expert_intermediate_size
+        if self.head_dim:
+            out["head_dim"] = self.head_dim
         if self.num_heads and self.head_dim:
             out["q_dim"] = self.num_heads * self.head_dim
             kv = self.num_kv_heads or self.num_heads
@@ -141,6 +150,11 @@ def normalise_config(
         ffn = int(ratio * hidden) if ratio else None
     # class defaults fill what a config.json leaves out; GGUF files state what they mean
     defaults = family.defaults if family and config else {}
+    expert_ffn = _as_int(raw.get("expert_intermediate_size"))
+    shared_ffn = _as_int(raw.get("shared_expert_intermediate_size"))
+    shared_count = _as_int(raw.get("num_shared_experts"))
+    if shared_ffn is None and shared_count and expert_ffn:
+        shared_ffn = shared_count * expert_ffn  # DeepSeek-MoE: n_shared_experts fused in one MLP
     tied = raw.get("tied_embeddings")
     rope_scaling = raw.get("rope_scaling")
     activation = raw.get("activation")
@@ -162,4 +176,6 @@ def normalise_config(
         activation=activation if isinstance(activation, str) else (family.activation if family else None),
         num_experts=_as_int(raw.get("num_experts")),
         experts_per_token=_as_int(raw.get("experts_per_token")),
+        expert_intermediate_size=expert_ffn,
+        shared_expert_intermediate_size=shared_ffn,
     )

@@ -27,7 +27,8 @@ ROLE_MODIFIERS = frozenset({"lora_A", "lora_B"})
 PACKED_SUFFIXES = frozenset({"qweight"})
 SLOT_NAMES = {"{L}": "L", "{E}": "E", "{END}": "END"}
 
-Symbol = Literal["hidden", "q_dim", "kv_dim", "qkv_dim", "ffn", "ffn2", "vocab", "positions", "experts", "type_vocab"]
+Symbol = Literal["hidden", "head_dim", "q_dim", "kv_dim", "qkv_dim", "ffn", "ffn2", "expert_ffn", "shared_ffn", "vocab",
+                 "positions", "experts", "type_vocab"]
 
 
 class _Spec(BaseModel):
@@ -35,7 +36,7 @@ class _Spec(BaseModel):
 
 
 class RoleSpec(_Spec):
-    shape: list[Symbol]
+    shape: list[Symbol | int]
     per_layer: bool = False
     per_expert: bool = False
 
@@ -70,6 +71,7 @@ class RoleMapSpec(_Spec):
     version: int
     artefact_suffixes: list[str]
     wrapper_prefixes: list[str] = Field(default_factory=list)
+    shape_alternatives: dict[str, str] = Field(default_factory=dict)
     roles: dict[str, RoleSpec]
     schemes: dict[str, SchemeSpec]
     families: dict[str, FamilySpec]
@@ -89,6 +91,9 @@ class RoleMapSpec(_Spec):
             for role in scheme.optional + scheme.required + scheme.transposed:
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: unknown role {role!r}")
+        for role, alternative in self.shape_alternatives.items():
+            if role not in self.roles or alternative not in self.roles:
+                raise ValueError(f"shape_alternatives: unknown role in {role!r}: {alternative!r}")
         for name, family in self.families.items():
             for scheme in family.schemes:
                 if scheme not in self.schemes:
