@@ -30,7 +30,8 @@ SAMPLES = Path(samples_init).parent
     ("llama3.3", None, None, "llama3.3", False),
     ("llama4", None, None, "llama4", False),
     ("gemma", None, None, "gemma", False),
-    ("openrail", None, None, "unknown", False),  # a family, not one licence
+    ("openrail", None, None, "openrail", False),  # the family: every member is a RAIL licence
+    ("gpl", None, None, "unknown", False),  # a family with different terms per version
     ("bigscience-openrail-m", None, None, "bigscience-openrail-m", False),
     ("creativeml-openrail-m", None, None, "creativeml-openrail-m", False),
     ("bigscience-bloom-rail-1.0", None, None, "bigscience-bloom-rail-1.0", False),
@@ -69,6 +70,7 @@ def test_ai_licence_facts_come_from_the_table():
     assert resolve("other", license_name="tongyi-qianwen").user_cap == 100_000_000
     assert resolve("cc-by-nc-4.0").commercial_use is False
     assert resolve("bigscience-bloom-rail-1.0").use_policy_passes_down is True
+    assert is_more_permissive(resolve("apache-2.0"), resolve("openrail"))
     assert resolve("apache-2.0").osi_approved is True
     unknown = resolve("other")
     assert unknown.open is False and unknown.osi_approved is None and unknown.commercial_use is None
