@@ -142,3 +142,21 @@ def test_the_hostile_card_renders_inert(browser, base_url):
     assert browser.current_url.endswith("models/evil/hostile-card.html")
     assert "<script>alert('xss')</script>" in browser.find_element(By.TAG_NAME, "h1").text + browser.page_source.replace("&lt;", "<").replace("&gt;", ">")
     assert _problems(browser) == []
+
+
+def test_without_javascript_the_pages_still_work(browser, base_url):
+    """The scripts blocked from loading, as for a reader with JavaScript off or a strict proxy."""
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*.js"]})
+    try:
+        _open(browser, base_url + "index.html?q=olmo")
+        assert not browser.find_element(By.ID, "filters").is_displayed()  # no half-working controls
+        assert _models(browser)[:2] == ["evil/hostile-card", "allenai/OLMo-7B"] and len(_models(browser)) == 7
+        assert browser.find_elements(By.CSS_SELECTOR, "#leaderboard thead button") == []
+        _open(browser, base_url + "compare.html?m=allenai/OLMo-7B")
+        shown = [th for th in browser.find_elements(By.CSS_SELECTOR, "#compare thead th[data-model]") if th.is_displayed()]
+        assert len(shown) == 7  # the fallback: every model side by side
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        browser.execute_cdp_cmd("Network.disable", {})
+        browser.get_log("browser")  # the blocked scripts' errors belong to this test only
