@@ -138,6 +138,8 @@ def test_policy_typo_is_reported_at_its_line_with_a_suggestion(tmp_path):
         ("rubrics:\n  osai-v3:\n    min_class: II\n", ":3: min_class applies to MOF rubrics"),
         ("rubrics:\n  mof:\n    min_score: 0.5\n", ":3: rubric 'mof' has no scores"),
         ("rubrics:\n  mof:\n    require_pass: true\n", ":3: require_pass applies to OSAID rubrics"),
+        ("licence:\n  deny: [mit]\nwaivers:\n  - model: a/b\n    rules: [licence.deny, licence.dny]\n    reason: why not\n"
+         "    expires: 2027-01-01\n", ":5: waiver rule 'licence.dny' matches no rule this policy sets (did you mean 'licence.deny'?)"),
     ],
 )
 def test_policy_errors_name_file_and_line(tmp_path, text, expected):
@@ -387,5 +389,23 @@ def test_waiver_waives_until_it_expires(tmp_path):
 def test_waiver_for_another_model_or_rule_does_not_waive(tmp_path):
     other_model = WAIVED_POLICY.replace('"acme/*"', "other/model")
     assert gate_one(tmp_path, other_model, make_report(licence=CC_BY_NC))[1].status == "fail"
-    other_rule = WAIVED_POLICY.replace('"licence.*"', "provenance.pickle")
+    other_rule = WAIVED_POLICY.replace('"licence.*"', "gate.audit")
     assert gate_one(tmp_path, other_rule, make_report(licence=CC_BY_NC))[1].status == "fail"
+
+
+def test_policy_rule_ids_are_exactly_the_rules_evaluated():
+    """What waivers are checked against is what the gate evaluates (for every section of a full policy)."""
+    from openscore.gate.policy import Policy
+    from openscore.gate.rules import evaluate_report, policy_rule_ids
+
+    full = Policy.model_validate({
+        "rubrics": {"osai-v3": {"min_score": 0.5, "profile": "strict", "max_unknown": 1, "dimensions": {"modelcard": "open"}},
+                    "mof": {"min_class": "II"}, "osaid": {"require_pass": True}},
+        "licence": {"allow": [], "deny": ["x"], "require_commercial_use": True, "min_user_cap": 5, "require_open": True,
+                    "forbid_unknown": True, "forbid_laundering": True, "forbid_conflict": True},
+        "provenance": {"require_declared_base_match": True, "forbid_undeclared_derivative": True,
+                       "forbid_verdicts": ["derived"], "require_safetensors": True, "forbid_pickle": True},
+    })
+    evaluated = sorted(o.rule for o in evaluate_report(make_report(), full))
+    assert policy_rule_ids(full) == evaluated and len(evaluated) == 18
+    assert policy_rule_ids(Policy()) == [] == [o.rule for o in evaluate_report(make_report(), Policy())]

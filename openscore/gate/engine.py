@@ -19,18 +19,9 @@ from openscore import __version__
 from openscore.errors import InvalidReport, OpenscoreError, UsageError
 from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_path
 from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
-from openscore.gate.rules import RuleOutcome, evaluate_report
+from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, RuleOutcome, evaluate_report
 from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
 from openscore.report import AuditReport
-
-#: rule id for a model the audit rejected outright (malformed or hostile checkpoint)
-AUDIT_RULE = "gate.audit"
-#: rule id for a report whose revision is not the one the policy pins
-PINNED_RULE = "policy.pinned-revision"
-#: rule id under which a model that could not be evaluated is reported
-EVALUATION_RULE = "gate.evaluation"
-#: rule id for audited files that differ from the lock file's
-LOCK_RULE = "lock.files"
 
 
 @dataclass(frozen=True)

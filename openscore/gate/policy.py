@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import fnmatch
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -149,7 +150,22 @@ def load_policy(path: str | Path) -> LoadedPolicy:
     """
     policy, source = load_yaml_model(Policy, path, display_name=display_path(Path(path)))
     rubrics = {rid: _checked_rubric_rules(rid, rules, source) for rid, rules in policy.rubrics.items()}
-    return LoadedPolicy(policy.model_copy(update={"rubrics": rubrics}), source)
+    policy = policy.model_copy(update={"rubrics": rubrics})
+    _check_waived_rules(policy, source)
+    return LoadedPolicy(policy, source)
+
+
+def _check_waived_rules(policy: Policy, source: LoadedYaml) -> None:
+    """Every rule pattern of a waiver must name a rule this policy can fail: a typo would waive nothing."""
+    from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, policy_rule_ids
+
+    known = policy_rule_ids(policy) + [AUDIT_RULE, PINNED_RULE, LOCK_RULE]
+    for i, waiver in enumerate(policy.waivers):
+        for j, pattern in enumerate(waiver.rules):
+            if not any(fnmatch.fnmatchcase(rule, pattern) for rule in known):
+                line = source.line_of(("waivers", i, "rules", j))
+                raise ConfigError(f"{source.file}:{line}: waiver rule {pattern!r} matches no rule this policy sets"
+                                  f"{_suggest(pattern, known)}")
 
 
 def _checked_rubric_rules(rubric_id: str, rules: RubricRules, source: LoadedYaml) -> RubricRules:

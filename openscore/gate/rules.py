@@ -43,6 +43,43 @@ def evaluate_report(report: AuditReport, policy: Policy) -> list[RuleOutcome]:
     return outcomes
 
 
+#: rule id for a model the audit rejected outright (malformed or hostile checkpoint)
+AUDIT_RULE = "gate.audit"
+#: rule id for a report whose revision is not the one the policy pins
+PINNED_RULE = "policy.pinned-revision"
+#: rule id for audited files that differ from the lock file's
+LOCK_RULE = "lock.files"
+#: rule id under which a model that could not be evaluated is reported (not a check: never waived)
+EVALUATION_RULE = "gate.evaluation"
+
+#: policy key -> rule id, for the licence and provenance sections
+LICENCE_RULE_IDS = {
+    "allow": "licence.allow", "deny": "licence.deny", "require_commercial_use": "licence.commercial-use",
+    "min_user_cap": "licence.user-cap", "require_open": "licence.open", "forbid_unknown": "licence.unknown",
+    "forbid_laundering": "licence.laundering", "forbid_conflict": "licence.conflict",
+}
+PROVENANCE_RULE_IDS = {
+    "require_declared_base_match": "provenance.declared-base",
+    "forbid_undeclared_derivative": "provenance.undeclared-derivative",
+    "forbid_verdicts": "provenance.verdict", "require_safetensors": "provenance.safetensors",
+    "forbid_pickle": "provenance.pickle",
+}
+
+
+def policy_rule_ids(policy: Policy) -> list[str]:
+    """The ids of the rules `evaluate_report` checks under this policy (what waivers can name)."""
+    ids = []
+    for rubric_id, rules in policy.rubrics.items():
+        ids += [rule for rule, _ in _wanted_rubric_rules(rubric_id, rules)]
+        ids += [f"rubric.{rubric_id}.dimension.{d}" for d in rules.dimensions]
+    for section, table in ((policy.licence, LICENCE_RULE_IDS), (policy.provenance, PROVENANCE_RULE_IDS)):
+        for key, rule in table.items():
+            value = getattr(section, key)
+            if (value is not None) if key == "allow" else bool(value):
+                ids.append(rule)
+    return sorted(ids)
+
+
 # --- rubrics -------------------------------------------------------------------------------------
 
 

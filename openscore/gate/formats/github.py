@@ -6,7 +6,7 @@ Markdown summary for `$GITHUB_STEP_SUMMARY` is rendered by openscore.gate.format
 
 from __future__ import annotations
 
-from openscore.gate.engine import EVALUATION_RULE
+from openscore.gate.rules import EVALUATION_RULE
 from openscore.gate.result import GateResult
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from openscore.gate.engine import EVALUATION_RULE
+from openscore.gate.rules import EVALUATION_RULE
 from openscore.gate.result import GateResult, ModelResult
 
 

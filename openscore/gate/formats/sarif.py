@@ -12,7 +12,7 @@ import hashlib
 from typing import Any
 
 from openscore.atomic import canonical_json
-from openscore.gate.engine import EVALUATION_RULE
+from openscore.gate.rules import EVALUATION_RULE
 from openscore.gate.result import CheckResult, GateResult, ModelResult
 from openscore.gate.rules import rule_description
 
