@@ -54,13 +54,13 @@ def _dataset_licences(bundle) -> dict[str, LicenceFacts]:
 
 
 def _byte_progress(say: Progress) -> Callable[[int, int], None]:
-    """Adapt the fingerprint's (bytes done, bytes total) callback to one line per tenth of the work."""
+    """Adapt the fingerprint's (bytes done, bytes total) callback to one line per quarter of the work."""
     last = [-1]
 
     def report(done: int, total: int) -> None:
-        tenth = (10 * done) // total if total else 10
-        if tenth != last[0]:
-            last[0] = tenth
+        quarter = (4 * done) // total if total else 4
+        if quarter != last[0]:
+            last[0] = quarter
             say(f"fingerprint: {done / 2**20:,.1f} of {total / 2**20:,.1f} MiB read")
 
     return report

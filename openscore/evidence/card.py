@@ -26,6 +26,8 @@ CITED_FIELDS = (
     "license", "license_name", "license_link", "datasets", "base_model", "base_model_relation", "tags",
     "model-index", "library_name", "pipeline_tag", "co2_eq_emissions", "widget", "new_version", "language",
 )
+#: libyaml's safe loader when PyYAML was built with it (cards' front matter is the audit's hot spot)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -71,8 +73,12 @@ def parse_front_matter(fm_text: str, first_line: int) -> tuple[dict, dict[str, t
     """The mapping and, per top-level key, its (first, last) 1-based line in the card file.
 
     Raises yaml.YAMLError / ValueError on a malformed or non-mapping block."""
-    node = yaml.compose(fm_text, Loader=yaml.SafeLoader)
-    data = yaml.safe_load(fm_text)
+    loader = _SAFE_LOADER(fm_text)
+    try:
+        node = loader.get_single_node()  # one parse gives both the marks and the data
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):

@@ -45,6 +45,8 @@ def own_family(bases, repo_id: str):
 def prose_claims(line: str, relation: re.Pattern[str], candidates) -> list[tuple[object, str]]:
     """(base, sentence) for each sentence of `line` that derives this model from a known base."""
     found = []
+    if not relation.search(line):  # most lines: no derivation phrase at all
+        return found
     for sentence in _SENTENCE.findall(_URL.sub(" ", line)):
         if _ADVICE.search(sentence):
             continue

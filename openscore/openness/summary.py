@@ -19,7 +19,7 @@ def summary_text(report: AuditReport, path: Path | None = None) -> str:
     prov = report.provenance
     if prov is not None:
         conf = f", confidence {prov.confidence:.2f}" if prov.confidence is not None else ""
-        base = f" of {prov.base}" if prov.base else ""
+        base = (f" {'to' if prov.verdict == 'identical' else 'of'} {prov.base}") if prov.base else ""
         lines.append(f"  provenance: {prov.verdict}{base}{conf}")
         lines += [f"    - {t}" for t in prov.transformations[:5]]
     else:
