@@ -46,7 +46,8 @@ def verify_cmd(ctx: click.Context, folders, lock_path, offline, model, endpoint,
             click.echo(f"  {problem.kind:<8} {problem.message}", err=True)
         if check.note:
             click.echo(f"  note: {check.note}", err=True)
-    failed = [c for c in checks if c.failed]
-    click.echo(f"{'FAILED' if failed else 'OK'}: {len(checks) - len(failed)} of {len(checks)} model(s) match {lock_path}",
-               err=True)
-    ctx.exit(1 if failed else 0)
+    counts = {s: sum(c.status == s for c in checks) for s in ("ok", "failed", "skipped")}
+    skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+    click.echo(f"{'FAILED' if counts['failed'] else 'OK'}: {counts['ok']} of {len(checks)} model(s) match {lock_path}"
+               f"{skipped}", err=True)
+    ctx.exit(1 if counts["failed"] else 0)
