@@ -167,27 +167,34 @@ class Catalogue:
         return "unclassified"
 
     def facts(self, licence_id: str) -> LicenceFacts:
-        """The LicenceFacts of a known id; id "unknown" (open False) for anything else."""
+        """The LicenceFacts of a known id (a table entry, or any SPDX id); id "unknown" for anything else."""
         entry = self.by_id(licence_id)
-        spdx = self.spdx_id(entry.spdx or entry.id if entry else licence_id)
-        if entry is None and spdx is None:
+        if entry is not None:
+            return self._entry_facts(entry)
+        spdx = self.spdx_id(licence_id)
+        if spdx is None:
             return unknown_facts()
-        spdx_info = self.mof.spdx.get(spdx) if spdx else None
-        tier = self.tiers[entry.tier] if entry else self.tiers[self._spdx_tier(spdx)]  # type: ignore[arg-type]
-        name = (entry.name if entry else None) or (spdx_info.name if spdx_info else None) or licence_id
-        commercial = entry.commercial_use if entry and entry.commercial_use is not None else tier.commercial_use
+        tier = self.tiers[self._spdx_tier(spdx)]
+        info = self.mof.spdx[spdx]
+        return LicenceFacts(id=spdx, name=info.name, tier=tier.id, osi_approved=info.osi,
+                            commercial_use=tier.commercial_use, open=tier.open)
+
+    def _entry_facts(self, entry: LicenceEntry) -> LicenceFacts:
+        tier = self.tiers[entry.tier]
+        spdx = self.spdx_id(entry.spdx or entry.id)
+        info = self.mof.spdx[spdx] if spdx else None
         return LicenceFacts(
-            id=entry.id if entry else spdx,  # type: ignore[arg-type]
-            name=name,
+            id=entry.id,
+            name=entry.name or (info.name if info else entry.id),
             tier=tier.id,
-            osi_approved=spdx_info.osi if spdx_info else False,
-            commercial_use=commercial,
-            user_cap=entry.user_cap if entry else None,
-            use_policy=entry.use_policy if entry else None,
-            use_policy_passes_down=entry.use_policy_passes_down if entry else None,
-            derivative_naming=entry.derivative_naming if entry else None,
-            attribution=entry.attribution if entry else None,
-            output_restrictions=entry.output_restrictions if entry else None,
+            osi_approved=info.osi if info else False,
+            commercial_use=entry.commercial_use if entry.commercial_use is not None else tier.commercial_use,
+            user_cap=entry.user_cap,
+            use_policy=entry.use_policy,
+            use_policy_passes_down=entry.use_policy_passes_down,
+            derivative_naming=entry.derivative_naming,
+            attribution=entry.attribution,
+            output_restrictions=entry.output_restrictions,
             open=tier.open,
         )
 
