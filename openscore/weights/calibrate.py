@@ -1,0 +1,53 @@
+"""Measure the null distribution of compare()'s statistic on pairs known to be independent.
+
+    python -m openscore.weights.calibrate A.osfp B.osfp C.osfp ...
+
+Every pair of the given fingerprints must be independent (different random initialisations). For each
+ordered pair it records compare()'s max z (the largest best-match z over the candidate's tensors) and
+prints the mean, standard deviation and maximum as the `null_model` block of
+openscore/data/registry/calibration.yaml, plus the margin to z_derived.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import sys
+
+import yaml
+
+from openscore.weights.compare import calibration, compare
+from openscore.weights.fingerprint import Fingerprint
+
+
+def null_of(prints: list[Fingerprint]) -> dict:
+    """The null model of max z over every ordered pair of `prints`."""
+    values = []
+    for a, b in itertools.permutations(prints, 2):
+        result = compare(a, b)
+        if result.verdict not in ("architecture-clone", "independent", "inconclusive"):
+            raise SystemExit(f"{b.source} vs {a.source} came out {result.verdict}: not an independent pair")
+        if result.max_z is not None:
+            values.append(result.max_z)
+    if len(values) < 2:
+        raise SystemExit("need at least two comparable pairs")
+    return {
+        "statistic": "max_z",
+        "mean": round(statistics.fmean(values), 3),
+        "std": round(statistics.stdev(values), 3),
+        "pairs": len(values),
+        "max": round(max(values), 3),
+    }
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    null = null_of([Fingerprint.load(p) for p in argv])
+    margin = calibration().z_derived - null["max"]
+    print(yaml.safe_dump({"null_model": {k: v for k, v in null.items() if k != "max"}}, sort_keys=False), end="")
+    print(f"# max over pairs {null['max']}, margin to z_derived {margin:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
