@@ -63,6 +63,8 @@ def _root(page: str) -> str:
 
 
 class SiteRenderer:
+    """Renders one site: rows, histories and the rubric order are computed once, then every page reads them."""
+
     def __init__(self, models: list[AuditedModel], catalog: RubricCatalog, rubric: str, site_folder: Path):
         self.models = models
         self.catalog = catalog
@@ -89,7 +91,6 @@ class SiteRenderer:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _page(self, path: str, template: str, **context: Any) -> None:
-        context.setdefault("title", "")
         html = self.env.get_template(template).render(
             root=_root(path),
             version=__version__,
