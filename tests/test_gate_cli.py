@@ -263,7 +263,7 @@ def test_gate_with_a_lock_checks_the_audited_files_and_points_at_the_lock(tmp_pa
     assert res.exit_code == 0, res.stderr
     lock_line = next(i for i, line in enumerate((tmp_path / "openscore.lock").read_text().splitlines(), 1)
                      if '"source": "tiny"' in line)
-    assert f"PASS        local/tiny@" in res.stderr and f"(openscore.lock:{lock_line})" in res.stderr
+    assert "PASS        local/tiny@" in res.stderr and f"(openscore.lock:{lock_line})" in res.stderr
     checks = {c["rule"]: c for c in json.loads((tmp_path / "gate.json").read_text())["models"][0]["checks"]}
     assert checks["lock.files"]["status"] == "pass" and checks["lock.files"]["file"] == "openscore.lock"
 
