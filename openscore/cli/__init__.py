@@ -27,6 +27,7 @@ COMMANDS = {
     "site": "openscore.cli.site:site_group",
     "schema": "openscore.cli.schema:schema_cmd",
     "export": "openscore.cli.export:export_group",
+    "licence": "openscore.cli.licence:licence_group",
 }
 
 
