@@ -32,6 +32,8 @@ def test_bad_input_is_one_line_and_a_usage_exit_code(tmp_path):
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and result.output.startswith("openscore: error: ")
     assert not (tmp_path / "site").exists()
+    typo = CliRunner().invoke(cli, ["site", "build", "--reports", str(tmp_path / "reprots"), "--out", str(tmp_path / "s")])
+    assert typo.exit_code == 2 and "no such reports folder" in typo.output  # not a silent sample site
     unknown = CliRunner().invoke(cli, ["site", "build", "--reports", str(reports / "allenai"), "--rubric", "fmti", "--out", str(tmp_path / "s")])
     assert unknown.exit_code == 2 and "no report grades rubric 'fmti'" in unknown.output
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from openscore.site.build import DEFAULT_RUBRIC, BuiltSite, build_site
 
 
-def has_reports(reports: Path | None) -> bool:
-    return reports is not None and reports.is_dir() and any(reports.rglob("*.json"))
+def holds_no_reports(reports: Path) -> bool:
+    """An existing folder without any report; a missing folder is a mistake, not "no reports"."""
+    return reports.is_dir() and not any(reports.rglob("*.json"))
 
 
 def realcard_folders(realcards: Path) -> list[Path]:
@@ -39,7 +40,7 @@ def build_site_with_defaults(
     reports: Path | None, out: Path, *, rubric: str = DEFAULT_RUBRIC, realcards: Path | None = None
 ) -> BuiltSite:
     """`build_site`, falling back to freshly audited samples when there is nothing to show."""
-    if has_reports(reports):
+    if reports is not None and not holds_no_reports(reports):
         return build_site(reports, out, rubric=rubric)
     with tempfile.TemporaryDirectory(prefix="openscore-site-reports-") as scratch:
         audit_defaults(Path(scratch), realcards=realcards)
