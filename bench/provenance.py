@@ -17,7 +17,6 @@ Exits 1 if an unrelated pair is called derived-or-copy or a derivation is matche
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

@@ -9,7 +9,6 @@ interrupted build leaves no half-written case behind.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -171,18 +170,17 @@ class _Builder:
 
     # ------------------------------------------------------------ files
     def model_files(self, spec: CaseSpec, state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32,
-                    config_overrides: dict | None = None) -> dict[str, bytes]:
-        model = model_from_state(spec.family, self.geometry(spec, state), state) if spec.recipe != "rename" else None
-        config = (model.config() if model else self.config_of(spec.from_))
-        config = {**config, **(config_overrides or {})}
+                    config: dict | None = None) -> dict[str, bytes]:
+        """config.json (the family's, for the geometry the tensors have, unless given) and model.safetensors."""
+        if config is None:
+            config = model_from_state(spec.family, self.geometry(spec, state), state).config()
+        config = dict(config)
         config["torch_dtype"] = str(dtype).removeprefix("torch.")
         if spec.declares is not None and spec.from_ is not None:
             config["_name_or_path"] = f"{ZOO_ORG}/{spec.parents[0] if spec.parents else spec.from_}"
         tensors = {k: v.to(dtype).contiguous() for k, v in sorted(state.items())}
         return {"config.json": canonical_json(config).encode(), "model.safetensors": save(tensors, {"format": "pt"})}
 
-    def config_of(self, name: str) -> dict:
-        return json.loads((self.dest / name / "config.json").read_text())
 
     def card(self, spec: CaseSpec, key: str) -> str:
         meta: dict = {"license": "apache-2.0", "tags": ["openscore-zoo", spec.family]}
@@ -236,9 +234,10 @@ class _Builder:
 
     def _rename(self, spec: CaseSpec):
         a = spec.args
-        state = derive.rename(self.state(spec.from_), a["renames"])
-        return self.model_files(spec, state, config_overrides={"architectures": [a["architecture"]],
-                                                               "model_type": a["model_type"]}), None
+        original = self.state(spec.from_)
+        config = model_from_state(spec.family, self.geometry(spec, original), original).config()
+        config.update(architectures=[a["architecture"]], model_type=a["model_type"])
+        return self.model_files(spec, derive.rename(original, a["renames"]), config=config), None
 
     def _cast(self, spec: CaseSpec):
         return self.model_files(spec, self.state(spec.from_), getattr(torch, spec.args["dtype"])), None
