@@ -109,7 +109,11 @@ def test_every_mot_model_file_classifies(mot_dir: Path):
     assert counts["Unclassified"] > counts["Class I"] > 0
 
 
-def test_an_audit_exports_as_a_mot_file_that_classifies_the_same(tmp_path: Path):
+def test_an_audit_exports_as_a_mot_file_that_classifies_the_same(tmp_path: Path, mot_dir: Path):
+    import json
+
+    import jsonschema
+
     rubric = load_rubric("mof")
     statuses = {d.id: ComponentStatus(True, "Apache-2.0") for d in rubric.dimensions if d.mof_class == 3}
     statuses["model-parameters-final"] = ComponentStatus(True, "CDLA-Permissive-2.0")
@@ -119,6 +123,7 @@ def test_an_audit_exports_as_a_mot_file_that_classifies_the_same(tmp_path: Path)
     exported = tmp_path / "tiny-llama.yml"
     exported.write_text(text, encoding="utf-8")
     data = yaml.safe_load(text)
+    jsonschema.validate(data, json.loads((mot_dir / "schema" / "mof_schema.json").read_text(encoding="utf-8")))
     assert data["framework"]["name"] == "Model Openness Framework"
     assert [c["name"] for c in data["release"]["components"]][:2] == ["Model architecture", "Model parameters (Final)"]
     assert "Training code" not in [c["name"] for c in data["release"]["components"]]

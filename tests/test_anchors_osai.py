@@ -50,6 +50,19 @@ def test_every_entry_loads_and_totals_as_the_site_does(database: Path, entries):
         assert entry.name == raw["system"]["name"], name
 
 
+def test_entries_whose_type_the_site_cannot_match_are_totalled_on_all_parameters(entries):
+    # The site keeps the parameters whose `types` include the entry's `system.type` string; "text,code",
+    # "video,audio" or a missing type match none (its mean of nothing fails). Every current parameter
+    # applies to every modality, so openscore scores these entries on all 12 parameters.
+    odd = {name: e.system.get("type") for name, e in entries.items()
+           if e.system.get("type") not in ("text", "code", "image", "audio", "video")}
+    assert odd and set(odd.values()) <= {"text,code", "video,audio", None}
+    for name in odd:
+        graded = osai.grades(entries[name])
+        expected = sum(SITE_VALUES.get(g, 0.0) for g in graded.values()) / 12
+        assert osai.total(entries[name]) == pytest.approx(expected), name
+
+
 def test_known_totals(entries):
     totals = {name: osai.total(entry) for name, entry in entries.items()}
     assert totals["OLMo.yaml"] == pytest.approx(23 / 24)
