@@ -102,6 +102,16 @@ def test_exit_2_on_usage_errors(project, args, message):
     assert len(res.stderr.strip().splitlines()) == 1  # one line, no traceback
 
 
+def test_sarif_of_passing_and_incomplete_runs_is_valid(project, shared_data):
+    schema = json.loads((shared_data / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    for args in (["good.json"], ["good.json", "acme/good", "--endpoint", "http://127.0.0.1:9"]):
+        res = gate([*args, "--format", "sarif"], project)
+        assert res.exit_code in (0, 3)
+        sarif = json.loads(res.stdout)
+        jsonschema.validate(sarif, schema)
+        assert len(sarif["runs"][0]["results"]) == (res.exit_code == 3)
+
+
 def test_exit_3_when_a_model_cannot_be_evaluated_unless_allowed(project):
     unreachable = ["acme/good", "--endpoint", "http://127.0.0.1:9"]  # nothing listens on the discard port
     res = gate([*unreachable, "--format", "junit"], project)
@@ -111,9 +121,11 @@ def test_exit_3_when_a_model_cannot_be_evaluated_unless_allowed(project):
     suite = ET.fromstring(res.stdout).find("testsuite")
     assert suite.find("testcase/error") is not None
 
-    allowed = gate([*unreachable, "--allow-incomplete", "--format", "github"], project)
+    allowed = gate([*unreachable, "--allow-incomplete", "--format", "github", "--format", "sarif:gate.sarif"], project)
     assert allowed.exit_code == 0, allowed.stderr
     assert allowed.stdout.startswith("::warning file=openscore.yaml,line=3,title=openscore gate.evaluation%3A acme/good::")
+    (result,) = json.loads((project / "gate.sarif").read_text())["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("gate.evaluation", "warning")
 
     with_violation = gate([*unreachable, "bad.json", "--allow-incomplete"], project)
     assert with_violation.exit_code == 1
