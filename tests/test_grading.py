@@ -82,6 +82,7 @@ def test_an_open_model_grades_open_where_the_repository_shows_it(open_model, fak
     assert all(e.rule.startswith("osai-v3/weights_basemodel/") for e in g["weights_basemodel"].evidence)
     # the fake Hub serves no dataset cards: the data is listed but not verified, so never "open"
     assert g["datasources_endmodel"].grade == "partial"
+    assert report.evidence["datasets"]["not_checked"] == ["dataset org/open-corpus: the Hub answered HTTP 404"]
     mof = _grades(report, "mof")
     assert mof["model-parameters-intermediate"].grade == "open"
     assert mof["model-parameters-intermediate"].evidence[0].snippet == "revision step1000 of org/open-model"

@@ -57,7 +57,3 @@ class EvidenceBundle(BaseModel):
     def first(self, kind: str) -> Observation | None:
         found = self.find(kind)
         return found[0] if found else None
-
-    def searched(self, collector: str) -> list[str]:
-        out = self.collectors.get(collector)
-        return list(out.searched) if out else []
