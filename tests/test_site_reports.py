@@ -40,7 +40,7 @@ OSAID = ["data-information", "code", "parameters"]
 GRADE_CODES = {"o": "open", "p": "partial", "c": "closed", "n": "n/a", "u": "unknown"}
 POINTS = {"open": 1.0, "partial": 0.5, "closed": 0.0}
 
-HOSTILE = "<script>alert('xss')</script>"
+HOSTILE = "<script>window.__pwned = 1; alert('xss')</script>"  # a run leaves a mark even if alerts are blocked
 HOSTILE_URL = "javascript:alert(document.domain)"
 
 LICENCES = {
@@ -234,7 +234,7 @@ def fixture_reports() -> list[AuditReport]:
         make_report(
             "evil/hostile-card", _sha("evil"), osai_v3="oooooooooooo", osai_v1="oooooooooooooo", mof="ooooooooooooooooo",
             mof_class=f"Class I {HOSTILE}", osaid="ooo", licence="hostile", declared=f"mit {HOSTILE}", verdict="derived",
-            base=f"{HOSTILE}/x@0", declared_base=f"\"><img src=x onerror=alert(2)>", similarity=[0.5, None, 0.7],
+            base=f"{HOSTILE}/x@0", declared_base="\"><img src=x onerror=\"window.__pwned = 2\">", similarity=[0.5, None, 0.7],
             transformations=[HOSTILE], hostile=True,
             findings=[Finding(id="xss<b>", severity="info", message=f"</script>{HOSTILE}", evidence=[
                 _evidence("evil/hostile-card", _sha("evil"), "x", HOSTILE, HOSTILE_URL)])],
