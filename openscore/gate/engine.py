@@ -35,6 +35,7 @@ class _Run:
     endpoint: str | None
     token: str | None
     weights: bool
+    progress: Callable[[str], None] | None
 
 
 def run_gate(
@@ -60,7 +61,7 @@ def run_gate(
         raise UsageError("no models to gate: name sources on the command line or list them under 'models:' in the policy")
     run = _Run(policy=policy, today=today or dt.date.today(), lock=load_lock(lock_path) if lock_path else None,
                lock_file=display_path(Path(lock_path)) if lock_path else None,
-               endpoint=endpoint, token=token, weights=weights)
+               endpoint=endpoint, token=token, weights=weights, progress=progress)
     models = []
     for spec in wanted:
         if progress:
@@ -164,7 +165,8 @@ def _obtain_report(spec: str, run: _Run) -> AuditReport:
     if governed is not None and _split_spec(spec)[1] is None:
         spec = governed[1].spec
     rubrics = sorted(run.policy.policy.rubrics) or None
-    return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics)
+    return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics,
+                 progress=run.progress)
 
 
 def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:
