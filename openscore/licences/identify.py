@@ -72,29 +72,26 @@ class _FoldedText:
             parts.append(folded)
             offset += len(folded) + 1
         self.text = " ".join(parts)
+        self._start_set = set(self.starts)
 
     def find(self, phrase: str) -> int | None:
-        """1-based line where `phrase` (folded) starts, or None."""
-        hit = self._find(phrase)
+        """1-based line where `phrase` (folded) first occurs, or None."""
+        hit = self.find_heading(phrase)
         return hit[0] if hit else None
 
     def find_heading(self, phrase: str) -> tuple[int, bool] | None:
-        """(line, heads_its_line): where `phrase` starts, and whether it opens that line, as a licence's
-        title does ("TII Falcon LLM License Version 1.0"), rather than being cited mid-sentence."""
-        return self._find(phrase)
-
-    def _find(self, phrase: str) -> tuple[int, bool] | None:
+        """(line, heads_its_line) of `phrase`: the first occurrence that opens a line, as a licence's title
+        does ("TII Falcon LLM License Version 1.0"), else the first occurrence, cited mid-sentence."""
         needle = fold(phrase)
-        position = self.text.find(needle) if needle else -1
-        if position < 0:
+        first = self.text.find(needle) if needle else -1
+        if first < 0:
             return None
-        line = bisect.bisect_right(self.starts, position)
-        heading = position == self.starts[line - 1]
-        if not heading:  # a heading elsewhere in the text outranks the first, cited, occurrence
-            for start in self.starts:
-                if self.text.startswith(needle, start):
-                    return bisect.bisect_right(self.starts, start), True
-        return line, heading
+        position = first
+        while position >= 0:
+            if position in self._start_set:
+                return bisect.bisect_right(self.starts, position), True
+            position = self.text.find(needle, position + 1)
+        return bisect.bisect_right(self.starts, first), False
 
     def snippet(self, line: int) -> str:
         return self.lines[line - 1].strip()[:300]
