@@ -114,3 +114,12 @@ def test_scores_follow_the_rubric_profiles(tmp_path):
     # unknown counts as 0 in both profiles; nothing here is n/a, so the two profiles agree
     assert result.scores["osai-compatible"] == result.scores["strict"]
     assert 0 <= result.scores["strict"] < 0.2
+
+
+@pytest.mark.parametrize("card, expected", [("databricks__dolly-v2-12b", "open"),  # Pythia: the Pile
+                                            ("HuggingFaceH4__zephyr-7b-beta", "closed"),  # Mistral: undisclosed
+                                            ("lmsys__vicuna-7b-delta-v0", "partial")])  # LLaMA: described only
+def test_base_model_data_follows_the_known_base(realcards, card, expected):
+    grade = _grades(audit(str(realcards / card), weights=False, rubrics=["osai-v3"]))["datasources_basemodel"]
+    assert grade.grade == expected
+    assert any(e.rule == "osai-v3/datasources_basemodel/derivative" for e in grade.evidence)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -17,6 +18,8 @@ class KnownBase(BaseModel):
 
     family: str
     licence: str
+    #: how openly the base's pre-training data is available (LLaMA: described, partly public corpora)
+    training_data: Literal["open", "partial", "closed"] | None = None
     ids: list[str]
     mentions: list[str]
 

@@ -23,6 +23,7 @@ class BaseInfo:
     repo_id: str | None  # Hub id when declared or detected
     via: str  # "provenance", "card", "config", "prose"
     licence: LicenceFacts | None  # the base's licence, when known
+    training_data: str | None = None  # "open" / "partial" / "closed": the base's pre-training data (known_bases.yaml)
     evidence: list[Evidence] = field(default_factory=list)
 
 
@@ -317,6 +318,17 @@ def base_known(ctx: GradingContext) -> CheckOutcome:
     if ctx.base is None or ctx.base.family is None:
         return CheckOutcome(False, [_looked(ctx, what)], [what])
     return CheckOutcome(True, list(ctx.base.evidence), [what])
+
+
+@check
+def base_training_data(ctx: GradingContext, level: str) -> CheckOutcome:
+    """The known base's pre-training data is available at `level` (open / partial), per known_bases.yaml."""
+    what = f"the base model's training data being {level} (openscore/data/known_bases.yaml)"
+    if ctx.base is None or ctx.base.training_data != level:
+        return CheckOutcome(False, [_looked(ctx, what)], [what])
+    note = Evidence(source=ctx.bundle.source, snippet=f"known base {ctx.base.family}: training data {level}",
+                    rule="known-bases", extractor="known-bases@1.0")
+    return CheckOutcome(True, [*ctx.base.evidence, note], [what])
 
 
 def run_check(name: str, ctx: GradingContext, args: dict[str, Any]) -> CheckOutcome:

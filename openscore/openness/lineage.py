@@ -38,6 +38,7 @@ def _base_from(repo_id: str | None, family: str | None, via: str, evidence, regi
         repo_id=repo_id,
         via=via,
         licence=resolve(licence_id) if licence_id else None,
+        training_data=known.training_data if known else None,
         evidence=list(evidence),
     )
 
