@@ -188,6 +188,10 @@ def verify(lock_path: str | Path = DEFAULT_LOCK, folders: list[str] | None = Non
         line = model_line(lock_path, entry)
         if entry.path is not None:
             checks.append(verify_folder(entry, lock_path.parent / entry.path, line))
+        elif entry.kind == "sample":  # regenerated locally from fixed seeds: no network either way
+            from openscore.samples import materialize
+
+            checks.append(verify_folder(entry, materialize(entry.source.removeprefix("sample:")), line))
         elif offline:
             checks.append(ModelCheck(repo_id=entry.repo_id, target=f"{entry.repo_id}@{entry.sha}", status="skipped",
                                      line=line, note="not checked: --offline and no local folder for this entry"))

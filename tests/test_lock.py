@@ -143,3 +143,9 @@ def test_hub_lock_verify_offline_never_calls_the_hub_and_online_sees_a_moved_bra
     (moved,) = verify(lock_path, endpoint=fake_hub.endpoint)
     assert moved.failed
     assert [p.kind for p in moved.problems] == ["moved", "modified"]
+
+
+def test_a_locked_sample_verifies_offline(tmp_path):
+    lock_sources(["sample:tiny-llama"], tmp_path / "openscore.lock")
+    (check,) = verify(tmp_path / "openscore.lock", offline=True)
+    assert check.status == "ok" and check.repo_id == "openscore-samples/tiny-llama"
