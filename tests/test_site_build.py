@@ -151,6 +151,7 @@ def test_leaderboard_is_ranked_by_total_and_each_cell_links_to_its_evidence(site
     order = re.findall(r'<th scope="row" class="model"><a href="models/([^"]+)\.html"', index)
     assert order[:2] == ["evil/hostile-card", "allenai/OLMo-7B"]
     assert order[-1] == "lmsys/vicuna-7b-v1.5"
+    assert index.count('<a href="models/meta-llama/Llama-2-7b-hf.html">') == 3  # its row, and the base of two others
     cells = re.findall(r'href="models/allenai/OLMo-7B\.html#(osai-v3--[a-z_]+)"', index)
     assert cells == [f"osai-v3--{dim}" for dim in OSAI_V3]
     olmo = pages["models/allenai/OLMo-7B.html"]

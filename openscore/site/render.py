@@ -133,6 +133,7 @@ class SiteRenderer:
             dimensions=self.dimensions,
             tally=leaderboard.tally(rows, self.rubric, dim_ids),
             score_rubrics=self.score_rubrics,
+            on_site=self.on_site,
             verdicts=sorted({r["provenance"]["verdict"] for r in rows if r["provenance"]}),
             mof_classes=sorted({r["rubrics"]["mof"]["classification"] or "" for r in rows if "mof" in r["rubrics"]} - {""}),
         )
