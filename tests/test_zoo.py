@@ -7,6 +7,7 @@ and never call openscore.weights.
 from __future__ import annotations
 
 import json
+import shutil
 from importlib import resources
 
 import gguf
@@ -214,6 +215,11 @@ def test_second_build_reuses_the_cache_and_a_stale_key_rebuilds_only_that_case(q
 
 
 def test_a_fresh_build_is_byte_identical(quick_zoo, tmp_path):
-    fresh = {c.name: c for c in build(tmp_path, only=("neox-a",))}
+    """Training is deterministic: the fine-tune retrained from the cached base gives the same bytes."""
+    base = quick_zoo["neox-a"].path
+    shutil.copytree(base, tmp_path / "neox-a")
+    shutil.copytree(base.parent / KEYS_DIR, tmp_path / KEYS_DIR)
+    (tmp_path / KEYS_DIR / "neox-a-sft").unlink()
+    fresh = {c.name: c for c in build(tmp_path, only=("neox-a-sft",))}
     for rel in ("model.safetensors", "config.json", "README.md"):
-        assert (fresh["neox-a"].path / rel).read_bytes() == (quick_zoo["neox-a"].path / rel).read_bytes()
+        assert (fresh["neox-a-sft"].path / rel).read_bytes() == (quick_zoo["neox-a-sft"].path / rel).read_bytes()
