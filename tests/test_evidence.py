@@ -45,6 +45,7 @@ print("a heading inside a code block is not a section")
 ## Citation
 
 Code: https://github.com/Org/Repo.git and paper https://doi.org/10.18653/v1/2023.acl-long.1
+Also written without a scheme: arxiv.org/abs/2307.09288.
 
 | bench | score |
 |---|---|
@@ -130,8 +131,10 @@ def test_links_know_their_section_and_tables(model_dir):
     assert code.value == {"target": "github.com/org/repo", "section": "citation", "table": False}
     assert code.evidence.locator == "L30"
     assert obs["link.paper"][0].value["target"] == "doi:10.18653/v1/2023.acl-long.1"
-    tag, mmlu = obs["link.preprint"]
+    tag, bare, mmlu = obs["link.preprint"]
     assert (tag.value["target"], tag.evidence.locator) == ("arxiv:2401.00001", "L8")
+    assert tag.evidence.url == "https://arxiv.org/abs/2401.00001"
+    assert (bare.value["target"], bare.evidence.url) == ("arxiv:2307.09288", "https://arxiv.org/abs/2307.09288")
     assert mmlu.value["table"] is True and mmlu.evidence.url == "https://arxiv.org/abs/2009.03300"
 
 

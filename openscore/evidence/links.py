@@ -17,19 +17,28 @@ EXTRACTOR = "links@1.0"
 
 #: kind -> pattern; group "id" is the normalised target
 PATTERNS: dict[str, re.Pattern[str]] = {
-    "code": re.compile(r"https?://(?:www\.)?(?P<id>(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+)", re.I),
+    "code": re.compile(r"(?<![\w.])(?:https?://)?(?:www\.)?(?P<id>(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+)", re.I),
     "preprint": re.compile(
-        r"(?:https?://(?:www\.)?(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/)|\barxiv:\s*)(?P<id>\d{4}\.\d{4,5})",
+        r"(?:(?<![\w.])(?:https?://)?(?:www\.)?(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/)|\barxiv:\s*)"
+        r"(?P<id>\d{4}\.\d{4,5})",
         re.I),
     "paper": re.compile(
-        r"https?://(?:(?:dx\.)?doi\.org/(?P<doi>10\.\d{4,9}/[^\s)\]>\"']+)"
+        r"(?<![\w.])(?:https?://)?(?:(?:dx\.)?doi\.org/(?P<doi>10\.\d{4,9}/[^\s)\]>\"']+)"
         r"|aclanthology\.org/(?P<acl>[\w.-]+?)(?:\.pdf)?/?(?=[\s)\]>\"']|$)"
         r"|openreview\.net/(?:forum|pdf)\?id=(?P<orv>[\w-]+))", re.I),
     # not links into a dataset repo's files (`/resolve/`: images and assets hosted in dataset repos)
-    "dataset": re.compile(r"https?://huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)(?![\w.-]|/resolve/)", re.I),
+    "dataset": re.compile(r"(?<![\w.])(?:https?://)?huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)(?![\w.-]|/resolve/)", re.I),
 }
 #: GitHub paths that are not code repositories of the model
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
+
+
+def _url(kind: str, target: str, matched: str) -> str:
+    """A clickable URL for the link as written (scheme added when the card left it out)."""
+    if kind == "preprint" and not re.search(r"arxiv\.org|huggingface\.co", matched, re.I):
+        return f"https://arxiv.org/abs/{target[len('arxiv:'):]}"  # an `arxiv:` tag
+    matched = matched.rstrip(".,;")
+    return matched if re.match(r"https?://", matched, re.I) else "https://" + matched
 
 
 def _target(kind: str, m: re.Match[str]) -> str:
@@ -77,7 +86,7 @@ def collect_links(ctx: CollectContext, sections: list[dict] | None = None) -> Co
                 if (kind, target) in seen:
                     continue
                 seen.add((kind, target))
-                url = m.group(0) if m.group(0).lower().startswith("http") else f"https://arxiv.org/abs/{target[6:]}"
+                url = _url(kind, target, m.group(0))
                 out.observations.append(Observation(
                     kind=f"link.{kind}",
                     value={"target": target, "section": _section_at(sections or [], number),
