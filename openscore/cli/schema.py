@@ -20,6 +20,7 @@ SCHEMAS = {
     "inspect": "openscore.inspect:Inspection",
     "layout": "openscore.layout:Layout",
     "report": "openscore.report:AuditReport",
+    "rubric": "openscore.rubrics.model:Rubric",
 }
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 _ID = "https://openscore.dev/schemas/{name}.schema.json"
