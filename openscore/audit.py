@@ -21,10 +21,10 @@ from openscore.evidence import collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
 from openscore.openness.grading import grade_rubric
-from openscore.openness.licensing import evaluate_licence
+from openscore.openness.licensing import dataset_licences, evaluate_licence
 from openscore.openness.lineage import resolve_base
 from openscore.overrides import load_overrides
-from openscore.report import AuditReport, LicenceFacts, SourceInfo
+from openscore.report import AuditReport, SourceInfo
 from openscore.sources.base import Inventory
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
@@ -44,13 +44,6 @@ def inventory_document(inventory: Inventory) -> dict:
         "refs": sorted(inventory.refs),
         "gated": inventory.gated,
     }
-
-
-def _dataset_licences(bundle) -> dict[str, LicenceFacts]:
-    from openscore.licences import resolve
-
-    return {o.value["id"]: resolve(o.value["licence"]) for o in bundle.find("dataset")
-            if o.value.get("checked") and isinstance(o.value.get("licence"), str)}
 
 
 def _byte_progress(say: Progress) -> Callable[[int, int], None]:
@@ -131,7 +124,7 @@ def audit(
     licence = evaluate_licence(bundle)
     base = resolve_base(bundle, provenance)
     ctx = GradingContext(bundle=bundle, licence=licence, base=base, provenance=provenance,
-                         dataset_licences=_dataset_licences(bundle))
+                         dataset_licences=dataset_licences(bundle))
     say("grading")
     from openscore.rubrics import load_rubric
 

@@ -123,3 +123,35 @@ def test_base_model_data_follows_the_known_base(realcards, card, expected):
     grade = _grades(audit(str(realcards / card), weights=False, rubrics=["osai-v3"]))["datasources_basemodel"]
     assert grade.grade == expected
     assert any(e.rule == "osai-v3/datasources_basemodel/derivative" for e in grade.evidence)
+
+
+@pytest.mark.parametrize("datasets, expected", [
+    ([("org/a", "cc-by-4.0", False), ("org/b", "odc-by", False)], "open"),
+    ([("org/a", "cc-by-4.0", False), ("org/b", "cc-by-4.0", "manual")], "partial"),  # one gated
+    ([("org/a", "cc-by-nc-4.0", False)], "partial"),  # not an open licence
+])
+def test_dataset_cards_decide_whether_the_data_is_open(tmp_path, datasets, expected):
+    """What the Hub's dataset cards say (licence, gating) turns into the data grades."""
+    from openscore.evidence import collect
+    from openscore.evidence.model import CollectorOutput, Observation
+    from openscore.openness.checks import GradingContext
+    from openscore.openness.grading import grade_rubric
+    from openscore.openness.licensing import dataset_licences, evaluate_licence
+    from openscore.report import Evidence
+    from openscore.sources import open_source
+
+    (tmp_path / "README.md").write_text("---\nlicense: apache-2.0\n---\n# m\n\n## Training data\n\n"
+                                        "Two public corpora, listed with their sources and sizes.\n")
+    source = open_source(str(tmp_path))
+    bundle = collect(source, source.inventory()).bundle
+    bundle.collectors["datasets"] = CollectorOutput(extractor="datasets@1.0", observations=[
+        Observation(kind="dataset", value={"id": i, "checked": True, "licence": lic, "gated": gated, "card": True},
+                    evidence=Evidence(source=bundle.source, url=f"https://huggingface.co/datasets/{i}",
+                                      rule="collect/datasets/card", extractor="datasets@1.0"))
+        for i, lic, gated in datasets])
+    ctx = GradingContext(bundle=bundle, licence=evaluate_licence(bundle), dataset_licences=dataset_licences(bundle))
+    grades = {g.dimension: g for g in grade_rubric("osai-v3", ctx).grades}
+    assert grades["datasources_endmodel"].grade == expected
+    assert {e.url for e in grades["datasources_endmodel"].evidence} >= {f"https://huggingface.co/datasets/{d[0]}"
+                                                                       for d in datasets}
+    assert grades["datasheet"].grade == ("open" if expected == "open" else "partial")

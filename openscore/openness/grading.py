@@ -38,14 +38,7 @@ class _Runner:
 
 
 def _relabel(evidence: list[Evidence], rule: str) -> list[Evidence]:
-    out, seen = [], set()
-    for ev in evidence:
-        item = ev.model_copy(update={"rule": rule})
-        key = (item.file, item.locator, item.snippet, item.url, item.extractor)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
+    return _dedupe([ev.model_copy(update={"rule": rule}) for ev in evidence])
 
 
 def grade_dimension(rubric_id: str, dimension: str, grading: GradingMap, run: _Runner) -> Grade:
@@ -85,7 +78,7 @@ def grade_dimension(rubric_id: str, dimension: str, grading: GradingMap, run: _R
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
     seen, out = set(), []
     for ev in evidence:
-        key = (ev.file, ev.locator, ev.snippet, ev.rule)
+        key = (ev.file, ev.locator, ev.snippet, ev.url, ev.rule)
         if key not in seen:
             seen.add(key)
             out.append(ev)

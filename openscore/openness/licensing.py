@@ -46,3 +46,11 @@ def evaluate_licence(bundle: EvidenceBundle) -> LicenceResult:
         resolved = resolve(identified[0].value["id"])
     evidence += [o.evidence for o in all_files]
     return LicenceResult(declared=declared, resolved=resolved or no_licence(), files=files, evidence=evidence)
+
+
+def dataset_licences(bundle: EvidenceBundle) -> dict[str, LicenceFacts]:
+    """Dataset id -> resolved licence, for the datasets whose Hub card was read."""
+    from openscore.licences import resolve
+
+    return {o.value["id"]: resolve(o.value["licence"]) for o in bundle.find("dataset")
+            if o.value.get("checked") and isinstance(o.value.get("licence"), str)}
