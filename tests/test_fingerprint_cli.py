@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from openscore.cli import cli
@@ -59,3 +61,13 @@ def test_hub_fingerprint_by_range_reads_equals_the_local_one(fake_hub, tmp_path)
     weights = sum(fake_hub.bytes_sent(f) for f in fp.files)
     assert fp.bytes_read < 0.6 * fp.bytes_total
     assert weights < 0.7 * sum((folder / f).stat().st_size for f in fp.files)
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    res = CliRunner().invoke(cli, ["fingerprint", "sample:tiny-llama", "--device", "cuda", "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "no CUDA device" in res.stderr
+    assert not (tmp_path / "x").exists()

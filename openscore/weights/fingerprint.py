@@ -29,7 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openscore.atomic import write_bytes
-from openscore.errors import InvalidCheckpoint, NothingToAnalyse
+from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.sources.base import Source
 from openscore.weights import sampling
@@ -307,6 +307,8 @@ def fingerprint(
 
     Raises InvalidCheckpoint when a file is truncated or a tensor's bytes disagree with its header."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available to torch here")
     threads = torch.get_num_threads()
     # torch's intra-op pool spin-waits on these short ops and starves the hashing threads (measured:
     # 5-10x slower on 2 cores); one torch thread plus two hashing workers uses the cores better
