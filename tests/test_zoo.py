@@ -19,11 +19,13 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from openscore.errors import UsageError
 from openscore.zoo import build, load_catalogue, load_model
 from openscore.zoo.build import KEYS_DIR
 from openscore.zoo.catalogue import Catalogue
 from openscore.zoo.corpus import ByteTokenizer, corpus_text
 from openscore.zoo.derive import gguf_rope_permute, permute_heads, permute_mlp
+from openscore.zoo.expect import expected
 from openscore.zoo.families import model_from_state, perplexity_bits
 
 
@@ -223,3 +225,25 @@ def test_a_fresh_build_is_byte_identical(quick_zoo, tmp_path):
     fresh = {c.name: c for c in build(tmp_path, only=("neox-a-sft",))}
     for rel in ("model.safetensors", "config.json", "README.md"):
         assert (fresh["neox-a-sft"].path / rel).read_bytes() == (quick_zoo["neox-a-sft"].path / rel).read_bytes()
+
+
+def test_expectations_for_any_pair(quick_zoo):
+    z = quick_zoo
+    lineage = expected(z["llama-a-q4"], z["llama-a"])
+    assert lineage.lineage and lineage.related and lineage.accepted == {"recast-copy"}
+    assert expected(z["llama-a-vocab"], z["llama-a"]).accepted == {"partially-derived", "derived"}
+    assert expected(z["llama-a-head-perm"], z["llama-a"]).label == "derived"  # through its fine-tune, to the root
+    reverse = expected(z["llama-a"], z["llama-a-sft"])
+    assert reverse.related and not reverse.lineage and "derived" in reverse.accepted
+    siblings = expected(z["llama-a-sft"], z["llama-a-cpt"])
+    assert siblings.label == "common ancestor" and siblings.related
+    clone = expected(z["llama-a-sft"], z["llama-b"])
+    assert not clone.related and clone.accepted == {"architecture-clone", "independent", "inconclusive"}
+    other = expected(z["gpt2-a-sft"], z["llama-a"])
+    assert not other.related and "architecture-clone" not in other.accepted
+
+
+def test_unknown_case_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="no zoo case named 'nope'"):
+        build(tmp_path, only=("nope",))
+    assert not any(p.name != KEYS_DIR for p in tmp_path.iterdir())

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from openscore.errors import ConfigError
+from openscore.errors import ConfigError, UsageError
 from openscore.zoo.families import Geometry
 
 Recipe = Literal[
@@ -85,7 +85,7 @@ class Catalogue(BaseModel):
         for case in self.cases:
             if case.name == name:
                 return case
-        raise KeyError(name)
+        raise UsageError(f"no zoo case named {name!r} (openscore/zoo/cases.yaml lists {len(self.cases)})")
 
 
 @lru_cache(maxsize=1)
