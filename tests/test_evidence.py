@@ -182,3 +182,22 @@ def test_datasets_are_not_checked_offline(model_dir):
     assert [v["id"] for v in values] == ["org/corpus-a", "org/corpus-b"]
     assert all(v["checked"] is False and v["not_checked"].startswith("local audit") for v in values)
     assert len(out.not_checked) == 2
+
+
+def test_hostile_front_matter_is_recorded_not_expanded(tmp_path):
+    """An alias bomb would expand to 10**9 items: it is refused as invalid front matter, quickly."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (tmp_path / "README.md").write_text("---\n" + "\n".join(levels) + "\nlicense: mit\n---\n# x\n")
+    out, card = collect_card(_ctx(tmp_path))
+    status = _by_kind(out)["card.front_matter"][0]
+    assert status.value == "invalid" and "alias bomb" in status.evidence.snippet
+    assert card["front_matter"] is None
+
+
+def test_oversized_card_is_a_gap_not_a_failure(tmp_path):
+    (tmp_path / "README.md").write_text("# big\n" + "x" * 5_000_000)
+    out, card = collect_card(_ctx(tmp_path))
+    missing = _by_kind(out)["card.missing"][0].evidence
+    assert card == {"present": False} and missing.file == "README.md"
+    assert missing.snippet.startswith("README.md not readable:") and "limit" in missing.snippet

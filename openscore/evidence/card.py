@@ -26,6 +26,9 @@ CITED_FIELDS = (
     "license", "license_name", "license_link", "datasets", "base_model", "base_model_relation", "tags",
     "model-index", "library_name", "pipeline_tag", "co2_eq_emissions", "widget", "new_version", "language",
 )
+#: bounds on untrusted card metadata: real front matter is a few KB (model-index tables ~50 KB)
+MAX_FRONT_MATTER = 1_000_000
+MAX_FRONT_MATTER_NODES = 200_000
 #: libyaml's safe loader when PyYAML was built with it (cards' front matter is the audit's hot spot)
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -69,13 +72,31 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
+def _check_expanded_size(root: yaml.Node | None) -> None:
+    """Refuse alias bombs ("billion laughs"): count nodes as if every alias were expanded, up to a budget."""
+    stack, seen = [root] if root is not None else [], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_FRONT_MATTER_NODES:
+            raise ValueError(f"front matter expands to more than {MAX_FRONT_MATTER_NODES} YAML nodes (alias bomb?)")
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
 def parse_front_matter(fm_text: str, first_line: int) -> tuple[dict, dict[str, tuple[int, int]]]:
     """The mapping and, per top-level key, its (first, last) 1-based line in the card file.
 
     Raises yaml.YAMLError / ValueError on a malformed or non-mapping block."""
+    if len(fm_text) > MAX_FRONT_MATTER:
+        raise ValueError(f"front matter is {len(fm_text)} characters, over the {MAX_FRONT_MATTER} limit")
     loader = _SAFE_LOADER(fm_text)
     try:
         node = loader.get_single_node()  # one parse gives both the marks and the data
+        _check_expanded_size(node)
         data = loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
@@ -165,9 +186,10 @@ def collect_card(ctx: CollectContext) -> tuple[CollectorOutput, dict]:
     if text is None and name and ctx.inventory.card_data:
         return _api_card(ctx, out, name)
     if text is None:
+        why = f"{name} not readable: {ctx.unreadable[name]}" if name in ctx.unreadable else "no README.md in the repository"
         out.observations.append(Observation(
             kind="card.missing", value=True,
-            evidence=ctx.cite(rule="collect/card/missing", extractor=EXTRACTOR, snippet="no README.md in the repository"),
+            evidence=ctx.cite(rule="collect/card/missing", extractor=EXTRACTOR, file=name, snippet=why),
         ))
         return out, {"present": False}
 

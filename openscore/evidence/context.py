@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from openscore.errors import EntryNotFound, GatedRepo
+from openscore.errors import EntryNotFound, GatedRepo, InvalidCheckpoint
 from openscore.report import Evidence
 from openscore.sources.base import Inventory, Source
 
@@ -28,10 +28,11 @@ class CollectContext:
     unreadable: dict[str, str] = field(default_factory=dict)
 
     def read_text(self, path: str, max_bytes: int = 4_000_000) -> str | None:
-        """A text file of the source, or None when absent or unreadable (gated): never an audit failure."""
+        """A text file of the source, or None when absent or unreadable (gated, over the size limit):
+        a card or licence text that cannot be read is a gap in the evidence, never an audit failure."""
         try:
             return self.source.read_text(path, max_bytes=max_bytes)
-        except (GatedRepo, EntryNotFound) as exc:
+        except (GatedRepo, EntryNotFound, InvalidCheckpoint) as exc:
             self.unreadable[path] = str(exc)
             return None
 
