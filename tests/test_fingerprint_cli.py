@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from openscore.cli import cli
-from test_weights_support import family, write_model
+from openscore.weights import Fingerprint, compare
+from test_weights_support import config, family, init_state, write_model
 
 
 def run(*args):
@@ -42,25 +43,27 @@ def test_truncated_shard_exits_20_and_leaves_no_file(tmp_path):
 
 
 def test_hub_fingerprint_by_range_reads_equals_the_local_one(fake_hub, tmp_path):
-    folder = write_model(tmp_path / "m", family()["finetune"], shards=2)
-    fake_hub.add_repo("org/tuned", folder)
+    g = dict(hidden=256, inter=768, layers=2, vocab=2048, heads=4, kv_heads=2)
+    folder = write_model(tmp_path / "m", init_state(21, g), shards=2, cfg=config(g))
+    fake_hub.add_repo("org/wide", folder)
     local, remote = tmp_path / "local.osfp", tmp_path / "remote.osfp"
     assert run("fingerprint", str(folder), "-o", str(local)).exit_code == 0
-    fake_hub.reset_counters()
-    with_env = CliRunner(env={"HF_ENDPOINT": fake_hub.endpoint})
-    assert with_env.invoke(cli, ["fingerprint", "org/tuned", "-o", str(remote)], catch_exceptions=False).exit_code == 0
-    assert all(r["range"] for r in fake_hub.requests if "/resolve/" in r["path"] and r["path"].endswith(".safetensors"))
-    from openscore.weights import Fingerprint, compare
-
+    hub = CliRunner(env={"HF_ENDPOINT": fake_hub.endpoint})
+    assert hub.invoke(cli, ["fingerprint", "org/wide", "-o", str(remote)], catch_exceptions=False).exit_code == 0
+    weight_reads = [r for r in fake_hub.requests if r["path"].endswith(".safetensors") and r["method"] == "GET"]
+    assert weight_reads and all(r["range"] for r in weight_reads)
     assert compare(Fingerprint.load(local), Fingerprint.load(remote)).verdict == "identical"
-    sampled = tmp_path / "sampled.osfp"
+
     fake_hub.reset_counters()
-    res = with_env.invoke(cli, ["fingerprint", "org/tuned", "--sample", "-o", str(sampled)], catch_exceptions=False)
+    sampled = tmp_path / "sampled.osfp"
+    res = hub.invoke(cli, ["fingerprint", "org/wide", "--sample", "-o", str(sampled)], catch_exceptions=False)
     assert res.exit_code == 0
     fp = Fingerprint.load(sampled)
-    weights = sum(fake_hub.bytes_sent(f) for f in fp.files)
-    assert fp.bytes_read < 0.6 * fp.bytes_total
-    assert weights < 0.7 * sum((folder / f).stat().st_size for f in fp.files)
+    shard_bytes = sum((folder / f).stat().st_size for f in fp.files)
+    sent = sum(fake_hub.bytes_sent(f) for f in fp.files)
+    assert fp.bytes_read < 0.10 * fp.bytes_total  # what the fingerprint reports ...
+    assert sent < 0.12 * shard_bytes  # ... and what the server actually sent (headers included)
+    assert compare(Fingerprint.load(local), fp).verdict == "identical"
 
 
 def test_cuda_without_a_gpu_is_a_usage_error(tmp_path):
