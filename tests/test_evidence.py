@@ -201,3 +201,9 @@ def test_oversized_card_is_a_gap_not_a_failure(tmp_path):
     missing = _by_kind(out)["card.missing"][0].evidence
     assert card == {"present": False} and missing.file == "README.md"
     assert missing.snippet.startswith("README.md not readable:") and "limit" in missing.snippet
+
+
+def test_hostile_config_is_not_parsed(tmp_path):
+    (tmp_path / "config.json").write_text("[" * 100_000)
+    out, config = collect_repository(_ctx(tmp_path))
+    assert config is None and "config.json: JSON nested too deeply" in out.not_checked

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import re
 
+from openscore.errors import InvalidCheckpoint
+from openscore.formats import strict_json
+
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 
@@ -105,10 +108,10 @@ def collect_repository(ctx: CollectContext) -> tuple[CollectorOutput, dict | Non
     text = ctx.read_text("config.json") if inv.get("config.json") else None
     if text:
         try:
-            parsed = json.loads(text)
+            parsed = strict_json.loads(text, "config.json")
             config = parsed if isinstance(parsed, dict) else None
-        except ValueError:
-            out.not_checked.append("config.json: not valid JSON")
+        except InvalidCheckpoint as exc:  # reading the weights refuses it; the card can still be graded
+            out.not_checked.append(str(exc))
     if config is not None:
         for key in ("architectures", "model_type", "_name_or_path"):
             if key in config:
