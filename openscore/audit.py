@@ -103,22 +103,23 @@ def audit(
     progress: Progress | None = None,
 ) -> AuditReport:
     """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for."""
+    from openscore.rubrics import load_rubric
     from openscore.sources import open_source
 
     say = progress or _quiet
     rubric_ids = list(dict.fromkeys(rubrics or DEFAULT_RUBRICS))
+    dimensions = {r: load_rubric(r).dimension_ids for r in rubric_ids}  # a typo fails before any download
     source = open_source(spec, endpoint=endpoint, token=token)
     inventory = source.inventory()
     ref = inventory.ref
+    overrides = load_overrides(overrides_dir, ref.repo_id, dimensions)
     say(f"{ref.key}: {len(inventory.files)} files")
-    hub_endpoint = ref.location if ref.kind == "hub" else None
-    collected = collect(source, inventory, endpoint=hub_endpoint, token=token)
+    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token)
     bundle = collected.bundle
     notes: list[str] = []
     headers = layout = provenance = None
     if weights:
-        headers, layout, provenance = _weights(source, inventory, sample=sample,
-                                               progress=say, notes=notes)
+        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say, notes=notes)
     else:
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)
@@ -126,16 +127,9 @@ def audit(
     ctx = GradingContext(bundle=bundle, licence=licence, base=base, provenance=provenance,
                          dataset_licences=dataset_licences(bundle))
     say("grading")
-    from openscore.rubrics import load_rubric
-
-    dims = {r: load_rubric(r).dimension_ids for r in rubric_ids}
-    overrides = load_overrides(overrides_dir, ref.repo_id, dims)
     results = {r: grade_rubric(r, ctx, overrides.get(r)) for r in rubric_ids}
     evidence_doc = {name: out.model_dump(mode="json") for name, out in sorted(bundle.collectors.items())}
-    evidence_doc["pipeline"] = {"weights_read": weights, "notes": notes,
-                                "base": None if base is None else {"family": base.family, "repo_id": base.repo_id,
-                                                                   "via": base.via,
-                                                                   "licence": base.licence.id if base.licence else None}}
+    evidence_doc["pipeline"] = {"weights_read": weights, "notes": notes, "base": _base_document(base)}
     return AuditReport(
         tool=f"openscore@{__version__}",
         source=SourceInfo(kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=ref.sha,
@@ -150,6 +144,13 @@ def audit(
         default_rubric="osai-v3" if "osai-v3" in results else rubric_ids[0],
         findings=all_findings(bundle, licence, base, provenance, headers),
     )
+
+
+def _base_document(base) -> dict | None:
+    if base is None:
+        return None
+    return {"family": base.family, "repo_id": base.repo_id, "via": base.via,
+            "licence": base.licence.id if base.licence else None}
 
 
 def report_path(report: AuditReport, reports_dir: Path) -> Path:

@@ -74,3 +74,9 @@ def test_unsafe_pickle_is_reported_then_exits_21_without_loading_it(tmp_path):
     assert not marker.exists()
     assert len(written) == 1 and written[0].startswith("local/evil/")
     assert "unsafe-pickle" in result.stdout
+
+
+def test_unknown_rubric_is_a_usage_error_before_any_work(tmp_path):
+    result, written, _ = _run(["sample:tiny-llama", "--rubric", "osai-v9"], tmp_path)
+    assert result.exit_code == 2 and "unknown rubric 'osai-v9'" in result.stderr
+    assert written == [] and "reading checkpoint headers" not in result.stderr
