@@ -44,6 +44,9 @@ def _write(tmp_path, body: str):
         ("rubric: x\nversion: '1'\ndimensions:\n  a:\n    - grade: open\n", "needs a `reason`"),
         ("rubric: x\nversion: '1'\ndimensions:\n  a:\n    - same_as: b\n", "same_as 'b' is not another dimension"),
         ("rubric: x\nversion: '1'\ndimensions:\n  a:\n    - grade: great\n      reason: r\n", "broken.yaml:5"),
+        ("rubric: x\nversion: '1'\ndimensions:\n  a:\n    - when: [gated]\n      same_as: b\n"
+         "    - grade: open\n      reason: r\n  b:\n    - when: [gated]\n      same_as: a\n"
+         "    - grade: open\n      reason: r\n", "same_as rules form a cycle"),
     ],
 )
 def test_broken_grading_maps_fail_with_file_and_line(tmp_path, body, message):

@@ -91,6 +91,16 @@ class GradingMap(BaseModel):
             for r in rules:
                 if r.same_as is not None and (r.same_as not in {*self.dimensions, *self.reuse} or r.same_as == dim):
                     raise ValueError(f"{dim}: same_as {r.same_as!r} is not another dimension of this map")
+        mirrors = {d: {r.same_as for r in rules if r.same_as} for d, rules in self.dimensions.items()}
+        for start in mirrors:
+            chain, todo = set(), list(mirrors[start])
+            while todo:
+                step = todo.pop()
+                if step == start:
+                    raise ValueError(f"{start}: same_as rules form a cycle")
+                if step not in chain:
+                    chain.add(step)
+                    todo += mirrors.get(step, ())
         return self
 
 
