@@ -54,7 +54,7 @@ def test_catalogue_covers_every_required_case():
         assert len({(c.args["seed"], c.args["data_seed"]) for c in bases}) == len(bases)
     recipes = {c.recipe for c in quick}
     assert recipes == {"pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab",
-                       "select_layers", "merge", "permute_mlp", "permute_heads"}
+                       "select_layers", "merge", "permute_mlp", "permute_heads", "permute_residual", "fold_norms"}
     assert {c.args.get("qtype") for c in quick if c.recipe == "gguf"} == {"Q8_0", "Q4_0"}
     assert {c.args.get("method") for c in quick if c.recipe == "merge"} == {"linear", "slerp"}
     cross = cat.get("llama-ab-merge")
@@ -66,6 +66,10 @@ def test_catalogue_rejects_a_case_built_on_an_unknown_one():
     data["cases"].append({"name": "orphan", "from": "nowhere", "recipe": "train", "relation": "derived",
                           "notes": "x", "args": {}})
     with pytest.raises(ValidationError, match="nowhere"):
+        Catalogue.model_validate(data)
+    data["cases"][-1] = {"name": "gpt2-gguf", "from": "gpt2-a", "recipe": "gguf", "relation": "recast-copy",
+                         "notes": "x", "args": {"qtype": "Q8_0"}}
+    with pytest.raises(ValidationError, match="llama family only"):
         Catalogue.model_validate(data)
 
 
@@ -84,10 +88,12 @@ def test_expected_drift_between_cases(quick_zoo):
     assert _pearson(a, _state(quick_zoo["llama-a-sft"])[name]) > 0.95
     assert 0.3 < _pearson(a, _state(quick_zoo["llama-a-cpt"])[name]) < 0.99
     assert _pearson(a, _state(quick_zoo["llama-a-mlp-perm"])[name]) < 0.2  # the point of the permutation
+    assert abs(_pearson(a, _state(quick_zoo["llama-a-residual-perm"])[name])) < 0.2
 
 
 @pytest.mark.parametrize("name, reference", [("llama-a-mlp-perm", "llama-a"), ("llama-a-head-perm", "llama-a-sft"),
-                                             ("llama-a-yi", "llama-a")])
+                                             ("llama-a-yi", "llama-a"), ("llama-a-residual-perm", "llama-a-sft"),
+                                             ("llama-a-gain-fold", "llama-a")])
 def test_obfuscations_preserve_the_function(quick_zoo, name, reference):
     inputs, _ = _held_out()
     with torch.no_grad():

@@ -320,6 +320,22 @@ class _Builder:
         state = derive.permute_mlp(spec.family, self.state(spec.from_), spec.args["seed"])
         return self.model_files(spec, state), state
 
+    def _permute_residual(self, spec: CaseSpec):
+        state = derive.permute_residual(self.state(spec.from_), spec.args["seed"], spec.args["signs"])
+        return self.model_files(spec, state), state
+
+    def _fold_norms(self, spec: CaseSpec):
+        state = derive.fold_norms(self.state(spec.from_))
+        return self.model_files(spec, state), state
+
+    def _rescale_residual(self, spec: CaseSpec):
+        state = derive.rescale_residual(self.state(spec.from_), spec.args["factor"])
+        return self.model_files(spec, state), state
+
+    def _add_noise(self, spec: CaseSpec):
+        state = derive.add_noise(self.state(spec.from_), spec.args["fraction"], spec.args["seed"])
+        return self.model_files(spec, state), state
+
     def _permute_heads(self, spec: CaseSpec):
         g = self.cat.families[spec.family]
         state = derive.permute_heads(spec.family, self.state(spec.from_), spec.args["seed"], g.heads, g.kv_heads)

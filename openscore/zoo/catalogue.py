@@ -14,8 +14,10 @@ from openscore.zoo.families import Geometry
 
 Recipe = Literal[
     "pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab", "select_layers", "merge",
-    "permute_mlp", "permute_heads",
+    "permute_mlp", "permute_heads", "permute_residual", "fold_norms", "rescale_residual", "add_noise",
 ]
+#: Recipes written for the LLaMA layout only (GGUF llama names, RMSNorm algebra).
+LLAMA_ONLY = frozenset({"gguf", "permute_residual", "fold_norms", "rescale_residual"})
 #: compare() verdicts, plus "adapter": an adapter-only repo whose declared base must be reported.
 Relation = Literal[
     "identical", "renamed-copy", "recast-copy", "derived", "partially-derived", "architecture-clone",
@@ -76,6 +78,8 @@ class Catalogue(BaseModel):
                 case.family = seen[case.from_].family
             elif case.family not in self.families:
                 raise ValueError(f"case {case.name!r}: unknown family {case.family!r}")
+            if case.recipe in LLAMA_ONLY and case.family != "llama":
+                raise ValueError(f"case {case.name!r}: recipe {case.recipe} exists for the llama family only")
             if case.quick and any(not seen[r].quick for r in [case.from_, *case.parents] if r):
                 raise ValueError(f"quick case {case.name!r} builds on a case outside the quick zoo")
             seen[case.name] = case

@@ -186,3 +186,72 @@ def gguf_name(name: str) -> str:
     if m:
         return f"blk.{m.group(1)}.{GGUF_LLAMA_NAMES[m.group(2)]}"
     return GGUF_LLAMA_NAMES[name]
+
+
+def _llama_layers(state: State) -> list[int]:
+    pattern = _layer_re("llama")
+    return sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
+
+
+#: LLaMA linears that read the residual stream (columns are residual dims) and that write it (rows are).
+_READS_RESIDUAL = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj")
+_WRITES_RESIDUAL = ("self_attn.o_proj", "mlp.down_proj")
+
+
+def permute_residual(state: State, seed: int, signs: bool) -> State:
+    """LLaMA: permute (and sign-flip) the residual-stream basis everywhere it appears.
+
+    RMSNorm commutes with a signed permutation of its input when the gain is permuted alike, so the
+    function is unchanged while no weight keeps its original row/column order: the adversarial case
+    a detector must align (embedding-column matching) before it can compare."""
+    gen = torch.Generator().manual_seed(seed)
+    hidden = state["model.embed_tokens.weight"].shape[1]
+    perm = torch.randperm(hidden, generator=gen)
+    flip = (torch.randint(0, 2, (hidden,), generator=gen) * 2 - 1).float() if signs else torch.ones(hidden)
+    out = dict(state)
+    for name in ("model.embed_tokens.weight", "lm_head.weight"):
+        out[name] = state[name][:, perm] * flip
+    out["model.norm.weight"] = state["model.norm.weight"][perm].clone()
+    for i in _llama_layers(state):
+        p = f"model.layers.{i}."
+        for norm in ("input_layernorm", "post_attention_layernorm"):
+            out[p + norm + ".weight"] = state[p + norm + ".weight"][perm].clone()
+        for name in _READS_RESIDUAL:
+            out[p + name + ".weight"] = state[p + name + ".weight"][:, perm] * flip
+        for name in _WRITES_RESIDUAL:
+            out[p + name + ".weight"] = state[p + name + ".weight"][perm, :] * flip[:, None]
+    return out
+
+
+def fold_norms(state: State) -> State:
+    """LLaMA: multiply each RMSNorm gain into the linears that read its output and set the gain to 1
+    (FlashNorm; what AWQ/SmoothQuant-style scaling leaves behind). Same function, rescaled columns."""
+    out = dict(state)
+    for i in _llama_layers(state):
+        p = f"model.layers.{i}."
+        for norm, readers in (("input_layernorm", _READS_RESIDUAL[:3]), ("post_attention_layernorm", _READS_RESIDUAL[3:])):
+            gain = state[p + norm + ".weight"]
+            for name in readers:
+                out[p + name + ".weight"] = state[p + name + ".weight"] * gain[None, :]
+            out[p + norm + ".weight"] = torch.ones_like(gain)
+    out["lm_head.weight"] = state["lm_head.weight"] * state["model.norm.weight"][None, :]
+    out["model.norm.weight"] = torch.ones_like(state["model.norm.weight"])
+    return out
+
+
+def rescale_residual(state: State, factor: float) -> State:
+    """LLaMA: scale everything that writes the residual stream by `factor`; RMSNorm undoes it (up to eps)."""
+    out = dict(state)
+    out["model.embed_tokens.weight"] = state["model.embed_tokens.weight"] * factor
+    for i in _llama_layers(state):
+        for name in _WRITES_RESIDUAL:
+            key = f"model.layers.{i}.{name}.weight"
+            out[key] = state[key] * factor
+    return out
+
+
+def add_noise(state: State, fraction: float, seed: int) -> State:
+    """Gaussian noise at `fraction` of each tensor's std: the cheapest "washing" attempt."""
+    gen = torch.Generator().manual_seed(seed)
+    return {k: v + fraction * v.std() * torch.randn(v.shape, generator=gen) if v.numel() > 1 else v.clone()
+            for k, v in state.items()}
