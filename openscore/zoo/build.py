@@ -77,8 +77,8 @@ def _weight_format(spec: CaseSpec) -> str:
 
 def describe(cat: Catalogue, spec: CaseSpec, path: Path) -> ZooCase:
     declared = None
-    if spec.declares is not None:
-        declared = f"{ZOO_ORG}/{_root(cat, spec.name) if spec.recipe != 'merge' else spec.parents[0]}"
+    if spec.declares is not None:  # as a real card would: the model it was made from (a merge's first parent)
+        declared = f"{ZOO_ORG}/{spec.parents[0] if spec.parents else spec.from_}"
     return ZooCase(
         name=spec.name,
         path=path,
@@ -176,8 +176,9 @@ class _Builder:
             config = model_from_state(spec.family, self.geometry(spec, state), state).config()
         config = dict(config)
         config["torch_dtype"] = str(dtype).removeprefix("torch.")
-        if spec.declares is not None and spec.from_ is not None:
-            config["_name_or_path"] = f"{ZOO_ORG}/{spec.parents[0] if spec.parents else spec.from_}"
+        declared = describe(self.cat, spec, self.dest / spec.name).declared_base
+        if declared:
+            config["_name_or_path"] = declared
         tensors = {k: v.to(dtype).contiguous() for k, v in sorted(state.items())}
         return {"config.json": canonical_json(config).encode(), "model.safetensors": save(tensors, {"format": "pt"})}
 
