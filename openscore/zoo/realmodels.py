@@ -102,12 +102,12 @@ def sentence_pairs(corpus: str = "finetune") -> list[tuple[str, str]]:
 
 
 def contrastive_finetune(state: dict[str, torch.Tensor], config: dict, tok: WordPiece, *, steps: int, lr: float,
-                         seed: int, batch: int = 8, max_len: int = 32) -> dict[str, torch.Tensor]:
+                         seed: int, batch: int = 8, max_len: int = 32, corpus: str = "finetune") -> dict[str, torch.Tensor]:
     """In-batch-negatives ranking loss (sentence-transformers MultipleNegativesRankingLoss) with AdamW."""
     params = {k: v.float().clone().requires_grad_(v.is_floating_point()) for k, v in state.items()}
     trainable = [v for v in params.values() if v.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
-    pairs = sentence_pairs()
+    pairs = sentence_pairs(corpus)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
         chosen = [pairs[i] for i in rng.choice(len(pairs), size=batch, replace=False)]
@@ -147,6 +147,8 @@ def drop_layers(state: dict[str, torch.Tensor], keep: tuple[int, ...]) -> dict[s
 #: name -> (relation, accepted, layer_map, notes)
 RECIPES = {
     "minilm-sft": ("derived", (), None, "contrastive fine-tune: 30 AdamW steps (lr 1e-4) on docstring sentence pairs"),
+    "minilm-sft-long": ("derived", (), None,
+                        "longer contrastive fine-tune: 80 AdamW steps (lr 5e-4) on the other corpus's sentence pairs"),
     "minilm-fp16": ("recast-copy", (), None, "fp32 -> fp16 cast"),
     "minilm-bf16": ("recast-copy", (), None, "fp32 -> bf16 cast"),
     "minilm-drop": ("partially-derived", (), (0, 1, 2, 4, 5), "layer 3 dropped (5 of 6 layers kept)"),
@@ -158,6 +160,8 @@ RECIPES = {
 def _derive(name: str, state: dict, config: dict, tok: WordPiece) -> tuple[dict, dict]:
     if name == "minilm-sft":
         return contrastive_finetune(state, config, tok, steps=30, lr=1e-4, seed=7), config
+    if name == "minilm-sft-long":
+        return contrastive_finetune(state, config, tok, steps=80, lr=5e-4, seed=9, corpus="pretrain"), config
     if name in ("minilm-fp16", "minilm-bf16"):
         dtype = torch.float16 if name.endswith("fp16") else torch.bfloat16
         return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}, {**config, "torch_dtype": str(dtype)[6:]}
