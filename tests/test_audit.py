@@ -174,3 +174,15 @@ def test_report_path_refuses_odd_repo_ids(realcards, tmp_path):
     report.source.repo_id = "../../etc"
     with pytest.raises(Exception, match="cannot file a report"):
         report_path(report, tmp_path)
+
+
+def test_a_declared_quantization_keeps_its_base_licence(tmp_path):
+    (tmp_path / "README.md").write_text("---\nlicense: mit\nbase_model: mistralai/Mistral-7B-v0.1\n"
+                                        "base_model_relation: quantized\n---\n# Mistral 4-bit\n")
+    findings = audit(str(tmp_path), weights=False, rubrics=["osai-v3"]).findings
+    assert [(f.id, f.message) for f in findings] == [(
+        "licence-laundering", "the card declares the weights a quantization of mistralai/Mistral-7B-v0.1 "
+        "(Apache-2.0) re-released as MIT: a copy cannot be relicensed")]
+    (tmp_path / "README.md").write_text("---\nlicense: mit\nbase_model: mistralai/Mistral-7B-v0.1\n"
+                                        "base_model_relation: finetune\n---\n# Mistral fine-tune\n")
+    assert audit(str(tmp_path), weights=False, rubrics=["osai-v3"]).findings == []  # MIT is no more open than Apache

@@ -162,7 +162,7 @@ def test_lineage_from_card_config_and_prose(model_dir, tmp_path_factory):
     obs = collect_lineage(ctx, card["front_matter"], config).observations
     declared = [o.value for o in obs if o.kind == "base.declared"]
     assert declared == [
-        {"id": "meta-llama/Llama-2-7b-hf", "via": "card", "family": "llama-2"},
+        {"id": "meta-llama/Llama-2-7b-hf", "via": "card", "family": "llama-2", "relation": None},
         {"id": "meta-llama/Llama-2-7b-hf", "via": "config", "family": "llama-2"},
     ]
     assert obs[0].evidence.locator == "L6"

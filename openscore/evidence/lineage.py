@@ -14,7 +14,9 @@ from openscore.evidence.context import CollectContext
 from openscore.evidence.known_bases import known_bases
 from openscore.evidence.model import CollectorOutput, Observation
 
-EXTRACTOR = "lineage@1.0"
+EXTRACTOR = "lineage@1.1"
+#: the Hub's `base_model_relation` values
+RELATIONS = ("adapter", "merge", "quantized", "finetune")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 #: sentences end at . ! ? followed by a space (so "Llama 3.1" and URLs stay whole) or at the line end
 _SENTENCE = re.compile(r"(?:[^.!?。\n]|[.!?](?=\S))+(?:[.!?。](?=\s|$)|$)")
@@ -68,11 +70,14 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
     out.searched.append("card base_model, config.json _name_or_path, and derivation phrases naming a known base")
     card = find_card(ctx)
     declared = (front_matter or {}).get("base_model")
+    relation = (front_matter or {}).get("base_model_relation")
+    relation = relation if relation in RELATIONS else None
     for value in ([declared] if isinstance(declared, str) else declared or []):
         if isinstance(value, str) and value and value.lower() not in own_ids(own):
             family = bases.by_id(value)
             out.observations.append(Observation(
-                kind="base.declared", value={"id": value, "via": "card", "family": family.family if family else None},
+                kind="base.declared",
+                value={"id": value, "via": "card", "family": family.family if family else None, "relation": relation},
                 evidence=_card_line(ctx, card, "base_model", value),
             ))
     name_or_path = (config or {}).get("_name_or_path")

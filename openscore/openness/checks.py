@@ -24,6 +24,7 @@ class BaseInfo:
     via: str  # "provenance", "card", "config", "prose"
     licence: LicenceFacts | None  # the base's licence, when known
     training_data: str | None = None  # "open" / "partial" / "closed": the base's pre-training data (known_bases.yaml)
+    relation: str | None = None  # the card's base_model_relation (adapter, merge, quantized, finetune)
     evidence: list[Evidence] = field(default_factory=list)
 
 

@@ -46,7 +46,8 @@ def licence_laundering(licence: LicenceResult, base: BaseInfo | None, provenance
     """A derivative more permissive than its base, or a verbatim copy of a base under another licence.
 
     A fine-tune may carry any licence its base allows, but never a more open one; a copy of the base's
-    weights (identical, renamed, recast) has no authorship of its own to license, so any licence other
+    weights (identical, renamed, recast, or declared `base_model_relation: quantized`) has no
+    authorship of its own to license, so any licence other
     than the base's is a relicensing, even between two open licences (MIT over Apache-2.0 drops the
     Apache NOTICE and patent terms)."""
     from openscore.licences import is_more_permissive
@@ -54,10 +55,14 @@ def licence_laundering(licence: LicenceResult, base: BaseInfo | None, provenance
     if base is None or base.licence is None or licence.resolved.id in UNRESOLVED or base.licence.id in UNRESOLVED:
         return []
     name = base.repo_id or base.family
-    copy = base.via == "provenance" and provenance is not None and provenance.verdict in VERBATIM_COPIES
+    if base.via == "provenance" and provenance is not None and provenance.verdict in VERBATIM_COPIES:
+        copy = f"the weights are a {provenance.verdict} of {name}"
+    elif base.relation == "quantized":
+        copy = f"the card declares the weights a quantization of {name}"
+    else:
+        copy = None
     if copy and licence.resolved.id != base.licence.id:
-        message = (f"the weights are a {provenance.verdict} of {name} ({base.licence.id}) re-released as "
-                   f"{licence.resolved.id}: a copy cannot be relicensed")
+        message = f"{copy} ({base.licence.id}) re-released as {licence.resolved.id}: a copy cannot be relicensed"
     elif is_more_permissive(licence.resolved, base.licence):
         message = (f"declared licence {licence.resolved.id} is more permissive than the licence of its base "
                    f"{name} ({base.licence.id}, {base.via}): a derivative cannot relicense its base")

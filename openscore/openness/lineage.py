@@ -26,7 +26,8 @@ def detected_base(provenance: ProvenanceResult | None, own_key: str) -> str | No
     return provenance.base
 
 
-def _base_from(repo_id: str | None, family: str | None, via: str, evidence, registry_licence: str | None = None):
+def _base_from(repo_id: str | None, family: str | None, via: str, evidence, registry_licence: str | None = None,
+               relation: str | None = None):
     from openscore.licences import resolve
 
     bases = known_bases()
@@ -39,6 +40,7 @@ def _base_from(repo_id: str | None, family: str | None, via: str, evidence, regi
         via=via,
         licence=resolve(licence_id) if licence_id else None,
         training_data=known.training_data if known else None,
+        relation=relation,
         evidence=list(evidence),
     )
 
@@ -65,7 +67,8 @@ def resolve_base(bundle: EvidenceBundle, provenance: ProvenanceResult | None) ->
     declared = declared_bases(bundle)
     if declared:
         first = declared[0]
-        return _base_from(first.value["id"], first.value.get("family"), first.value["via"], [first.evidence])
+        return _base_from(first.value["id"], first.value.get("family"), first.value["via"], [first.evidence],
+                          relation=first.value.get("relation"))
     mentioned = bundle.find("base.mentioned")
     if mentioned:
         return _base_from(None, mentioned[0].value["family"], "prose", [mentioned[0].evidence])
