@@ -80,3 +80,12 @@ def test_unknown_rubric_is_a_usage_error_before_any_work(tmp_path):
     result, written, _ = _run(["sample:tiny-llama", "--rubric", "osai-v9"], tmp_path)
     assert result.exit_code == 2 and "unknown rubric 'osai-v9'" in result.stderr
     assert written == [] and "reading checkpoint headers" not in result.stderr
+
+
+def test_hub_source_through_the_cli(fake_hub, realcards, tmp_path):
+    fake_hub.add_repo("tiiuae/falcon-7b", realcards / "tiiuae__falcon-7b")
+    result, written, _ = _run(["tiiuae/falcon-7b", "--endpoint", fake_hub.endpoint, "--no-weights"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("tiiuae/falcon-7b@") and "(hub)" in result.stdout.splitlines()[0]
+    sha = fake_hub.repos["tiiuae/falcon-7b"].revisions["main"].sha
+    assert written == [f"tiiuae/falcon-7b/{sha}.json"]
