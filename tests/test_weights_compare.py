@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from openscore.weights import compare
-from test_weights_support import (GEOMETRY, config, drop_layer, family, fingerprint_of, permuted, write_gguf,
-                                  write_model)
+from test_weights_support import (GEOMETRY, config, drop_layer, family, fingerprint_of, permuted,
+                                  residual_permuted, write_gguf, write_model)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,13 @@ def test_permuted_hidden_units_and_heads_are_still_derived(models):
     assert result.verdict == "derived"
     assert {"mlp_gate", "mlp_up", "mlp_down", "attn_q", "attn_o"} <= set(result.permuted)
     assert "hidden units permuted (mlp_up)" in result.transformations
+
+
+def test_residual_stream_permutation_is_still_derived(models):
+    folder = write_model(models["root"] / "residual", residual_permuted(family()["finetune"], seed=9))
+    result = compare(models["base"], fingerprint_of(folder))
+    assert result.verdict == "derived"
+    assert "residual stream permuted or rotated" in result.transformations
 
 
 def test_dropped_layer_is_partially_derived_with_the_layer_map(models):

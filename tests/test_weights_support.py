@@ -216,3 +216,18 @@ def drop_layer(state: dict[str, torch.Tensor], layer: int) -> dict[str, torch.Te
         else:
             out[name] = value
     return out
+
+
+def residual_permuted(state: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """Function-preserving: the residual stream's dimensions reordered in every tensor that touches it."""
+    h = state["model.norm.weight"].shape[0]
+    perm = torch.randperm(h, generator=torch.Generator().manual_seed(seed))
+    out = {}
+    for name, value in state.items():
+        if value.ndim == 1:
+            out[name] = value[perm]
+        elif name.endswith(("o_proj.weight", "down_proj.weight")):
+            out[name] = value[perm]
+        else:  # embeddings, lm_head and every matrix reading the stream: columns
+            out[name] = value[:, perm]
+    return out

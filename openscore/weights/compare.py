@@ -74,6 +74,7 @@ class TensorMatch(_Model):
     statistic: str  # sha256 | bf16 | fp16 | requant | exact | direct | direct_alt | gram_r | gram_c | none
     r: float | None = None
     z: float | None = None
+    z_null_clean: float | None = None  # best z among statistics with a clean null (direct, residual Gram)
     n: int = 0
 
 
@@ -91,7 +92,7 @@ class Comparison(_Model):
     layers_dropped: list[int] = Field(default_factory=list)  # reference layers no candidate layer comes from
     layers_duplicated: dict[int, list[int]] = Field(default_factory=dict)  # reference layer -> candidate layers
     vocab_rows_added: int = 0
-    permuted: list[str] = Field(default_factory=list)  # roles matched only by permutation-invariant sketches
+    permuted: list[str] = Field(default_factory=list)  # roles matched only by Gram sketches ("residual": the stream)
     scale: float | None = None  # candidate/reference magnitude when not 1
     compared_tensors: int = 0
     matched_tensors: int = 0
@@ -158,6 +159,12 @@ class _Pair:
         xa = self.fa.array(self.ta, kind_a)[np.ix_(ra, ca)]
         xb = self.fb.array(self.tb, kind_b)[np.ix_(rb, cb)]
         return xa, xb
+
+    def clean(self, label: str) -> bool:
+        """True for statistics whose null is N(0,1): direct blocks and the residual-indexed Gram."""
+        if label.startswith("direct"):
+            return True
+        return self.tb.residual_gram is None or label == self.tb.residual_gram
 
     def stats(self) -> list[tuple[str, float, float, int]]:
         """(statistic, r, z, n) for every sketch both tensors have."""
@@ -355,26 +362,35 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
         if not tb.sketch:
             continue
         best: tuple[float, TensorMatch] | None = None
+        clean_z: float | None = None
         for ta in by_role.get(tb.role, ()):
-            stats = _Pair(a, ta, b, tb).stats()
+            pair = _Pair(a, ta, b, tb)
+            stats = pair.stats()
             if not stats:
                 continue
             label, r, z, n = max(stats, key=lambda s: s[2])
+            clean = [s[2] for s in stats if pair.clean(s[0])]
+            if clean:
+                clean_z = max(clean) if clean_z is None else max(clean_z, max(clean))
             if tb.layer is not None and ta.layer is not None:
                 layer_z[(tb.layer, ta.layer)].append(z)
                 layer_r[(tb.layer, ta.layer)].append(r)
             if best is None or z > best[0]:
                 direct_z = max((s[2] for s in stats if s[0].startswith("direct")), default=None)
                 if label in _GRAMS and direct_z is not None and direct_z < cal.z_independent <= z:
-                    label = f"{label} (permuted)"
+                    # matched only through a Gram: the units it sums over were reordered
+                    label = f"{label} (permuted)" if pair.clean(label) else f"{label} (residual permuted)"
                 best = (z, TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
                                        reference_layer=ta.layer, statistic=label, r=r, z=z, n=n))
         if best is not None:
+            best[1].z_null_clean = clean_z
             matches.append(best[1])
             m = best[1]
             if m.z >= cal.z_derived:
                 if m.statistic.endswith("(permuted)"):
                     permuted.add(m.role)
+                elif m.statistic.endswith("(residual permuted)"):
+                    permuted.add("residual")
                 elif m.statistic.startswith("direct"):
                     ta = next(t for t in by_role[tb.role] if t.name == m.reference)
                     xa, xb = _Pair(a, ta, b, tb).direct_blocks()
@@ -438,6 +454,9 @@ def _decide(a, b, matches, layer_z, layer_r, permuted, scales, cal: Calibration)
         if order != sorted(order):
             transformations.append("layers reordered")
         for role in sorted(permuted):
+            if role == "residual":
+                transformations.append("residual stream permuted or rotated")
+                continue
             kind = "attention heads" if role.startswith("attn") else "hidden units"
             transformations.append(f"{kind} permuted ({role})")
         scale = float(median(scales)) if scales else None
@@ -459,13 +478,15 @@ def _decide(a, b, matches, layer_z, layer_r, permuted, scales, cal: Calibration)
     # the maximum over many null tests grows with their number: Bonferroni at 1e-3 family-wise
     tests = sum(len(v) for v in layer_z.values()) + sum(1 for m in matches if m.layer is None)
     z_negative = max(cal.z_independent, NormalDist().inv_cdf(1 - 1e-3 / max(1, tests)))
-    if max_z < z_negative:
+    # statistics with an architecture-shaped null only count as positive evidence (z >= z_derived)
+    max_clean = max((m.z_null_clean for m in matches if m.z_null_clean is not None), default=-math.inf)
+    if max_clean < z_negative and max_z < cal.z_derived:
         # chance that an aggregate derivation as weak as r_min would have been seen
         power = 1.0 - _normal_sf(cal.r_min * math.sqrt(n_total) - cal.z_derived)
         if n_total >= n_needed:
             same = _same_geometry(a, b)
             verdict = "architecture-clone" if same else "independent"
-            reason = (f"no tensor correlates with the reference (max z {max_z:.1f} < {z_negative:.2f}) over "
+            reason = (f"no tensor correlates with the reference (max z {max_clean:.1f} < {z_negative:.2f}) over "
                       f"{n_total} compared values" + ("; same layout" if same else ""))
             return Comparison(**result, verdict=verdict, confidence=round(power, 6), reason=reason)
         return Comparison(**result, verdict="inconclusive", confidence=round(power, 6),

@@ -42,9 +42,11 @@ SKETCH_ROWS = 32
 SKETCH_COLS = 128
 #: residual-side indices of each Gram sketch (GRAM_SIZE * (GRAM_SIZE - 1) / 2 entries)
 GRAM_SIZE = 48
-#: roles whose first axis is shared by construction (token ids, positions), not an arbitrary learned basis:
-#: a Gram over that axis measures what the data taught (token similarity), so it says nothing of lineage
+#: roles whose first axis is shared by construction (token ids, positions), not an arbitrary learned basis
 SHARED_AXIS_ROLES = frozenset({"embed", "lm_head", "pos_embed", "type_embed"})
+#: roles that write to the residual stream: in [out, in] order their rows are residual dimensions; every
+#: other matrix role reads from it (its columns are residual dimensions; embeddings store [vocab, hidden])
+RESIDUAL_ROWS_ROLES = frozenset({"attn_o", "mlp_down", "expert_down", "shared_down"})
 #: roles whose q/k rows a GGUF conversion reorders (llama.cpp's rotary permutation)
 ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 
@@ -73,6 +75,7 @@ class TensorPrint(_Model):
     fp16: str | None = None  # sha256 of the values rounded to fp16
     constant: bool = False  # every value equal (e.g. a norm of ones): carries no lineage
     sketch: list[str] = Field(default_factory=list)  # which arrays exist: direct, direct_alt, gram_r, gram_c
+    residual_gram: str | None = None  # which Gram is indexed by residual dimensions (clean null)
 
 
 class Fingerprint(_Model):
@@ -136,8 +139,9 @@ def is_fingerprint_file(path: Path) -> bool:
     if not path.is_file() or path.stat().st_size < 16:
         return False
     with open(path, "rb") as fh:
-        head = fh.read(4096)
-    return METADATA_KEY.encode() in head
+        head = fh.read(64)
+    # safetensors writes __metadata__ first; a fingerprint's only metadata key is METADATA_KEY
+    return head[8:].startswith(b'{"__metadata__":{"' + METADATA_KEY.encode() + b'"')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +153,28 @@ class _Placed:
     record: TensorRecord
     role: str
     layer: int | None
+    transposed: bool = False  # stored [in, out] (GPT-2 Conv1D)
+
+
+def residual_gram(role: str, transposed: bool) -> str | None:
+    """The Gram sketch indexed by residual-stream dimensions ("gram_r": columns, "gram_c": rows).
+
+    Summing over the unit axis makes it invariant to permuting and rescaling MLP units and heads; its
+    null is clean (independent tiny models: max z 3.5). None for tensors of unknown role."""
+    if role.startswith("unmapped:"):
+        return None
+    rows_are_residual = (role in RESIDUAL_ROWS_ROLES) != transposed
+    return "gram_c" if rows_are_residual else "gram_r"
+
+
+def gram_kinds(role: str) -> tuple[str, ...]:
+    """Both Grams, except over a token or position axis.
+
+    The Gram indexed by units (head dims, MLP neurons) is invariant to residual-stream permutation and
+    rotation (W W^T), but rotary pairs and head blocks give every model of an architecture a common
+    pattern in it (independent zoo models reach z 5.8), so compare() uses it as positive evidence only.
+    A Gram over token ids or positions measures what the data taught (independent models: z 16): never kept."""
+    return ("gram_r",) if role in SHARED_AXIS_ROLES else ("gram_r", "gram_c")
 
 
 def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
@@ -156,15 +182,27 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
     roles: dict[str, tuple[str, int | None]] = {}
     for item in getattr(layout, "tensors", None) or ():
         roles[item.name] = (item.role or item.name, item.layer)
+    transposed = _transposed_roles(layout)
     skipped = {getattr(a, "name", a) for a in (getattr(layout, "artefacts", None) or ())}
     placed = []
     for rec in headers.tensors:
         if rec.name in skipped or rec.start is None or rec.end is None or rec.shape is None or rec.dtype is None:
             continue
         role, layer = roles.get(rec.name, (f"unmapped:{rec.name}", None))
-        placed.append(_Placed(rec, role, layer))
+        placed.append(_Placed(rec, role, layer, role in transposed))
     placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
     return placed
+
+
+def _transposed_roles(layout) -> frozenset[str]:
+    """Roles the layout's naming scheme stores as [in, out] (roles.yaml `transposed`)."""
+    scheme = getattr(layout, "scheme", None)
+    if not scheme:
+        return frozenset()
+    from openscore.layout.roles import load_role_map
+
+    found = load_role_map().schemes.get(scheme)
+    return frozenset(found.transposed) if found is not None else frozenset()
 
 
 def _head_counts(headers: CheckpointHeaders) -> dict[str, int]:
@@ -404,10 +442,10 @@ def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, s
             if tp.constant:
                 arrays.clear()
                 tp.sketch = []
-            grams = [("gram_r", matrix, cols), ("gram_c", matrix.T, rows)]
-            if item.role in SHARED_AXIS_ROLES:
-                grams = grams[:1]
-            for kind, units, axis_len in grams if not tp.constant else ():
+            grams = {"gram_r": (matrix, cols), "gram_c": (matrix.T, rows)}
+            tp.residual_gram = residual_gram(item.role, item.transposed)
+            for kind in gram_kinds(item.role) if not tp.constant else ():
+                units, axis_len = grams[kind]
                 ids = sampling.pick_gram(item.role, kind, axis_len, GRAM_SIZE)
                 if len(ids) >= 4:
                     arrays[f"{key}.{kind}_ids"] = ids
