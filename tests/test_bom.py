@@ -54,3 +54,10 @@ def test_named_ai_licence_is_written_by_name(realcards):
                                      rubrics=["osai-v3"]))["metadata"]["component"]
     assert model["licenses"] == [{"license": {"name": "Meta Llama 3 Community License Agreement",
                                               "acknowledgement": "declared"}}]
+
+
+def test_hub_model_gets_a_huggingface_purl(fake_hub, realcards):
+    fake_hub.add_repo("tiiuae/falcon-7b", realcards / "tiiuae__falcon-7b")
+    report = audit("tiiuae/falcon-7b", endpoint=fake_hub.endpoint, token=False, weights=False, rubrics=["osai-v3"])
+    model = cyclonedx_document(report)["metadata"]["component"]
+    assert model["purl"] == f"pkg:huggingface/tiiuae/falcon-7b@{report.source.sha}"
