@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from openscore.cli import cli
+from openscore.report import AuditReport
 from tests import checkpoint_builders as build
+from tests.test_audit import assert_every_grade_is_evidenced
 
 
 def _run(args: list[str], cwd: Path):
@@ -32,6 +34,8 @@ def test_no_source_audits_the_embedded_samples_offline(tmp_path):
     assert "licence-laundering: the weights are a renamed-copy of openscore-samples/tiny-llama (Apache-2.0)" in out
     assert "base-mismatch" in out
     assert {w.rsplit("/", 1)[0] for w in written} == {"openscore-samples/tiny-llama", "openscore-samples/tiny-llama-shell"}
+    for path in written:
+        assert_every_grade_is_evidenced(AuditReport.model_validate_json((tmp_path / "reports" / path).read_text()))
     assert "grading" in result.stderr  # progress goes to stderr
 
 
