@@ -160,19 +160,23 @@ def main() -> int:
     fp_ = sum(p["verdict"] in DERIVED_OR_COPY for p in negatives)
     print(f"\nderived-or-copy: TPR {tp}/{len(positives)} = {tp / max(1, len(positives)):.3f}, "
           f"FPR {fp_}/{len(negatives)} = {fp_ / max(1, len(negatives)):.3f}")
-    lineage_derived = [p for p in pairs if p["lineage"] and p["expected"] in ("derived", "partially-derived")]
-    if lineage_derived and negatives:
-        low = min(lineage_derived, key=lambda p: p["score"])
+    # Score = median correlation over tensors: meaningful for whole-model derivations; a partial one
+    # (frankenmerge, pruning) shares only some tensors, so its margin is taken in z only.
+    derived = [p for p in pairs if p["lineage"] and p["expected"] == "derived"]
+    derived_z = [p for p in pairs if p["lineage"] and p["expected"] in ("derived", "partially-derived")
+                 and p["max_z"] is not None]
+    if derived and negatives:
+        low = min(derived, key=lambda p: p["score"])
         high = max(negatives, key=lambda p: p["score"])
         print(f"score margin: weakest derivation {low['score']:.3f} ({low['candidate']} vs {low['reference']}) - "
               f"strongest unrelated {high['score']:.3f} ({high['candidate']} vs {high['reference']}) = "
               f"{low['score'] - high['score']:.3f}")
-        zs = [p for p in lineage_derived if p["max_z"] is not None]
-        zn = [p for p in negatives if p["max_z"] is not None]
-        if zs and zn:
-            lz, hz = min(zs, key=lambda p: p["max_z"]), max(zn, key=lambda p: p["max_z"])
-            print(f"z margin:     weakest derivation z {lz['max_z']:.1f} ({lz['candidate']}) vs strongest unrelated z "
-                  f"{hz['max_z']:.1f} ({hz['candidate']} vs {hz['reference']}): ratio {lz['max_z'] / max(hz['max_z'], 1e-9):.1f}x")
+    zn = [p for p in negatives if p["max_z"] is not None]
+    if derived_z and zn:
+        lz, hz = min(derived_z, key=lambda p: p["max_z"]), max(zn, key=lambda p: p["max_z"])
+        print(f"z margin:     weakest derivation z {lz['max_z']:.1f} ({lz['candidate']} vs {lz['reference']}) - "
+              f"strongest unrelated z {hz['max_z']:.1f} ({hz['candidate']} vs {hz['reference']}): "
+              f"ratio {lz['max_z'] / max(hz['max_z'], 1e-9):.1f}x")
     print(f"relation right on lineage pairs: {sum(p['ok'] for p in pairs if p['lineage'])}/"
           f"{sum(p['lineage'] for p in pairs)}")
     print(f"registry: right base for {registry_ok}/{len(derivations)} derivations")

@@ -43,7 +43,8 @@ def registry(prints, bases, tmp_path_factory):
 
 
 def _derivations(quick_zoo):
-    return [c for c in quick_zoo.values() if c.base is not None and c.weight_format != "adapter"]
+    """Cases with one root base and full weights (the adapter and the two-base stack have their own tests)."""
+    return [c for c in quick_zoo.values() if len(c.roots) == 1 and c.weight_format != "adapter"]
 
 
 def test_every_derivation_gets_its_relation_against_its_base(quick_zoo, prints):
@@ -113,6 +114,15 @@ def test_merge_is_traced_to_its_base(quick_zoo, registry):
     result = _analyse(quick_zoo["llama-a-linear"], registry)
     assert result.verdict == "derived" and result.base == "openscore-zoo/llama-a"
     assert result.declared_relation == "merge"
+
+
+def test_frankenmerge_names_both_parents_and_their_layers(quick_zoo, prints, registry):
+    stack = quick_zoo["llama-ab-stack"]
+    result = _analyse(stack, registry)
+    assert {result.base, *result.parents} >= {"openscore-zoo/llama-a", "openscore-zoo/llama-b"}
+    from_b = compare(prints["llama-b"], prints["llama-ab-stack"])
+    assert from_b.verdict == "partially-derived"
+    assert {i: j for i, j in from_b.layer_map.items() if j is not None} == {2: 2, 3: 3}
 
 
 # ---------------------------------------------------------------- what a user sees

@@ -54,7 +54,7 @@ def test_catalogue_covers_every_required_case():
         assert len({(c.args["seed"], c.args["data_seed"]) for c in bases}) == len(bases)
     recipes = {c.recipe for c in quick}
     assert recipes == {"pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab",
-                       "select_layers", "merge", "permute_mlp", "permute_heads", "permute_residual", "fold_norms"}
+                       "select_layers", "merge", "stack", "permute_mlp", "permute_heads", "permute_residual", "fold_norms"}
     assert {c.args.get("qtype") for c in quick if c.recipe == "gguf"} == {"Q8_0", "Q4_0"}
     assert {c.args.get("method") for c in quick if c.recipe == "merge"} == {"linear", "slerp"}
     cross = cat.get("llama-ab-merge")
@@ -188,6 +188,10 @@ def test_vocab_extension_layers_and_merges(quick_zoo):
         for i, j in enumerate(case.layer_map):
             key = "mlp.gate_proj.weight"
             assert _pearson(state[f"model.layers.{i}.{key}"], base[f"model.layers.{j}.{key}"]) > 0.9
+    stack, a, b = (_state(quick_zoo[n]) for n in ("llama-ab-stack", "llama-a", "llama-b"))
+    assert torch.equal(stack["model.layers.1.mlp.up_proj.weight"], a["model.layers.1.mlp.up_proj.weight"])
+    assert torch.equal(stack["model.layers.2.mlp.up_proj.weight"], b["model.layers.2.mlp.up_proj.weight"])
+    assert torch.equal(stack["lm_head.weight"], a["lm_head.weight"])
     linear = _state(quick_zoo["llama-a-linear"])
     sft, sft2 = _state(quick_zoo["llama-a-sft"]), _state(quick_zoo["llama-a-sft2"])
     torch.testing.assert_close(linear["lm_head.weight"], 0.5 * sft["lm_head.weight"] + 0.5 * sft2["lm_head.weight"])

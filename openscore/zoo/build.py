@@ -317,6 +317,11 @@ class _Builder:
         state = merge(first, second, spec.args["t"])
         return self.model_files(spec, state), state
 
+    def _stack(self, spec: CaseSpec):
+        layers = [tuple(pair) for pair in spec.args["layers"]]
+        state = derive.stack_layers(spec.family, [self.state(p) for p in spec.parents], layers)
+        return self.model_files(spec, state), state
+
     def _permute_mlp(self, spec: CaseSpec):
         state = derive.permute_mlp(spec.family, self.state(spec.from_), spec.args["seed"])
         return self.model_files(spec, state), state

@@ -13,7 +13,7 @@ from openscore.errors import ConfigError, UsageError
 from openscore.zoo.families import Geometry
 
 Recipe = Literal[
-    "pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab", "select_layers", "merge",
+    "pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab", "select_layers", "merge", "stack",
     "permute_mlp", "permute_heads", "permute_residual", "fold_norms", "rescale_residual", "add_noise",
 ]
 #: Recipes written for the LLaMA layout only (GGUF llama names, RMSNorm algebra).
@@ -50,8 +50,8 @@ class CaseSpec(BaseModel):
                 raise ValueError("a pretrain case needs `family` and has no `from` or `relation`")
         elif self.from_ is None or self.relation is None:
             raise ValueError(f"a {self.recipe} case needs `from` and `relation`")
-        if self.recipe == "merge" and len(self.parents) != 2:
-            raise ValueError("a merge names exactly two `parents`")
+        if self.recipe in ("merge", "stack") and len(self.parents) != 2:
+            raise ValueError(f"a {self.recipe} case names exactly two `parents`")
         if self.recipe == "select_layers" and not self.layer_map:
             raise ValueError("select_layers needs `layer_map`")
         return self

@@ -53,6 +53,19 @@ def select_layers(family: str, state: State, layer_map: tuple[int, ...]) -> Stat
     return out
 
 
+def stack_layers(family: str, parents: list[State], layers: list[tuple[int, int]]) -> State:
+    """A passthrough frankenmerge: layer i is layer `layers[i][1]` of parent `layers[i][0]`; embeddings,
+    final norm and head come from the first parent."""
+    pattern = _layer_re(family)
+    out = {k: v.clone() for k, v in parents[0].items() if not pattern.match(k)}
+    for new_index, (parent, old_index) in enumerate(layers):
+        prefix = f"{LAYER_PREFIX[family]}{old_index}."
+        for name, tensor in parents[parent].items():
+            if name.startswith(prefix):
+                out[f"{LAYER_PREFIX[family]}{new_index}.{name[len(prefix):]}"] = tensor.clone()
+    return out
+
+
 def _permute(t: torch.Tensor, perm: torch.Tensor, dim: int) -> torch.Tensor:
     return t.index_select(dim, perm).clone()
 
