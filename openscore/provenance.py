@@ -182,6 +182,11 @@ def analyse(
     if headers.weights_absent:
         return result(verdict="inconclusive", details={
             "reason": "the weight files are Git-LFS pointers only; no registry entry has these file hashes"})
+    if not any(t.start is not None and t.end is not None for t in headers.tensors):
+        formats = ", ".join(headers.formats) or "none"
+        return result(verdict="inconclusive", details={
+            "reason": f"no weight tensor openscore can read by byte range (formats: {formats}; pickle files are "
+                      "never unpickled); no registry entry has these file hashes"})
     if not registry.entries():
         return result(verdict="inconclusive", details={"reason": "the reference registry is empty"})
     fp: Fingerprint = fingerprint(source, headers, layout, device=device, sample=sample, progress=progress)

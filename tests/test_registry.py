@@ -123,3 +123,14 @@ def test_adapter_reports_the_declared_base_and_checks_its_shapes(user_registry, 
     assert result.declared_base == "acme/base" and result.declared_relation == "adapter"
     assert result.verdict == "derived" and result.base == "acme/base"
     assert result.details["adapter"] == {"modules": 8, "rank": 8, "inconsistent_modules": []}
+
+
+def test_pickle_only_weights_are_inconclusive_not_an_error(user_registry, tmp_path):
+    import pickle
+
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
+    result = analysed(folder)
+    assert result.verdict == "inconclusive" and "never unpickled" in result.details["reason"]

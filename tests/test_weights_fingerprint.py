@@ -59,3 +59,18 @@ def test_fingerprint_is_small_against_the_checkpoint(tmp_path):
     assert len(fp.to_bytes()) < (folder / "model.safetensors").stat().st_size
     assert {t.role for t in fp.tensors} >= {"embed", "attn_q", "mlp_down", "lm_head", "final_norm"}
     assert len(fp.tensors) == 3 + 9 * GEOMETRY["layers"]
+
+
+def test_sampled_gguf_q4_reads_rows_by_range_and_is_a_recast_copy(tmp_path):
+    from test_weights_support import write_gguf
+
+    g = dict(hidden=256, inter=768, layers=2, vocab=2048, heads=4, kv_heads=2)
+    base = init_state(11, g)
+    ref = fingerprint_of(write_model(tmp_path / "base", base, cfg=config(g)))
+    folder = tmp_path / "gguf"
+    folder.mkdir()
+    write_gguf(folder / "model.gguf", base, "Q4_0", g)
+    sampled = fingerprint_of(folder, sample=True)
+    assert sampled.bytes_read < 0.15 * sampled.bytes_total
+    result = compare(ref, sampled)
+    assert result.verdict == "recast-copy" and "cast F32->Q4_0" in result.transformations
