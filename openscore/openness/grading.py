@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from openscore.errors import ConfigError
 from openscore.openness.checks import CheckOutcome, GradingContext, run_check
-from openscore.openness.rules import CheckCall, GradingMap, load_grading, grading_path
+from openscore.openness.rules import CheckCall, GradingMap, grading_path, load_grading
 from openscore.report import Evidence, Grade, Override, RubricResult
 
 #: most evidence records kept per grade (the rest are summarised by the first ones)
@@ -43,7 +43,6 @@ def _relabel(evidence: list[Evidence], rule: str) -> list[Evidence]:
 
 def grade_dimension(rubric_id: str, dimension: str, grading: GradingMap, run: _Runner) -> Grade:
     searched: list[str] = []
-    evidence: list[Evidence] = []
     for rule in grading.dimensions[dimension]:
         rule_evidence: list[Evidence] = []
         matched = True
@@ -60,7 +59,7 @@ def grade_dimension(rubric_id: str, dimension: str, grading: GradingMap, run: _R
             other = grade_dimension(rubric_id, rule.same_as, grading, run)
             return Grade(
                 dimension=dimension, grade=other.grade,
-                reason=f"No separate base model: same as {rule.same_as}. {other.reason}",
+                reason=f"{rule.reason} {other.reason}" if rule.reason else other.reason,
                 evidence=_relabel(rule_evidence + other.evidence, f"{rubric_id}/{dimension}/same-as-{rule.same_as}")[
                     :MAX_EVIDENCE],
                 searched=other.searched,

@@ -63,7 +63,7 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _grade_or_mirror(self) -> "Rule":
         if (self.grade is None) == (self.same_as is None):
-            raise ValueError("a rule gives either `grade` (with `reason`) or `same_as`")
+            raise ValueError("a rule gives either `grade` (with `reason`) or `same_as` (reason optional: a prefix)")
         if self.grade is not None and not self.reason:
             raise ValueError("a rule with a grade needs a `reason`")
         return self
