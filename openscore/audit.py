@@ -124,8 +124,7 @@ def audit(
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)
     base = resolve_base(bundle, provenance)
-    ctx = GradingContext(bundle=bundle, licence=licence, base=base, provenance=provenance,
-                         dataset_licences=dataset_licences(bundle))
+    ctx = GradingContext(bundle=bundle, licence=licence, base=base, dataset_licences=dataset_licences(bundle))
     say("grading")
     results = {r: grade_rubric(r, ctx, overrides.get(r)) for r in rubric_ids}
     evidence_doc = {name: out.model_dump(mode="json") for name, out in sorted(bundle.collectors.items())}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openscore.evidence.model import EvidenceBundle, Observation
-from openscore.report import Evidence, LicenceFacts, LicenceResult, ProvenanceResult
+from openscore.report import Evidence, LicenceFacts, LicenceResult
 
 
 @dataclass
@@ -33,7 +33,6 @@ class GradingContext:
     bundle: EvidenceBundle
     licence: LicenceResult
     base: BaseInfo | None = None
-    provenance: ProvenanceResult | None = None
     #: dataset id -> resolved licence facts (only for datasets whose card was read)
     dataset_licences: dict[str, LicenceFacts] = field(default_factory=dict)
 
