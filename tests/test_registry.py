@@ -12,7 +12,6 @@ from openscore.cli import cli
 from openscore.formats import read_checkpoint
 from openscore.layout import build_layout
 from openscore.provenance import analyse
-from openscore.resources import package_data
 from openscore.samples import materialize
 from openscore.sources import open_source
 from openscore.weights.registry import Registry
