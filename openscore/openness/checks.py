@@ -141,11 +141,6 @@ def weights_published(ctx: GradingContext) -> CheckOutcome:
 
 
 @check
-def tokenizer_published(ctx: GradingContext) -> CheckOutcome:
-    return _files(ctx, "tokenizer", "tokenizer files in the repository")
-
-
-@check
 def modeling_code(ctx: GradingContext) -> CheckOutcome:
     return _files(ctx, "modeling_code", "modelling code (modeling_*.py, configuration_*.py) in the repository")
 
@@ -284,12 +279,6 @@ def licence_known(ctx: GradingContext) -> CheckOutcome:
 def licence_open(ctx: GradingContext) -> CheckOutcome:
     what = "an open (OSI-approved or open-data) licence"
     return CheckOutcome(bool(ctx.licence.resolved.open), _licence_evidence(ctx, what), [what])
-
-
-@check
-def licence_commercial(ctx: GradingContext) -> CheckOutcome:
-    what = "a licence that allows commercial use"
-    return CheckOutcome(ctx.licence.resolved.commercial_use is True, _licence_evidence(ctx, what), [what])
 
 
 # -- lineage -----------------------------------------------------------------------------------
