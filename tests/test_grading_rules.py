@@ -60,3 +60,8 @@ def test_shorthand_negation_and_reuse_across_maps():
     first = v3.dimensions["modelcard"][0].when[0]
     assert (first.check, first.negate, first.label) == ("front_matter", True, "not-front_matter")
     assert v1.dimensions["opencode"] == v3.dimensions["trainingcode"]  # "osai-v3/trainingcode" reuses its rules
+
+
+def test_every_check_is_used_by_some_grading_map():
+    used = {c.check for r in GRADED for rules in load_grading(r).dimensions.values() for rule in rules for c in rule.when}
+    assert used == set(CHECKS)
