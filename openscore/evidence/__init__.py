@@ -1,8 +1,7 @@
 """Evidence collectors: every fact an openness grade may rest on, read from a Source and cited.
 
 `collect(source, inventory)` runs every collector (card, licence files, links, repository files
-and refs, lineage, datasets) and returns an EvidenceBundle plus the card summary and parsed
-config that the report stores. Collectors are versioned (`extractor: name@version`): change a
+and refs, lineage, datasets) and returns an EvidenceBundle plus the card summary the report stores. Collectors are versioned (`extractor: name@version`): change a
 collector's behaviour, bump its version.
 """
 
@@ -27,7 +26,6 @@ __all__ = ["Collected", "CollectContext", "CollectorOutput", "EvidenceBundle", "
 class Collected:
     bundle: EvidenceBundle
     card: dict  # report.card: front matter, sections found
-    config: dict | None  # parsed config.json
 
 
 def collect(
@@ -36,9 +34,7 @@ def collect(
     ctx = CollectContext(source=source, inventory=inventory, endpoint=endpoint, token=token)
     bundle = EvidenceBundle(source=ctx.key)
     card_out, card = collect_card(ctx)
-    front_matter = card.get("front_matter") or {}
-    if not front_matter and inventory.card_data:
-        front_matter = dict(inventory.card_data)  # gated Hub repos: README unreadable, API cardData is not
+    front_matter = card.get("front_matter") or {}  # from README, or the Hub API's cardData when gated
     bundle.collectors["card"] = card_out
     link = front_matter.get("license_link")
     bundle.collectors["licence-files"] = collect_licence_files(ctx, license_link=link if isinstance(link, str) else None)
@@ -48,4 +44,4 @@ def collect(
     bundle.collectors["lineage"] = collect_lineage(ctx, front_matter, config)
     linked = [o.value["target"] for o in links.observations if o.kind == "link.dataset"]
     bundle.collectors["datasets"] = collect_datasets(ctx, front_matter, linked)
-    return Collected(bundle=bundle, card=card, config=config)
+    return Collected(bundle=bundle, card=card)
