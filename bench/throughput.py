@@ -128,9 +128,13 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         results = {}
         for kind in kinds:
-            runs = [json.loads(subprocess.run([sys.executable, __file__, "--measure", kind, str(folder)], env=env,
-                                              check=True, capture_output=True, text=True).stdout)
-                    for _ in range(args.repeat)]
+            runs = []
+            for _ in range(args.repeat):
+                proc = subprocess.run([sys.executable, __file__, "--measure", kind, str(folder)], env=env,
+                                      capture_output=True, text=True)
+                if proc.returncode:
+                    sys.exit(f"{kind} failed:\n{proc.stderr}")
+                runs.append(json.loads(proc.stdout))
             results[kind] = max(runs, key=lambda r: r["gbps"])
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
               f"{', cuda ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else ', no GPU'}")

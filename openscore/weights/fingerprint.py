@@ -14,6 +14,7 @@ See docs/provenance.md for why these statistics and how they are compared.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import mmap
@@ -271,7 +272,12 @@ class _Reader:
 
     def close(self) -> None:
         if self._mm is not None:
-            self._mm.close()
+            try:
+                self._mm.close()
+            except BufferError:
+                # a tensor view of the map is still referenced (a hashing worker has not dropped its task
+                # yet): the map closes when that view is collected; its pages were already released
+                gc.collect()
         self._mm = None
 
     def read(self, start: int, length: int):
@@ -376,18 +382,27 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     with ThreadPoolExecutor(max_workers=2) as pool, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not writable.*")
         current = None
+        # hashes of the previous tensor finish in the workers while this one is sketched (one-tensor lookahead)
+        pending: list[Callable[[], None]] = []
         for index, item in enumerate(placed):
             rec = item.record
             if rec.file != current:
                 current = rec.file
+                while pending:
+                    pending.pop(0)()
                 if not sample:
                     reader.open(rec.file)
-            tp, arrays = _tensor_print(reader, pool, item, f"t{index:05d}", device, sample, heads)
+            tp, arrays, finish = _tensor_print(reader, pool, item, f"t{index:05d}", device, sample, heads)
             fp.tensors.append(tp)
             fp.arrays.update(arrays)
+            pending.append(finish)
+            while len(pending) > 1:
+                pending.pop(0)()
             done += rec.end - rec.start
             if progress is not None:
                 progress(done, fp.bytes_total)
+        while pending:
+            pending.pop(0)()
         reader.close()
     fp.bytes_read = reader.bytes_read
     return fp
@@ -408,7 +423,7 @@ def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, s
 
     if sample:
         if not readable or len(shape) < 2:
-            return tp, arrays  # hashes need every byte; 1-D tensors carry no lineage
+            return tp, arrays, _nothing  # hashes need every byte; 1-D tensors carry no lineage
         stride = row_bytes(rec.dtype, cols)
 
         def fetch(ids: np.ndarray) -> torch.Tensor:
@@ -419,7 +434,7 @@ def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, s
             return torch.cat(out)
 
         _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
-        return tp, arrays
+        return tp, arrays, _nothing
 
     data = reader.read(rec.start, length)
     raw = pool.submit(_sha256, data)
@@ -454,11 +469,20 @@ def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, s
         else:
             lo, hi = torch.aminmax(values)
             tp.constant = bool(lo == hi)
+    else:
+        bf16 = fp16 = None
+
+    def finish() -> None:
         tp.bf16 = bf16.result() if bf16 is not None else None
         tp.fp16 = fp16.result() if fp16 is not None else None
-    tp.sha256 = raw.result()
-    reader.release(rec.start, length)
-    return tp, arrays
+        tp.sha256 = raw.result()
+        reader.release(rec.start, length)
+
+    return tp, arrays, finish
+
+
+def _nothing() -> None:
+    return None
 
 
 def _full_values(data, dtype: str, rows: int, cols: int, device: str) -> torch.Tensor:
