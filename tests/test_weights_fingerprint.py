@@ -74,3 +74,11 @@ def test_sampled_gguf_q4_reads_rows_by_range_and_is_a_recast_copy(tmp_path):
     assert sampled.bytes_read < 0.15 * sampled.bytes_total
     result = compare(ref, sampled)
     assert result.verdict == "recast-copy" and "cast F32->Q4_0" in result.transformations
+
+
+def test_a_fingerprint_missing_its_arrays_is_refused(tmp_path):
+    fp = fingerprint_of(write_model(tmp_path / "m", family()["base"]))
+    fp.arrays = {k: v for k, v in fp.arrays.items() if not k.endswith(".direct")}
+    fp.save(tmp_path / "broken.osfp")
+    with pytest.raises(InvalidCheckpoint, match="arrays missing"):
+        Fingerprint.load(tmp_path / "broken.osfp")

@@ -132,6 +132,13 @@ class Fingerprint(_Model):
         except ValidationError as exc:
             raise InvalidCheckpoint(f"{label}: invalid fingerprint ({exc.errors()[0]['msg']})") from None
         fp.arrays = arrays
+        for t in fp.tensors:
+            needed = [f"{t.key}.{kind}" for kind in t.sketch]
+            needed += [f"{t.key}.rows", f"{t.key}.cols"] if "direct" in t.sketch else []
+            needed += [f"{t.key}.{kind}_ids" for kind in t.sketch if kind.startswith("gram")]
+            missing = [k for k in needed if k not in arrays]
+            if missing:
+                raise InvalidCheckpoint(f"{label}: invalid fingerprint (arrays missing: {', '.join(missing[:3])})")
         return fp
 
 
