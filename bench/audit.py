@@ -12,23 +12,16 @@ Usage: python bench/audit.py [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from timing import median_seconds  # noqa: E402
+
 REALCARDS = ROOT / ".." / "shared" / "data" / "realcards"
-
-
-def _median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -62,7 +55,7 @@ def main() -> None:
             audit(folder, weights=False)
 
     full()  # warm: imports, rubric and licence tables, regex compilation
-    t_base, t_evidence, t_full = (_median(fn, args.repeat) for fn in (baseline, evidence_only, full))
+    t_base, t_evidence, t_full = (median_seconds(fn, args.repeat) for fn in (baseline, evidence_only, full))
     n = len(folders)
     print(f"{n} real repositories, median of {args.repeat} runs")
     print(f"  baseline (inventory + text reads) {1000 * t_base / n:8.2f} ms/model")

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from timing import median_seconds  # noqa: E402
 
 POLICY = """\
 rubrics:
@@ -35,15 +36,6 @@ provenance: {require_declared_base_match: true, forbid_undeclared_derivative: tr
 waivers:
   - {model: "openscore-samples/*", rules: [licence.laundering], reason: bench waiver, expires: 2030-01-01}
 """
-
-
-def _median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_gate(work: Path, models: int, repeat: int) -> None:
@@ -70,7 +62,7 @@ def bench_gate(work: Path, models: int, repeat: int) -> None:
         for render in RENDERERS.values():
             render(result)
 
-    base, full = _median(baseline, repeat), _median(gate, repeat)
+    base, full = median_seconds(baseline, repeat), median_seconds(gate, repeat)
     print(f"gate    {models} models: parse reports {base * 1e3:8.1f} ms   gate + 6 formats {full * 1e3:8.1f} ms   "
           f"ratio {full / base:5.2f}   {full / models * 1e3:.2f} ms/model")
 
@@ -97,7 +89,7 @@ def bench_verify(work: Path, size_mib: int, repeat: int) -> None:
         (result,) = verify(work / "openscore.lock", [str(folder)], offline=True)
         assert result.status == "ok"
 
-    base, full = _median(baseline, repeat), _median(check, repeat)
+    base, full = median_seconds(baseline, repeat), median_seconds(check, repeat)
     print(f"verify  {size_mib} MiB: sha256 {base * 1e3:8.1f} ms ({size_mib / base:6.0f} MiB/s)   "
           f"verify {full * 1e3:8.1f} ms ({size_mib / full:6.0f} MiB/s)   ratio {full / base:5.2f}")
 

@@ -13,23 +13,16 @@ Usage: python bench/licences.py [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from timing import median_seconds  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data"
-
-
-def _median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _row(name: str, items: int, ours: float, base: float) -> None:
@@ -53,21 +46,21 @@ def main() -> None:
         p.name == "README.md" or any(k in p.name.upper() for k in ("LICEN", "NOTICE", "USE_POLICY"))))
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
     identify_text(texts[0])  # warm the catalogue and the reference texts
-    ours = _median(lambda: [identify_text(t) for t in texts], args.repeat)
-    base = _median(lambda: [license_id(str(p)) for p in files], args.repeat)
+    ours = median_seconds(lambda: [identify_text(t) for t in texts], args.repeat)
+    base = median_seconds(lambda: [license_id(str(p)) for p in files], args.repeat)
     _row("identify", len(files), ours, base)
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     rubric = load_rubric("osai-v3")
     entries = osai.entry_files(SHARED / "anchors" / "osai-main-database")
-    ours = _median(lambda: [osai.dump(e := osai.load(p), rubric) and osai.total(e, rubric) for p in entries], args.repeat)
-    base = _median(lambda: [yaml.load(p.read_text(encoding="utf-8"), Loader=loader) for p in entries], args.repeat)  # noqa: S506
+    ours = median_seconds(lambda: [osai.dump(e := osai.load(p), rubric) and osai.total(e, rubric) for p in entries], args.repeat)
+    base = median_seconds(lambda: [yaml.load(p.read_text(encoding="utf-8"), Loader=loader) for p in entries], args.repeat)  # noqa: S506
     _row("osai", len(entries), ours, base)
 
     mof = load_rubric("mof")
     models = sorted((SHARED / "anchors" / "mot" / "models").glob("*.yml"))
-    ours = _median(lambda: [mot.classify(mot.load(p), mof) for p in models], args.repeat)
-    base = _median(lambda: [yaml.load(p.read_text(encoding="utf-8"), Loader=loader) for p in models], args.repeat)  # noqa: S506
+    ours = median_seconds(lambda: [mot.classify(mot.load(p), mof) for p in models], args.repeat)
+    base = median_seconds(lambda: [yaml.load(p.read_text(encoding="utf-8"), Loader=loader) for p in models], args.repeat)  # noqa: S506
     _row("mot", len(models), ours, base)
 
 
