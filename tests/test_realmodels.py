@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 
 from openscore.weights import compare
@@ -20,7 +21,8 @@ from openscore.weights.registry import Registry
 from openscore.weights.spec import fingerprint_spec
 from openscore.zoo.derive import rename
 from openscore.zoo.realmodels import (
-    MINILM, MINILM_ID, WordPiece, contrastive_finetune, drop_layers, embed_similarity, random_bert,
+    MINILM, MINILM_ID, RealCase, WordPiece, contrastive_finetune, drop_layers, embed_similarity, load_real_catalogue,
+    random_bert,
 )
 from openscore.zoo.train import deterministic
 
@@ -102,3 +104,11 @@ def test_independent_init_of_the_same_architecture_is_not_derived(minilm, base_s
     folder = _write(tmp_path / "independent", minilm, random_bert(base_state, seed=5))
     result = compare(base_print, fingerprint_spec(str(folder), device="cpu"))
     assert result.verdict in {"architecture-clone", "independent", "inconclusive"}
+
+
+def test_real_recipes_are_data_and_validated():
+    catalogue = load_real_catalogue()
+    assert {c.op for c in catalogue.cases} == {"finetune", "cast", "drop_layers", "rename", "independent"}
+    assert [c.name for c in catalogue.cases if c.relation is None] == ["minilm-independent"]
+    with pytest.raises(ValidationError):
+        RealCase.model_validate({"name": "x", "op": "distil", "relation": None, "args": {}, "notes": "x"})

@@ -13,16 +13,21 @@ import hashlib
 import json
 import re
 import unicodedata
+from importlib import resources
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors.torch import load_file, save
 from torch.nn import functional as F
 
 from openscore.atomic import canonical_json
+from openscore.errors import ConfigError
 from openscore.zoo.build import GENERATOR_VERSION, ZooCase, is_cached, publish, record_key
-from openscore.zoo.corpus import corpus_text
+from openscore.zoo.corpus import corpus_digest, corpus_text
 from openscore.zoo.derive import rename
 from openscore.zoo.train import deterministic
 
@@ -144,82 +149,101 @@ def drop_layers(state: dict[str, torch.Tensor], keep: tuple[int, ...]) -> dict[s
     return out
 
 
-#: name -> (relation, accepted, layer_map, notes)
-RECIPES = {
-    "minilm-sft": ("derived", (), None, "contrastive fine-tune: 30 AdamW steps (lr 1e-4) on docstring sentence pairs"),
-    "minilm-sft-long": ("derived", (), None,
-                        "longer contrastive fine-tune: 80 AdamW steps (lr 5e-4) on the other corpus's sentence pairs"),
-    "minilm-fp16": ("recast-copy", (), None, "fp32 -> fp16 cast"),
-    "minilm-bf16": ("recast-copy", (), None, "fp32 -> bf16 cast"),
-    "minilm-drop": ("partially-derived", (), (0, 1, 2, 4, 5), "layer 3 dropped (5 of 6 layers kept)"),
-    "minilm-renamed": ("renamed-copy", (), None, "LayerNorm tensors renamed layer_norm (a shell)"),
-    "minilm-independent": (None, (), None, "same architecture, independent init, 30 contrastive steps (lr 1e-3)"),
-}
+class RealCase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    op: Literal["finetune", "cast", "drop_layers", "rename", "independent"]
+    relation: Literal["derived", "partially-derived", "recast-copy", "renamed-copy"] | None
+    args: dict[str, Any]
+    notes: str
 
 
-def _derive(name: str, state: dict, config: dict, tok: WordPiece) -> tuple[dict, dict]:
-    if name == "minilm-sft":
-        return contrastive_finetune(state, config, tok, steps=30, lr=1e-4, seed=7), config
-    if name == "minilm-sft-long":
-        return contrastive_finetune(state, config, tok, steps=80, lr=5e-4, seed=9, corpus="pretrain"), config
-    if name in ("minilm-fp16", "minilm-bf16"):
-        dtype = torch.float16 if name.endswith("fp16") else torch.bfloat16
-        return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}, {**config, "torch_dtype": str(dtype)[6:]}
-    if name == "minilm-drop":
-        return drop_layers(state, RECIPES[name][2]), {**config, "num_hidden_layers": 5}
-    if name == "minilm-renamed":
-        return rename(state, {"LayerNorm": "layer_norm"}), config
-    return contrastive_finetune(random_bert(state, seed=99), config, tok, steps=30, lr=1e-3, seed=8), config
+class RealCatalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    cases: list[RealCase]
+
+
+def load_real_catalogue() -> RealCatalogue:
+    text = resources.files("openscore.zoo").joinpath("realmodels.yaml").read_text(encoding="utf-8")
+    try:
+        return RealCatalogue.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"openscore/zoo/realmodels.yaml: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def _derive(case: RealCase, state: dict, config: dict, tok: WordPiece) -> tuple[dict, dict]:
+    a = case.args
+    if case.op == "finetune":
+        return contrastive_finetune(state, config, tok, steps=a["steps"], lr=a["lr"], seed=a["seed"],
+                                    corpus=a["corpus"]), config
+    if case.op == "cast":
+        dtype = getattr(torch, a["dtype"])
+        return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}, {**config, "torch_dtype": a["dtype"]}
+    if case.op == "drop_layers":
+        return drop_layers(state, tuple(a["keep"])), {**config, "num_hidden_layers": len(a["keep"])}
+    if case.op == "rename":
+        return rename(state, a["renames"]), config
+    independent = random_bert(state, seed=a["init_seed"])
+    return contrastive_finetune(independent, config, tok, steps=a["steps"], lr=a["lr"], seed=a["seed"],
+                                corpus=a["corpus"]), config
 
 
 def build_real(dest: Path, realmodels: Path) -> list[ZooCase]:
     """The real base (in place) and its derivatives under `dest`, cached like the zoo. [] when absent."""
+    catalogue = load_real_catalogue()
     src = Path(realmodels) / MINILM
     if not (src / "model.safetensors").is_file():
         return []
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest()
-    base = ZooCase(name="minilm", path=src, family="bert", relation=None, base=None, parents=(),
-                   notes="sentence-transformers/all-MiniLM-L6-v2 as published")
-    cases = [base]
+    cases = [ZooCase(name="minilm", path=src, family="bert", relation=None, base=None, parents=(),
+                     notes="sentence-transformers/all-MiniLM-L6-v2 as published")]
     state = config = tok = None
-    for name, (relation, accepted, layer_map, notes) in RECIPES.items():
-        folder = dest / name
-        key = hashlib.sha256(canonical_json({"generator": GENERATOR_VERSION, "source": digest, "recipe": name,
-                                             "notes": notes, "torch": torch.__version__.split("+")[0]}).encode()).hexdigest()
+    for case in catalogue.cases:
+        folder = dest / case.name
+        key = hashlib.sha256(canonical_json({
+            "generator": GENERATOR_VERSION, "source": digest, "recipe": case.model_dump(mode="json", exclude={"notes"}),
+            "corpora": {c: corpus_digest(c) for c in sorted({case.args.get("corpus", "finetune")})},
+            "torch": torch.__version__.split("+")[0],
+        }).encode()).hexdigest()
         if not is_cached(folder, key):
             if state is None:
                 state = load_file(str(src / "model.safetensors"))
                 config = json.loads((src / "config.json").read_text())
                 tok = WordPiece(src / "vocab.txt")
             with deterministic():
-                torch.manual_seed(0)
-                tensors, cfg = _derive(name, state, config, tok)
-            if relation is None:
+                tensors, cfg = _derive(case, state, config, tok)
+            if case.relation is None:
                 cfg = {k: v for k, v in cfg.items() if k != "_name_or_path"}
             files = {"config.json": canonical_json(cfg).encode(),
                      "model.safetensors": save(dict(sorted(tensors.items())), {"format": "pt"}),
-                     "README.md": _card(name, relation, notes).encode()}
+                     "README.md": _card(case).encode()}
             for extra in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
                 if (src / extra).is_file():
                     files[extra] = (src / extra).read_bytes()
             publish(folder, files)
             record_key(folder, key)
+        related = case.relation is not None
         cases.append(ZooCase(
-            name=name, path=folder, family="bert", relation=relation, base="minilm" if relation else None,
-            parents=(), notes=notes, accepted=(relation, *accepted) if relation else (), layer_map=layer_map,
-            roots=("minilm",) if relation else (), declared_base=MINILM_ID if relation else None,
-            transforms=("renamed",) if name == "minilm-renamed" else (),
+            name=case.name, path=folder, family="bert", relation=case.relation, base="minilm" if related else None,
+            parents=(), notes=case.notes, accepted=(case.relation,) if related else (),
+            layer_map=tuple(case.args["keep"]) if case.op == "drop_layers" else None,
+            roots=("minilm",) if related else (), declared_base=MINILM_ID if related else None,
+            transforms=("renamed",) if case.op == "rename" else (),
         ))
     return cases
 
 
-def _card(name: str, relation: str | None, notes: str) -> str:
+def _card(case: RealCase) -> str:
     front = ["---", "license: apache-2.0", "tags: [openscore-zoo, bert]"]
-    if relation:
+    if case.relation:
         front.append(f"base_model: {MINILM_ID}")
-    return "\n".join([*front, "---", "", f"# {name}", "", notes + ".", ""])
+    return "\n".join([*front, "---", "", f"# {case.name}", "", case.notes + ".", ""])
 
 
 def embed_similarity(case_a: Path, case_b: Path, texts: list[str]) -> float:
@@ -235,4 +259,4 @@ def embed_similarity(case_a: Path, case_b: Path, texts: list[str]) -> float:
     return float((outs[0] * outs[1]).sum(-1).mean())
 
 
-__all__ = ["MINILM", "MINILM_ID", "WordPiece", "build_real", "embed_similarity"]
+__all__ = ["MINILM", "MINILM_ID", "RealCase", "WordPiece", "build_real", "embed_similarity", "load_real_catalogue"]
