@@ -62,6 +62,7 @@ class FakeRevision:
     sha: str
     files: dict[str, FakeFile]
     card_data: dict | None
+    last_modified: str | None = None  # ISO 8601, served as the model API's lastModified
 
 
 @dataclass
@@ -162,6 +163,7 @@ class FakeHub:
         sha: str | None = None,
         tags: tuple[str, ...] = (),
         security: dict[str, dict] | None = None,
+        last_modified: str | None = None,
     ) -> FakeRepo:
         """Serve `folder` as `repo_id` on `main`; `revisions` maps other branch/tag names to folders.
 
@@ -169,7 +171,7 @@ class FakeHub:
         content never hits a stale Hub cache entry) unless `sha` pins main's.
         Names listed in `tags` are reported as tags by the refs endpoint, the others as branches.
         `security` maps paths to the Hub's scan (`{"status", "avScan", "pickleImportScan"}`), shown in
-        expanded tree listings as `securityFileStatus`.
+        expanded tree listings as `securityFileStatus`. `last_modified` (ISO 8601) is main's commit date.
         """
         if gated is True:
             gated = "auto"
@@ -180,7 +182,7 @@ class FakeHub:
             content = "\0".join(f"{f.path}:{f.blob_id}" for f in files.values())
             derived = hashlib.sha1(f"{repo_id}\0{name}\0{content}".encode()).hexdigest()
             rev_sha = sha if (name == "main" and sha) else derived
-            revs[name] = FakeRevision(name, rev_sha, files, _card_data(path))
+            revs[name] = FakeRevision(name, rev_sha, files, _card_data(path), last_modified if name == "main" else None)
         repo = FakeRepo(repo_id, gated, revs, set(tags), dict(security or {}))
         with self._lock:
             self.repos[repo_id] = repo
@@ -356,6 +358,8 @@ class _Handler(BaseHTTPRequestHandler):
                "siblings": siblings}
         if rev.card_data is not None:
             doc["cardData"] = rev.card_data
+        if rev.last_modified is not None:
+            doc["lastModified"] = rev.last_modified
         return doc
 
     def _tree(self, rev: FakeRevision, prefix: str, recursive: bool) -> list[dict]:

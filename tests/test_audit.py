@@ -145,15 +145,19 @@ def test_hub_audit_equals_local_audit(fake_hub, realcards, tmp_path):
     shell = materialize("tiny-llama-shell")
     folder = tmp_path / "shell"
     shutil.copytree(shell, folder, ignore=shutil.ignore_patterns(".complete"))
-    fake_hub.add_repo("someone/tiny-shell", folder)
+    fake_hub.add_repo("someone/tiny-shell", folder, last_modified="2024-05-06T07:08:09.000Z")
     fake_hub.add_repo("google/gemma-2b-it", realcards / "google__gemma-2b-it")
     for repo_id, local in (("someone/tiny-shell", folder), ("google/gemma-2b-it", realcards / "google__gemma-2b-it")):
         weights = repo_id == "someone/tiny-shell"
         hub = audit(repo_id, endpoint=fake_hub.endpoint, token=False, weights=weights, sample=True)
         here = audit(str(local), weights=weights, sample=True)
         assert hub.source.kind == "hub" and hub.source.repo_id == repo_id
+        assert here.source.committed_at is None  # a plain folder has no commit date
         assert _comparable(hub) == _comparable(here), repo_id
     assert hub.licence.evidence[0].url.startswith(f"{fake_hub.endpoint}/google/gemma-2b-it/blob/")
+    assert hub.source.committed_at is None  # the Hub said nothing about gemma's date: nothing is made up
+    shell_report = audit("someone/tiny-shell", endpoint=fake_hub.endpoint, token=False, weights=False)
+    assert shell_report.source.committed_at == "2024-05-06T07:08:09+00:00"  # the Hub's lastModified, pinned
 
 
 def test_gated_hub_repo_grades_weights_partial_without_reading_them(fake_hub, tmp_path):

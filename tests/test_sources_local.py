@@ -66,13 +66,14 @@ def test_git_checkout_is_pinned_to_its_head(tmp_path):
         pytest.skip("git is not installed")
     build.write_config(tmp_path)
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e",
-           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+           "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for cmd in (["init", "-q"], ["add", "config.json"], ["commit", "-q", "-m", "c"]):
         subprocess.run(["git", "-C", str(tmp_path), *cmd], check=True, env=env)
     head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     source = open_source(str(tmp_path))
     assert source.ref.sha == head
+    assert source.ref.committed_at == "2024-03-01T12:00:00+00:00"
     assert [f.path for f in source.inventory().files] == ["config.json"]
 
 

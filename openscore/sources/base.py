@@ -22,6 +22,7 @@ class SourceRef:
     revision: str | None  # what the user asked for (branch, tag, sha), None = default
     sha: str  # resolved commit sha (Hub) or a content digest of the inventory (local)
     location: str  # URL of the endpoint or absolute path of the folder
+    committed_at: str | None = None  # ISO 8601 date of the commit (Hub lastModified, git commit date)
 
     @property
     def key(self) -> str:

@@ -162,7 +162,9 @@ class HubSource(Source):
         sha = self._info.sha
         if not sha:
             raise SourceError(f"{self.repo_id}: the Hub did not report a commit sha")
-        return SourceRef(kind="hub", repo_id=self.repo_id, revision=self.revision, sha=sha, location=self.endpoint)
+        modified = self._info.last_modified
+        return SourceRef(kind="hub", repo_id=self.repo_id, revision=self.revision, sha=sha, location=self.endpoint,
+                         committed_at=modified.isoformat() if modified is not None else None)
 
     @cached_property
     def _inventory(self) -> Inventory:

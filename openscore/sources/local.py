@@ -53,19 +53,19 @@ def inventory_digest(files: tuple[FileEntry, ...]) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
-def git_head(folder: Path) -> str | None:
-    """The HEAD commit when `folder` itself is the root of a git checkout (not a folder inside one)."""
+def git_head(folder: Path) -> tuple[str, str] | None:
+    """(HEAD commit, its ISO 8601 commit date) when `folder` itself is the root of a git checkout."""
     if not (folder / ".git").exists():
         return None
     try:
         out = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--verify", "--quiet", "HEAD"],
+            ["git", "-C", str(folder), "log", "-1", "--format=%H %cI", "HEAD"],
             capture_output=True, text=True, timeout=10, check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and len(sha) in (40, 64) else None
+    sha, _, date = out.stdout.strip().partition(" ")
+    return (sha, date) if out.returncode == 0 and len(sha) in (40, 64) and date else None
 
 
 class LocalSource(Source):
@@ -120,8 +120,10 @@ class LocalSource(Source):
 
     @cached_property
     def ref(self) -> SourceRef:  # type: ignore[override]
-        sha = git_head(self.root) or inventory_digest(tuple(e for e, _ in self._entries.values()))
-        return SourceRef(kind=self._kind, repo_id=self._repo_id, revision=None, sha=sha, location=str(self.root))
+        head = git_head(self.root)
+        sha, committed_at = head or (inventory_digest(tuple(e for e, _ in self._entries.values())), None)
+        return SourceRef(kind=self._kind, repo_id=self._repo_id, revision=None, sha=sha, location=str(self.root),
+                         committed_at=committed_at)
 
     def inventory(self) -> Inventory:
         return Inventory(ref=self.ref, files=tuple(e for e, _ in self._entries.values()))
