@@ -26,7 +26,7 @@ def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | Non
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-    from openscore.sources.hub import _TRANSPORT_ERROR  # the HTTP client's own base error (not wrapped by the Hub)
+    from openscore.sources.hub import TRANSPORT_ERROR  # the HTTP client's own base error (not wrapped by the Hub)
 
     try:
         info = HfApi(endpoint=ctx.endpoint, token=ctx.token).dataset_info(dataset_id)
@@ -37,7 +37,7 @@ def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | Non
     except HfHubHTTPError as exc:  # rate limited, server error, an endpoint without dataset routes
         status = getattr(getattr(exc, "response", None), "status_code", None)
         return None, f"the Hub answered HTTP {status}" if status else f"Hub error ({type(exc).__name__})"
-    except (ConnectionError, OSError, _TRANSPORT_ERROR) as exc:  # offline, DNS, refused
+    except (ConnectionError, OSError, TRANSPORT_ERROR) as exc:  # offline, DNS, refused
         return None, f"Hub unreachable ({type(exc).__name__})"
     card = info.card_data.to_dict() if info.card_data is not None else {}
     return {"licence": card.get("license"), "gated": info.gated or False, "card": bool(card)}, None

@@ -43,7 +43,7 @@ from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
 T = TypeVar("T")
 
 #: the HTTP client's own error base (httpx2 in huggingface_hub 2.x, httpx in 1.x): transport failures
-_TRANSPORT_ERROR = next(
+TRANSPORT_ERROR = next(
     b for b in HfHubHTTPError.__mro__ if b.__name__ == "HTTPError" and not b.__module__.startswith("huggingface_hub")
 )
 _TRUE = {"1", "ON", "YES", "TRUE"}
@@ -128,7 +128,7 @@ class HubSource(Source):
             if status == 429:
                 raise RateLimited(f"{name}: {what}: rate limited by {self.endpoint} ({_first_line(exc)})") from None
             raise SourceError(f"{name}: {what}: HTTP {status} from {self.endpoint}: {_first_line(exc)}") from None
-        except (ConnectionError, _TRANSPORT_ERROR) as exc:  # OfflineModeIsEnabled is a ConnectionError
+        except (ConnectionError, TRANSPORT_ERROR) as exc:  # OfflineModeIsEnabled is a ConnectionError
             raise NetworkUnavailable(f"{name}: {what}: cannot reach {self.endpoint} ({_first_line(exc)})") from None
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
