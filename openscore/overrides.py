@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openscore.errors import ConfigError
-from openscore.gate.yamlconfig import load_yaml_model
+from openscore.yamlconfig import load_yaml_model
 from openscore.report import GradeValue, Override
 
 

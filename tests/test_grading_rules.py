@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openscore.errors import ConfigError
-from openscore.gate.yamlconfig import load_yaml_model
+from openscore.yamlconfig import load_yaml_model
 from openscore.openness.checks import CHECKS
 from openscore.openness.rules import GradingMap, load_grading
 from openscore.resources import package_data

@@ -1,7 +1,7 @@
 """The gate policy (`openscore.yaml`): which models are governed, what they must meet, what is waived.
 
 A policy is data a team reviews in pull requests, so it is strict: unknown keys, wrong types and
-impossible values are configuration errors reported at their line (see openscore.gate.yamlconfig),
+impossible values are configuration errors reported at their line (see openscore.yamlconfig),
 never silently ignored. The format is documented in docs/gate.md; `examples/openscore.yaml` is a
 complete, commented example.
 """
@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from openscore.errors import ConfigError
-from openscore.gate.yamlconfig import LoadedYaml, load_yaml_model
+from openscore.yamlconfig import LoadedYaml, load_yaml_model
 from openscore.report import Verdict
 
 POLICY_VERSION = 1

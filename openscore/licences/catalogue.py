@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from openscore.gate.yamlconfig import load_yaml_model
+from openscore.yamlconfig import load_yaml_model
 from openscore.report import LicenceFacts
 from openscore.resources import package_data
 

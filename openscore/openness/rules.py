@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from openscore.errors import ConfigError
-from openscore.gate.yamlconfig import load_yaml_model
+from openscore.yamlconfig import load_yaml_model
 from openscore.openness.checks import CHECKS
 from openscore.report import GradeValue
 from openscore.resources import package_data

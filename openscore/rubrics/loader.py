@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openscore.atomic import canonical_json
 from openscore.errors import ConfigError, UsageError
-from openscore.gate.yamlconfig import load_yaml_model
+from openscore.yamlconfig import load_yaml_model
 from openscore.resources import rubrics_dir
 from openscore.rubrics.model import Rubric
 
