@@ -98,6 +98,32 @@ def test_the_evidence_of_each_transformation_is_reported(quick_zoo, prints):
     assert any("Q4_0" in t for t in run("llama-a-q4").transformations)
 
 
+@pytest.fixture(scope="module")
+def sampled(quick_zoo):
+    names = ("llama-a-yi", "llama-a-mlp-perm", "llama-a-head-perm", "llama-a-residual-perm", "llama-a-sft",
+             "llama-b")
+    return {name: fingerprint_spec(str(quick_zoo[name].path), device="cpu", sample=True) for name in names}
+
+
+def test_sampled_fingerprints_reach_the_full_verdicts(quick_zoo, prints, sampled):
+    """--sample reads whole rows only, yet the renamed shell and the permutations get the full-mode verdict."""
+    for name, fp in sampled.items():
+        ref = prints["llama-a"]
+        full, part = compare(ref, prints[name]), compare(ref, fp)
+        assert part.verdict == full.verdict, (name, full.verdict, part.verdict, part.reason)
+        assert part.verdict in expected(quick_zoo[name], quick_zoo["llama-a"]).accepted
+        assert fp.sample and 0 < fp.bytes_read < 0.2 * fp.bytes_total, name
+    yi = compare(prints["llama-a"], sampled["llama-a-yi"])
+    assert {new.rsplit(".", 2)[-2] for _, new in yi.renames} == {"ln1", "ln2"}
+    assert "hidden units permuted (mlp_up)" in compare(prints["llama-a"], sampled["llama-a-mlp-perm"]).transformations
+    assert "residual stream permuted or rotated" in compare(
+        prints["llama-a"], sampled["llama-a-residual-perm"]).transformations
+    # the residual permutation is matched to its own base, not to another one of the same architecture
+    assert compare(prints["llama-b"], sampled["llama-a-residual-perm"]).verdict not in DERIVED_OR_COPY
+    read = sum(fp.bytes_read for fp in sampled.values())
+    assert read < 0.2 * sum(fp.bytes_total for fp in sampled.values())
+
+
 def _analyse(case, registry):
     source = open_source(str(case.path))
     headers = read_checkpoint(source)

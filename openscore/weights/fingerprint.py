@@ -40,6 +40,9 @@ FINGERPRINT_VERSION = 1
 METADATA_KEY = "openscore.fingerprint"
 #: rows and columns of the direct sketch (columns in GGUF-block multiples)
 SKETCH_ROWS = 32
+#: rows a sampled fingerprint reads per matrix (the first-ranked blocks of the same choice, a subset of a
+#: full fingerprint's rows); compare() estimates both Grams from these whole rows (docs/provenance.md)
+SAMPLE_ROWS = 16
 SKETCH_COLS = 128
 #: residual-side indices of each Gram sketch (GRAM_SIZE * (GRAM_SIZE - 1) / 2 entries)
 GRAM_SIZE = 48
@@ -336,9 +339,9 @@ def _canonical_hashes(values: torch.Tensor, dtype: str, raw_hash: Future | None,
 
 
 def _sketch_direct(
-    fetch_rows: Callable[[np.ndarray], torch.Tensor], role: str, rows: int, cols: int
+    fetch_rows: Callable[[np.ndarray], torch.Tensor], role: str, rows: int, cols: int, keep_rows: int = SKETCH_ROWS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    row_ids = sampling.pick_rows(role, rows, SKETCH_ROWS)
+    row_ids = sampling.pick_rows(role, rows, keep_rows)
     col_ids = sampling.pick_cols(role, cols, SKETCH_COLS)
     got = fetch_rows(row_ids)
     block = got[:, torch.from_numpy(col_ids).to(got.device)]
@@ -440,7 +443,8 @@ def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, s
                 out.append(decode_rows(buf, rec.dtype, len(run), cols, device))
             return torch.cat(out)
 
-        _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
+        _add_direct(tp, arrays, fetch, item.role, rows, cols, heads, SAMPLE_ROWS)
+        tp.residual_gram = residual_gram(item.role, item.transposed)
         return tp, arrays, _nothing
 
     data = reader.read(rec.start, length)
@@ -501,8 +505,10 @@ def _full_values(data, dtype: str, rows: int, cols: int, device: str) -> torch.T
     return decode_rows(data, dtype, rows, cols, device)
 
 
-def _add_direct(tp: TensorPrint, arrays: dict, fetch, role: str, rows: int, cols: int, heads: dict) -> None:
-    row_ids, col_ids, block = _sketch_direct(fetch, role, rows, cols)
+def _add_direct(
+    tp: TensorPrint, arrays: dict, fetch, role: str, rows: int, cols: int, heads: dict, keep_rows: int = SKETCH_ROWS
+) -> None:
+    row_ids, col_ids, block = _sketch_direct(fetch, role, rows, cols, keep_rows)
     arrays[f"{tp.key}.rows"] = row_ids
     arrays[f"{tp.key}.cols"] = col_ids
     arrays[f"{tp.key}.direct"] = block
@@ -517,7 +523,7 @@ def _add_direct(tp: TensorPrint, arrays: dict, fetch, role: str, rows: int, cols
             got = base(alt[order])
             return got[torch.from_numpy(np.argsort(order, kind="stable")).to(got.device)]
 
-        arrays[f"{tp.key}.direct_alt"] = _sketch_direct(fetch_alt, role, rows, cols)[2]
+        arrays[f"{tp.key}.direct_alt"] = _sketch_direct(fetch_alt, role, rows, cols, keep_rows)[2]
         tp.sketch.append("direct_alt")
 
 
