@@ -12,7 +12,7 @@ Layered, cheapest and most certain first (docs/provenance.md):
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from functools import lru_cache
 from statistics import NormalDist, median
 
@@ -24,7 +24,7 @@ from openscore.errors import ConfigError
 from openscore.report import Verdict
 from openscore.resources import package_data
 from openscore.weights.decode import FLOAT_DTYPES
-from openscore.weights.fingerprint import Fingerprint, TensorPrint
+from openscore.weights.fingerprint import SHARED_AXIS_ROLES, Fingerprint, TensorPrint
 
 _GRAMS = ("gram_r", "gram_c")
 _VOCAB_ROLES = frozenset({"embed", "lm_head"})
@@ -164,7 +164,28 @@ class _Pair:
         """True for statistics whose null is N(0,1): direct blocks and the residual-indexed Gram."""
         if label.startswith("direct"):
             return True
-        return self.tb.residual_gram is None or label == self.tb.residual_gram
+        residual = self.tb.residual_gram or self.ta.residual_gram
+        return residual is None or label == residual
+
+    def block_grams(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Gram sketches estimated from the direct blocks, for sampled fingerprints (no stored Grams).
+
+        A sampled fingerprint holds whole rows at hash-chosen indices. The cosine Gram of the block's
+        columns averaged over *any* subset of its rows estimates the full column Gram (up to sampling
+        noise), and the cosine Gram of its rows over any subset of columns estimates the full row Gram.
+        So each side's Gram is computed from its own rows (columns) and only the indexed axis is
+        intersected: the column Gram ("gram_r") survives a permutation or sign flip of the rows, the
+        row Gram ("gram_c") one of the columns. Token/position rows get no row Gram (learned from data)."""
+        blocks = []
+        xa, xb = self.fa.array(self.ta, "direct"), self.fb.array(self.tb, "direct")
+        ra, rb = _intersect(self.fa.array(self.ta, "rows"), self.fb.array(self.tb, "rows"))
+        ca, cb = _intersect(self.fa.array(self.ta, "cols"), self.fb.array(self.tb, "cols"))
+        if len(ca) >= 8 and xa.shape[0] >= 8 and xb.shape[0] >= 8:
+            blocks.append(("gram_r", _block_gram(xa, ca, 1), _block_gram(xb, cb, 1)))
+        if (self.tb.role not in SHARED_AXIS_ROLES and len(ra) >= 8
+                and xa.shape[1] >= 8 and xb.shape[1] >= 8):
+            blocks.append(("gram_c", _block_gram(xa, ra, 0), _block_gram(xb, rb, 0)))
+        return blocks
 
     def stats(self) -> list[tuple[str, float, float, int]]:
         """(statistic, r, z, n) for every sketch both tensors have."""
@@ -177,6 +198,13 @@ class _Pair:
             if r is not None:
                 label = "direct" if kind_a == kind_b else "direct_alt"
                 out.append((label, r, fisher_z(r, blocks[0].size), blocks[0].size))
+        if (self.fa.sample or self.fb.sample) and "direct" in self.ta.sketch and "direct" in self.tb.sketch:
+            # sampled: Grams estimated from the sampled rows (the stored ones, if any, are not comparable)
+            for kind, xa, xb in self.block_grams():
+                r = pearson(xa, xb)
+                if r is not None:
+                    out.append((kind, r, fisher_z(r, xa.size), xa.size))
+            return out
         for kind in _GRAMS:
             if kind not in self.ta.sketch or kind not in self.tb.sketch:
                 continue
@@ -190,6 +218,38 @@ class _Pair:
             if r is not None:
                 out.append((kind, r, fisher_z(r, xa.size), xa.size))
         return out
+
+
+#: block Grams already computed: (id(block), axis, indices) -> (block, gram); the block is held so its id stays unique
+_BLOCK_GRAMS: OrderedDict[tuple[int, int, bytes], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_BLOCK_GRAMS_MAX = 4096
+
+
+def _block_gram(block: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
+    """`_cosine_gram` of the block's columns `idx` (axis 1) or rows `idx` (axis 0), cached: every
+    reference tensor meets every candidate layer of its role."""
+    key = (id(block), axis, np.asarray(idx, dtype=np.int64).tobytes())
+    hit = _BLOCK_GRAMS.get(key)
+    if hit is not None and hit[0] is block:
+        _BLOCK_GRAMS.move_to_end(key)
+        return hit[1]
+    gram = _cosine_gram(block[:, idx] if axis == 1 else block[idx].T)
+    _BLOCK_GRAMS[key] = (block, gram)
+    if len(_BLOCK_GRAMS) > _BLOCK_GRAMS_MAX:
+        _BLOCK_GRAMS.popitem(last=False)
+    return gram
+
+
+def _cosine_gram(x: np.ndarray) -> np.ndarray:
+    """Upper triangle of the cosine similarity of `x`'s columns, after normalising every row.
+
+    Computed over whichever rows are present: invariant to their order, sign and scale."""
+    x = x.astype(np.float64)
+    x = x / np.where((n := np.linalg.norm(x, axis=1, keepdims=True)) > 0, n, 1.0)
+    gram = x.T @ x
+    d = np.sqrt(np.clip(np.diag(gram), 1e-30, None))
+    gram = gram / d[:, None] / d[None, :]
+    return gram[_triangle_pairs(gram.shape[0])]
 
 
 def _informative(t: TensorPrint) -> bool:
@@ -323,6 +383,15 @@ def _sketch_copy_verdict(a: Fingerprint, b: Fingerprint) -> Comparison | None:
                                    reference_layer=ta.layer, statistic=how, r=1.0, n=int(xb.size)))
     if len(matches) < cal.min_derived_tensors:
         return None
+    if a.sample or b.sample:
+        # names come from the headers even when only rows were sampled: tensors without a sketch (1-D
+        # norms, biases) are paired by place, so a shell that renames only those is still a renamed copy
+        sketched = {tb.name for tb in b.tensors if "direct" in tb.sketch}
+        places = {(t.role, t.layer, tuple(t.shape)): t for t in a.tensors}
+        for tb in b.tensors:
+            ta = places.get((tb.role, tb.layer, tuple(tb.shape)))
+            if tb.name not in sketched and ta is not None and ta.name != tb.name:
+                renames.add((ta.name, tb.name))
     if exact_only and not casts:
         verdict = "renamed-copy" if renames else "identical"
         reason = f"the sampled values of all {len(matches)} sketched tensors are equal"
