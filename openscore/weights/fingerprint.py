@@ -37,7 +37,13 @@ from openscore.weights import sampling
 from openscore.weights.decode import FLOAT_DTYPES, decode_rows, is_readable, matrix_shape, row_bytes
 
 #: 2: per-tensor hashes are BLAKE3 (version 1 used sha256); the field `content` replaces `sha256`
-FINGERPRINT_VERSION = 2
+#: 3: the bf16 / fp16 grid hashes cover every CAST_ROW_STRIDE-th row (all of a small tensor), not all rows
+FINGERPRINT_VERSION = 3
+#: the grid hashes read rows 0, 8, 16, ...: a cast copy rounds every row, a fine-tune changes nearly every
+#: row, and the full content hash still proves byte identity; rounding 1/8 of the values costs 1/8.
+CAST_ROW_STRIDE = 8
+#: tensors this small have every row on the grid hashes (norms, biases: cheap, and few rows)
+CAST_ALL_ROWS_BELOW = 1 << 16
 #: the per-tensor hash (recorded in every fingerprint as `hash_algorithm`); file-level hashes stay sha256
 HASH_ALGORITHM = "blake3"
 METADATA_KEY = "openscore.fingerprint"
@@ -276,25 +282,30 @@ def _grids(dtype: str) -> tuple[torch.dtype | None, torch.dtype | None]:
     return (None if dtype == "BF16" else torch.bfloat16), (None if dtype == "F16" else torch.float16)
 
 
+#: a tensor stored on a grid hashes its own values there (rounding would be the identity)
+_STORED_GRID = {"BF16": torch.bfloat16, "F16": torch.float16}
+
+
 def _tensor_hashes(data, values: torch.Tensor | None, dtype: str, gather: np.ndarray | None = None):
     """(content, bf16, fp16, columns) of one tensor in one pass over its bytes.
 
-    Chunk by chunk (whole rows): each chunk of the stored bytes is hashed, then rounded (torch casts: round
-    to nearest even) into a per-thread buffer and hashed again while still in cache, so memory is read once
-    and nothing tensor-sized is allocated. Hashing is incremental: the result equals hashing whole buffers.
+    Chunk by chunk (whole rows): each chunk of the stored bytes is hashed, then its grid rows (every
+    CAST_ROW_STRIDE-th row) are rounded (torch casts: round to nearest even) into a per-thread buffer and
+    hashed again while still in cache, so memory is read once and nothing tensor-sized is allocated. Hashing is incremental: the result equals hashing whole buffers.
     `gather` column indices (the residual Gram's) are taken from each chunk while it is in cache: the same
     gather over the whole matrix afterwards is bound by memory latency (one cache miss per element).
     Runs in a pool worker: blake3 and torch's copy release the GIL."""
     content = blake3()
     bf16, fp16 = _grids(dtype)
-    targets = [t for t in (bf16, fp16) if t is not None]
-    if values is None or (not targets and gather is None):
+    if values is None:
         content.update(data)
-        digest = content.hexdigest()
-        return digest, (digest if dtype == "BF16" else None), (digest if dtype == "F16" else None), None
+        return content.hexdigest(), None, None, None
+    # the stored grid's hash is its own bytes over the same rows as the other grid's
+    targets = [t for t in (bf16, fp16) if t is not None] + ([_STORED_GRID[dtype]] if dtype in _STORED_GRID else [])
     digests = {t: blake3() for t in targets}
     matrix = values.reshape(values.shape[0], -1) if values.dim() >= 1 else values.reshape(1, 1)
     rows, cols = matrix.shape
+    stride = 1 if matrix.numel() < CAST_ALL_ROWS_BELOW else CAST_ROW_STRIDE
     itemsize = matrix.element_size()
     on_cpu = matrix.device.type == "cpu"
     outs = {t: _cast_buffer(t) for t in targets} if on_cpu else {}
@@ -308,17 +319,21 @@ def _tensor_hashes(data, values: torch.Tensor | None, dtype: str, gather: np.nda
         content.update(data[row * cols * itemsize : row * cols * itemsize + n * itemsize])
         if cols_ids is not None:
             parts.append(block[:, cols_ids])
-        flat = block.reshape(-1)
+        picked = block[(-row) % stride :: stride]  # global rows 0, stride, 2*stride, ...
+        m = picked.numel()
+        if m == 0:
+            continue
         for t in targets:
-            if n > _HASH_CHUNK or not on_cpu:  # a row longer than a chunk, or values on a GPU
-                digests[t].update(flat.to(t).cpu().view(torch.int16).numpy().data.cast("B"))
+            if m > _HASH_CHUNK or not on_cpu:  # a row longer than a chunk, or values on a GPU
+                digests[t].update(picked.to(t).contiguous().cpu().view(torch.int16).numpy().data.cast("B"))
             else:
-                outs[t][:n].copy_(flat)
-                digests[t].update(views[t][: 2 * n])
+                outs[t][:m].view(picked.shape).copy_(picked)
+                digests[t].update(views[t][: 2 * m])
     digest = content.hexdigest()
 
-    def grid(target: torch.dtype | None) -> str:
-        return digests[target].hexdigest() if target is not None else digest
+    def grid(target: torch.dtype | None) -> str | None:
+        key = target if target is not None else _STORED_GRID.get(dtype)
+        return digests[key].hexdigest() if key is not None else None
 
     columns = torch.cat(parts) if parts else None
     return digest, grid(bf16), grid(fp16), columns
