@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from openscore.errors import ConfigError, UsageError
+from openscore.errors import UsageError
+from openscore.yamlconfig import load_yaml_model
 from openscore.zoo.families import Geometry
 
 Recipe = Literal[
@@ -94,10 +95,5 @@ class Catalogue(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
-    text = resources.files("openscore.zoo").joinpath("cases.yaml").read_text(encoding="utf-8")
-    try:
-        return Catalogue.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"openscore/zoo/cases.yaml: {where}: {first['msg']}") from exc
+    path = Path(str(resources.files("openscore.zoo").joinpath("cases.yaml")))
+    return load_yaml_model(Catalogue, path, display_name="openscore/zoo/cases.yaml")[0]

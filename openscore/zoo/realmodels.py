@@ -19,13 +19,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save
 from torch.nn import functional as F
 
 from openscore.atomic import canonical_json
-from openscore.errors import ConfigError
+from openscore.yamlconfig import load_yaml_model
 from openscore.zoo.build import GENERATOR_VERSION, ZooCase, is_cached, publish, record_key
 from openscore.zoo.corpus import corpus_digest, corpus_text
 from openscore.zoo.derive import rename
@@ -167,12 +166,8 @@ class RealCatalogue(BaseModel):
 
 
 def load_real_catalogue() -> RealCatalogue:
-    text = resources.files("openscore.zoo").joinpath("realmodels.yaml").read_text(encoding="utf-8")
-    try:
-        return RealCatalogue.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"openscore/zoo/realmodels.yaml: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    path = Path(str(resources.files("openscore.zoo").joinpath("realmodels.yaml")))
+    return load_yaml_model(RealCatalogue, path, display_name="openscore/zoo/realmodels.yaml")[0]
 
 
 def _derive(case: RealCase, state: dict, config: dict, tok: WordPiece) -> tuple[dict, dict]:
