@@ -131,9 +131,7 @@ def audit(
     evidence_doc["pipeline"] = {"weights_read": weights, "notes": notes, "base": _base_document(base)}
     return AuditReport(
         tool=f"openscore@{__version__}",
-        source=SourceInfo(kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=ref.sha,
-                          committed_at=ref.committed_at,
-                          location=ref.location if ref.kind == "hub" else Path(ref.location).name),
+        source=SourceInfo.of(ref, location=ref.location if ref.kind == "hub" else Path(ref.location).name),
         inventory=inventory_document(inventory),
         layout=layout.model_dump(mode="json") if layout is not None else None,
         provenance=provenance,

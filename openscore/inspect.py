@@ -14,26 +14,15 @@ from openscore import __version__
 from openscore.errors import NothingToAnalyse
 from openscore.formats import assert_safe, read_checkpoint
 from openscore.layout import Layout, RenameReport, build_layout, find_renames
+from openscore.report import SourceInfo
 from openscore.sources import open_source
-from openscore.sources.base import Inventory, SourceRef
+from openscore.sources.base import Inventory
 
 INSPECT_SCHEMA_VERSION = "1.0"
 
 
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SourceDoc(_Doc):
-    kind: Literal["hub", "local", "sample"]
-    repo_id: str
-    revision: str | None = None
-    sha: str
-    location: str
-
-    @classmethod
-    def of(cls, ref: SourceRef) -> "SourceDoc":
-        return cls(kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=ref.sha, location=ref.location)
 
 
 class InventoryFile(_Doc):
@@ -69,7 +58,7 @@ class PickleScanDoc(_Doc):
 class Inspection(_Doc):
     schema_version: Literal["1.0"] = INSPECT_SCHEMA_VERSION
     tool: str
-    source: SourceDoc
+    source: SourceInfo
     inventory: InventoryDoc
     weights_absent: bool
     formats: list[Literal["safetensors", "pickle", "gguf"]]
@@ -99,7 +88,7 @@ def inspect(spec: str, *, endpoint: str | None = None, token: str | bool | None 
     layout = build_layout(headers)
     return Inspection(
         tool=f"openscore@{__version__}",
-        source=SourceDoc.of(source.ref),
+        source=SourceInfo.of(source.ref),
         inventory=InventoryDoc.of(inventory),
         weights_absent=headers.weights_absent,
         formats=list(headers.formats),

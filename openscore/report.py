@@ -7,9 +7,12 @@ or removing one is a major change.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from openscore.sources.base import SourceRef
 
 REPORT_SCHEMA_VERSION = "1.0"
 
@@ -126,6 +129,12 @@ class SourceInfo(_Model):
     sha: str
     location: str
     committed_at: str | None = None  # ISO 8601 date of the audited commit when known (Hub lastModified); orders a model's history
+
+    @classmethod
+    def of(cls, ref: "SourceRef", *, location: str | None = None) -> "SourceInfo":
+        """The pinned source as a document; `location` replaces the ref's (reports keep no absolute paths)."""
+        return cls(kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=ref.sha,
+                   location=ref.location if location is None else location, committed_at=ref.committed_at)
 
 
 class AuditReport(_Model):
