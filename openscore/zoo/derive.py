@@ -24,6 +24,12 @@ EMBEDDINGS = {
 }
 
 
+def _layers(family: str, state: State) -> list[int]:
+    """The block indices present in `state`, ascending."""
+    pattern = _layer_re(family)
+    return sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
+
+
 def _layer_re(family: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(LAYER_PREFIX[family])}(\d+)\.(.+)$")
 
@@ -74,9 +80,7 @@ def permute_mlp(family: str, state: State, seed: int) -> State:
     """Reorder each block's MLP hidden units (rows in, columns out): same function, new basis."""
     gen = torch.Generator().manual_seed(seed)
     out = dict(state)
-    pattern = _layer_re(family)
-    layers = sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
-    for i in layers:
+    for i in _layers(family, state):
         p = f"{LAYER_PREFIX[family]}{i}."
         if family == "llama":
             perm = torch.randperm(state[p + "mlp.gate_proj.weight"].shape[0], generator=gen)
@@ -113,9 +117,7 @@ def permute_heads(family: str, state: State, seed: int, heads: int, kv_heads: in
     """Reorder each block's attention heads consistently in q, k, v and the output projection."""
     gen = torch.Generator().manual_seed(seed)
     out = dict(state)
-    pattern = _layer_re(family)
-    layers = sorted({int(m.group(1)) for k in state if (m := pattern.match(k))})
-    for i in layers:
+    for i in _layers(family, state):
         p = f"{LAYER_PREFIX[family]}{i}."
         q_order, kv_order = _head_perm(heads, kv_heads, gen)
         if family == "llama":
