@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -82,3 +84,38 @@ def test_a_fingerprint_missing_its_arrays_is_refused(tmp_path):
     fp.save(tmp_path / "broken.osfp")
     with pytest.raises(InvalidCheckpoint, match="arrays missing"):
         Fingerprint.load(tmp_path / "broken.osfp")
+
+
+def test_chunked_hashes_equal_whole_buffer_xxh3_across_chunk_boundaries(tmp_path):
+    """The pass hashes in chunks of whole rows; the result must be the hash of the whole tensor's bytes,
+    and the grid hashes those of rows 0, 8, 16, ... rounded (a matrix larger than one chunk and with a
+    row count that leaves a partial last chunk and a stride offset at the chunk boundary)."""
+    from xxhash import xxh3_128
+
+    fp_module = importlib.import_module("openscore.weights.fingerprint")  # the package exports a function of that name
+    state = family()["base"]
+    big = torch.randn(1237, 1001, generator=torch.Generator().manual_seed(5))  # > 1 chunk of 2^20 values
+    assert big.numel() > fp_module._HASH_CHUNK and (fp_module._HASH_CHUNK // 1001) % fp_module.CAST_ROW_STRIDE
+    folder = write_model(tmp_path / "m", {**state, "model.embed_tokens.weight": big})
+    got = {t.name: t for t in fingerprint_of(folder).tensors}["model.embed_tokens.weight"]
+    assert got.content == xxh3_128(big.numpy().tobytes()).hexdigest()
+    rows = big[:: fp_module.CAST_ROW_STRIDE]
+    assert got.bf16 == xxh3_128(rows.to(torch.bfloat16).view(torch.int16).numpy().tobytes()).hexdigest()
+    assert got.fp16 == xxh3_128(rows.to(torch.float16).view(torch.int16).numpy().tobytes()).hexdigest()
+
+
+def test_an_older_fingerprint_version_is_refused_with_a_hint(tmp_path):
+    import json
+
+    from safetensors.numpy import load, save
+
+    from openscore.weights.fingerprint import METADATA_KEY
+
+    fresh = fingerprint_of(write_model(tmp_path / "m", family()["base"]))
+    data = fresh.to_bytes()
+    doc = json.loads(Fingerprint.from_bytes(data).model_dump_json())
+    doc.update(version=3, hash_algorithm="blake3")
+    old = tmp_path / "old.osfp"
+    old.write_bytes(save(load(data), metadata={METADATA_KEY: json.dumps(doc)}))
+    with pytest.raises(InvalidCheckpoint, match="version 3 .BLAKE3 tensor hashes.*fingerprint the checkpoint again"):
+        Fingerprint.load(old)

@@ -1,7 +1,7 @@
 """The weight fingerprint: one streaming pass over a checkpoint's tensors, kept as a few MB.
 
 Per tensor it keeps
-  * BLAKE3 content hashes of the raw bytes and of the values rounded to the bf16 and fp16 grids
+  * XXH3-128 content hashes of the raw bytes and of the values rounded to the bf16 and fp16 grids
     (name-independent: a renamed or re-cast copy is found by hash alone);
   * a direct sketch: a fixed sub-block of rows x columns (chosen from the canonical role, never the
     name), compared by centred Pearson correlation at equal indices (survives fine-tuning, casts,
@@ -14,19 +14,22 @@ See docs/provenance.md for why these statistics and how they are compared.
 
 from __future__ import annotations
 
+import gc
 import json
 import mmap
 import os
 import threading
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-from blake3 import blake3
+from xxhash import xxh3_128
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openscore.atomic import write_bytes
@@ -38,14 +41,16 @@ from openscore.weights.decode import FLOAT_DTYPES, decode_rows, is_readable, mat
 
 #: 2: per-tensor hashes are BLAKE3 (version 1 used sha256); the field `content` replaces `sha256`
 #: 3: the bf16 / fp16 grid hashes cover every CAST_ROW_STRIDE-th row (all of a small tensor), not all rows
-FINGERPRINT_VERSION = 3
+#: 4: per-tensor hashes are XXH3-128 (BLAKE3 alone took more CPU than a page-cache read: docs/provenance.md)
+FINGERPRINT_VERSION = 4
 #: the grid hashes read rows 0, 8, 16, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/8 of the values costs 1/8.
 CAST_ROW_STRIDE = 8
 #: tensors this small have every row on the grid hashes (norms, biases: cheap, and few rows)
 CAST_ALL_ROWS_BELOW = 1 << 16
-#: the per-tensor hash (recorded in every fingerprint as `hash_algorithm`); file-level hashes stay sha256
-HASH_ALGORITHM = "blake3"
+#: the per-tensor hash (recorded in every fingerprint as `hash_algorithm`): fast enough to hash every byte
+#: at memory speed, not collision-resistant against a forger; file-level hashes (LFS, lock, verify) stay sha256
+HASH_ALGORITHM = "xxh3-128"
 METADATA_KEY = "openscore.fingerprint"
 #: rows and columns of the direct sketch (columns in GGUF-block multiples)
 SKETCH_ROWS = 32
@@ -67,8 +72,10 @@ ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 #: hashed while still in cache, into a per-thread buffer reused for every tensor)
 _HASH_CHUNK = 1 << 20
 
-#: tensor bytes whose hashing may be in flight while the main thread sketches the next tensors
+#: tensor bytes that may be in flight in the workers (mapped, not yet released)
 _LOOKAHEAD_BYTES = 48 << 20
+#: workers hashing and sketching tensors (one per core of the 2-core machines this is tuned on)
+_WORKERS = 2
 
 Progress = Callable[[int, int], None]
 
@@ -141,7 +148,9 @@ class Fingerprint(_Model):
         except (SafetensorError, ValueError, KeyError, TypeError) as exc:
             raise InvalidCheckpoint(f"{label}: not an openscore fingerprint file ({exc})") from None
         if doc.get("version") != FINGERPRINT_VERSION or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
-            old = " (sha256 tensor hashes)" if doc.get("version") == 1 else ""
+            old = {1: " (sha256 tensor hashes)", 2: " (BLAKE3 tensor hashes)", 3: " (BLAKE3 tensor hashes)"}.get(
+                doc.get("version"), ""
+            )
             raise InvalidCheckpoint(
                 f"{label}: fingerprint version {doc.get('version')!r}{old}, this openscore reads version "
                 f"{FINGERPRINT_VERSION} ({HASH_ALGORITHM} tensor hashes): fingerprint the checkpoint again"
@@ -286,69 +295,81 @@ def _grids(dtype: str) -> tuple[torch.dtype | None, torch.dtype | None]:
 _STORED_GRID = {"BF16": torch.bfloat16, "F16": torch.float16}
 
 
-def _tensor_hashes(data, values: torch.Tensor | None, dtype: str, gather: np.ndarray | None = None):
-    """(content, bf16, fp16, columns) of one tensor in one pass over its bytes.
+def _bytes_of(values: torch.Tensor):
+    """The bytes of a 16-bit CPU tensor, for hashing without a copy."""
+    return values.view(torch.int16).numpy().data.cast("B")
 
-    Chunk by chunk (whole rows): each chunk of the stored bytes is hashed, then its grid rows (every
-    CAST_ROW_STRIDE-th row) are rounded (torch casts: round to nearest even) into a per-thread buffer and
-    hashed again while still in cache, so memory is read once and nothing tensor-sized is allocated. Hashing is incremental: the result equals hashing whole buffers.
-    `gather` column indices (the residual Gram's) are taken from each chunk while it is in cache: the same
-    gather over the whole matrix afterwards is bound by memory latency (one cache miss per element).
-    Runs in a pool worker: blake3 and torch's copy release the GIL."""
-    content = blake3()
+
+def _scan(data, matrix: torch.Tensor, dtype: str, gather: torch.Tensor | None):
+    """(content, bf16, fp16, columns) of one float matrix in one pass over its bytes.
+
+    On CPU, chunk by chunk (whole rows): each chunk of the stored bytes is hashed, its `gather` columns
+    (the residual Gram's) are taken, and its grid rows (every CAST_ROW_STRIDE-th row) are rounded (torch
+    casts: round to nearest even) into a per-thread buffer and hashed, all while the chunk is in cache:
+    memory is read once and nothing tensor-sized is allocated. Hashing is incremental: the result equals
+    hashing whole buffers. On a GPU the same values come from whole-tensor operations."""
+    content = xxh3_128()
     bf16, fp16 = _grids(dtype)
-    if values is None:
-        content.update(data)
-        return content.hexdigest(), None, None, None
     # the stored grid's hash is its own bytes over the same rows as the other grid's
     targets = [t for t in (bf16, fp16) if t is not None] + ([_STORED_GRID[dtype]] if dtype in _STORED_GRID else [])
-    digests = {t: blake3() for t in targets}
-    matrix = values.reshape(values.shape[0], -1) if values.dim() >= 1 else values.reshape(1, 1)
+    digests = {t: xxh3_128() for t in targets}
     rows, cols = matrix.shape
     stride = 1 if matrix.numel() < CAST_ALL_ROWS_BELOW else CAST_ROW_STRIDE
-    itemsize = matrix.element_size()
-    on_cpu = matrix.device.type == "cpu"
-    outs = {t: _cast_buffer(t) for t in targets} if on_cpu else {}
-    views = {t: out.view(torch.int16).numpy().data.cast("B") for t, out in outs.items()}
-    step = max(1, _HASH_CHUNK // max(1, cols))  # rows per chunk
-    cols_ids = torch.from_numpy(gather).to(matrix.device) if gather is not None else None
-    parts = []
-    for row in range(0, rows, step):
-        block = matrix[row : row + step]
-        n = block.numel()
-        content.update(data[row * cols * itemsize : row * cols * itemsize + n * itemsize])
-        if cols_ids is not None:
-            parts.append(block[:, cols_ids])
-        picked = block[(-row) % stride :: stride]  # global rows 0, stride, 2*stride, ...
-        m = picked.numel()
-        if m == 0:
-            continue
+    if matrix.device.type != "cpu":
+        content.update(data)
+        picked = matrix[::stride]
         for t in targets:
-            if m > _HASH_CHUNK or not on_cpu:  # a row longer than a chunk, or values on a GPU
-                digests[t].update(picked.to(t).contiguous().cpu().view(torch.int16).numpy().data.cast("B"))
-            else:
-                outs[t][:m].view(picked.shape).copy_(picked)
-                digests[t].update(views[t][: 2 * m])
-    digest = content.hexdigest()
+            digests[t].update(_bytes_of(picked.to(t).contiguous().cpu()))
+        columns = matrix.index_select(1, gather) if gather is not None else None
+    else:
+        itemsize = matrix.element_size()
+        outs = {t: _cast_buffer(t) for t in targets}
+        views = {t: _bytes_of(out) for t, out in outs.items()}
+        step = max(1, _HASH_CHUNK // max(1, cols))  # rows per chunk
+        parts = []
+        for row in range(0, rows, step):
+            block = matrix[row : row + step]
+            content.update(data[row * cols * itemsize : (row + step) * cols * itemsize])
+            if gather is not None:
+                parts.append(block.index_select(1, gather))
+            picked = block[(-row) % stride :: stride]  # global rows 0, stride, 2*stride, ...
+            m = picked.numel()
+            for t in targets if m else ():
+                if m > _HASH_CHUNK:  # a row longer than a chunk
+                    digests[t].update(_bytes_of(picked.to(t).contiguous()))
+                else:
+                    outs[t][:m].view(picked.shape).copy_(picked)
+                    digests[t].update(views[t][: 2 * m])
+        columns = torch.cat(parts) if parts else None
 
     def grid(target: torch.dtype | None) -> str | None:
         key = target if target is not None else _STORED_GRID.get(dtype)
         return digests[key].hexdigest() if key is not None else None
 
-    columns = torch.cat(parts) if parts else None
-    return digest, grid(bf16), grid(fp16), columns
+    return content.hexdigest(), grid(bf16), grid(fp16), columns
+
+
+@lru_cache(maxsize=64)
+def _triu(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    iu = torch.triu_indices(n, n, offset=1)
+    return iu[0], iu[1]
 
 
 def _gram(units: torch.Tensor) -> np.ndarray:
     """Upper-triangle of the cosine Gram of `units`' columns, after normalising each unit (row).
 
-    Invariant to any permutation and per-unit scaling of the rows."""
+    Invariant to any permutation and per-unit scaling of the rows. Computed as sum_i u_i u_i^T / |u_i|^2
+    (a zero unit adds nothing), one weighted product instead of normalising a copy."""
     units = units.float()
-    norms = units.norm(dim=1, keepdim=True)
-    units = units / torch.where(norms > 0, norms, torch.ones_like(norms))
-    gram = (units.T @ units) / max(1, units.shape[0])
-    iu = torch.triu_indices(gram.shape[0], gram.shape[1], offset=1, device=gram.device)
-    return gram[iu[0], iu[1]].to(torch.float16).cpu().numpy()
+    sq = (units * units).sum(dim=1, keepdim=True)
+    weights = torch.where(sq > 0, 1 / sq, torch.zeros_like(sq)) / max(1, units.shape[0])
+    gram = (units.T @ (units * weights)).cpu()
+    i, j = _triu(gram.shape[0])
+    return gram[i, j].to(torch.float16).numpy()
+
+
+def _index(ids: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.tensor(ids, dtype=torch.int64, device=device)
 
 
 class _Reader:
@@ -417,7 +438,7 @@ def _sketch_direct(
     row_ids = sampling.pick_rows(role, rows, keep_rows)
     col_ids = sampling.pick_cols(role, cols, SKETCH_COLS)
     got = fetch_rows(row_ids)
-    block = got[:, torch.from_numpy(col_ids).to(got.device)]
+    block = got.index_select(1, _index(col_ids, got.device))
     return row_ids, col_ids, block.float().cpu().numpy()
 
 
@@ -437,13 +458,19 @@ def fingerprint(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available to torch here")
     threads = torch.get_num_threads()
-    # torch's intra-op pool spin-waits on these short ops and starves the hashing threads (measured:
-    # 5-10x slower on 2 cores); one torch thread plus two hashing workers uses the cores better
+    # torch's intra-op pool spin-waits on these short ops and starves the workers (measured: 5-10x slower
+    # on 2 cores); one torch thread in each of the workers uses the cores better
     torch.set_num_threads(1)
+    # the pass makes no reference cycles, but its many small allocations trigger collections that walk every
+    # object torch created (8 % of the CPU time in a perf profile): collect after it instead
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _fingerprint(source, headers, layout, device, sample, progress)
     finally:
         torch.set_num_threads(threads)
+        if collecting:
+            gc.enable()
 
 
 def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerprint:
@@ -462,122 +489,163 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     )
     reader = _Reader(source)
     done = 0
-    with ThreadPoolExecutor(max_workers=2) as pool, warnings.catch_warnings():
+
+    def add(item: _Placed, tp: TensorPrint, arrays: dict) -> None:
+        nonlocal done
+        fp.tensors.append(tp)
+        fp.arrays.update(arrays)
+        done += item.record.end - item.record.start
+        if progress is not None:
+            progress(done, fp.bytes_total)
+
+    # each tensor is hashed and sketched by a worker while the next ones are mapped: up to _LOOKAHEAD_BYTES
+    # in flight keeps both cores busy; never past the current file (one shard mapped at a time)
+    pending: deque[tuple[_Placed, Future]] = deque()
+
+    def finish_oldest() -> None:
+        item, future = pending.popleft()
+        add(item, *future.result())
+        reader.release(item.record.start, item.record.end - item.record.start)
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not writable.*")
         current = None
-        # the hashes of earlier tensors finish in the two workers while later ones are sketched: a lookahead of
-        # up to _LOOKAHEAD_BYTES keeps both cores busy; never past the current file (one shard mapped at a time)
-        pending: list[tuple[int, Callable[[], None]]] = []
         for index, item in enumerate(placed):
             rec = item.record
+            key = f"t{index:05d}"
+            _check_size(item)
+            if sample:
+                add(item, *_sampled_print(reader, item, key, device, heads))
+                continue
             if rec.file != current:
-                current = rec.file
                 while pending:
-                    pending.pop(0)[1]()
-                if not sample:
-                    reader.open(rec.file)
-            tp, arrays, finish = _tensor_print(reader, pool, item, f"t{index:05d}", device, sample, heads)
-            fp.tensors.append(tp)
-            pending.append((rec.end - rec.start, lambda finish=finish, arrays=arrays: (finish(), fp.arrays.update(arrays))))
-            while len(pending) > 1 and sum(n for n, _ in pending) > _LOOKAHEAD_BYTES:
-                pending.pop(0)[1]()
-            done += rec.end - rec.start
-            if progress is not None:
-                progress(done, fp.bytes_total)
+                    finish_oldest()
+                reader.open(rec.file)
+                current = rec.file
+            data = reader.read(rec.start, rec.end - rec.start)
+            pending.append((item, pool.submit(_full_print, data, item, key, device, heads)))
+            while len(pending) > _WORKERS and sum(p.record.end - p.record.start for p, _ in pending) > _LOOKAHEAD_BYTES:
+                finish_oldest()
         while pending:
-            pending.pop(0)[1]()
+            finish_oldest()
         reader.close()
     fp.bytes_read = reader.bytes_read
     return fp
 
 
-def _tensor_print(reader: _Reader, pool, item: _Placed, key: str, device: str, sample: bool, heads: dict):
+def _check_size(item: _Placed) -> None:
+    rec = item.record
+    rows, cols = matrix_shape(tuple(rec.shape))
+    if is_readable(rec.dtype) and rows * row_bytes(rec.dtype, cols) != rec.end - rec.start:
+        raise InvalidCheckpoint(
+            f"{rec.file}: {rec.name}: {rec.end - rec.start} bytes do not hold {rec.dtype} {list(rec.shape)}"
+        )
+
+
+def _new_print(item: _Placed, key: str) -> TensorPrint:
+    rec = item.record
+    return TensorPrint(
+        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(rec.shape), dtype=rec.dtype
+    )
+
+
+def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
+    """Hashes and sketches of one tensor from all its bytes (runs in a worker: hashing, torch's copies and
+    products release the GIL or are short)."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
-    length = rec.end - rec.start
-    tp = TensorPrint(
-        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(shape), dtype=rec.dtype
-    )
+    tp = _new_print(item, key)
     arrays: dict[str, np.ndarray] = {}
-    readable = is_readable(rec.dtype)
-    if readable and rows * row_bytes(rec.dtype, cols) != length:
-        raise InvalidCheckpoint(f"{rec.file}: {rec.name}: {length} bytes do not hold {rec.dtype} {list(shape)}")
+    columns = None
+    if rec.dtype in FLOAT_DTYPES:
+        # the values are a view of the bytes (no copy) on CPU; the residual Gram's columns are gathered
+        # during the hashing pass, while each chunk is in cache
+        values = _full_values(data, rec.dtype, rows, cols, device)
+        gather = _residual_ids(item, cols) if len(shape) >= 2 else None
+        gather = _index(gather, values.device) if gather is not None else None
+        tp.content, tp.bf16, tp.fp16, columns = _scan(data, values, rec.dtype, gather)
+    else:
+        tp.content = xxh3_128(data).hexdigest()
+        if not is_readable(rec.dtype):
+            return tp, arrays
+        values = decode_rows(data, rec.dtype, rows, cols, device)
+    if len(shape) < 2:
+        lo, hi = torch.aminmax(values)
+        tp.constant = bool(lo == hi)
+        return tp, arrays
+    _sketch_matrix(tp, arrays, values.reshape(rows, cols), item, heads, columns)
+    return tp, arrays
 
-    if sample:
-        if not readable or len(shape) < 2:
-            return tp, arrays, _nothing  # hashes need every byte; 1-D tensors carry no lineage
-        stride = row_bytes(rec.dtype, cols)
 
-        def fetch(ids: np.ndarray) -> torch.Tensor:
-            out = []
-            for run in _runs(ids):
-                buf = reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride)
-                out.append(decode_rows(buf, rec.dtype, len(run), cols, device))
-            return torch.cat(out)
+def _residual_ids(item: _Placed, cols: int) -> np.ndarray | None:
+    """Column indices of the gram_r sketch, or None when the tensor has none."""
+    if "gram_r" not in gram_kinds(item.role):
+        return None
+    ids = sampling.pick_gram(item.role, "gram_r", cols, GRAM_SIZE)
+    return ids if len(ids) >= 4 else None
 
-        _add_direct(tp, arrays, fetch, item.role, rows, cols, heads, SAMPLE_ROWS)
-        tp.residual_gram = residual_gram(item.role, item.transposed)
-        return tp, arrays, _nothing
 
-    data = reader.read(rec.start, length)
-    # float values are a view of the bytes (no copy); GGUF blocks are decoded after the hashing is queued
-    floats = _full_values(data, rec.dtype, rows, cols, device) if rec.dtype in FLOAT_DTYPES else None
-    # the residual-side Gram gathers columns of every row: done by the hashing worker while each chunk is in cache
-    early = None
-    if floats is not None and floats.device.type == "cpu" and len(shape) >= 2 and "gram_r" in gram_kinds(item.role):
-        early = sampling.pick_gram(item.role, "gram_r", cols, GRAM_SIZE)
-        early = early if len(early) >= 4 else None
-    hashes = pool.submit(_tensor_hashes, data, floats, rec.dtype, early)
-    values = floats if floats is not None or not readable else _full_values(data, rec.dtype, rows, cols, device)
-    if readable:
-        if len(shape) >= 2:
-            matrix = values.reshape(rows, cols)
+def _sketch_matrix(
+    tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _Placed, heads: dict, columns: torch.Tensor | None
+) -> None:
+    """The direct sketch and both Grams of a matrix; `columns` are the gram_r columns when already gathered."""
+    rows, cols = matrix.shape
+    key = tp.key
 
-            def fetch(ids: np.ndarray) -> torch.Tensor:
-                return matrix[torch.from_numpy(ids).to(matrix.device)]
+    def fetch(ids: np.ndarray) -> torch.Tensor:
+        return matrix.index_select(0, _index(ids, matrix.device))
 
-            _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
-            block = arrays[f"{key}.direct"]
-            # a constant matrix (or one whose sampled block is) carries no lineage: no sketch to match on
-            tp.constant = bool(block.size and block.min() == block.max())
-            if tp.constant:
-                arrays.clear()
-                tp.sketch = []
-            grams = {"gram_r": (matrix, cols), "gram_c": (matrix.T, rows)}
-            tp.residual_gram = residual_gram(item.role, item.transposed)
-            for kind in gram_kinds(item.role) if not tp.constant else ():
-                units, axis_len = grams[kind]
-                ids = sampling.pick_gram(item.role, kind, axis_len, GRAM_SIZE)
-                if len(ids) >= 4:
-                    arrays[f"{key}.{kind}_ids"] = ids
-                    if kind != "gram_r" or early is None:
-                        arrays[f"{key}.{kind}"] = _gram(units[:, torch.from_numpy(ids).to(matrix.device)])
-                    tp.sketch.append(kind)
+    _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
+    tp.residual_gram = residual_gram(item.role, item.transposed)
+    block = arrays[f"{key}.direct"]
+    # a constant matrix (or one whose sampled block is) carries no lineage: no sketch to match on
+    tp.constant = bool(block.size and block.min() == block.max())
+    if tp.constant:
+        arrays.clear()
+        tp.sketch = []
+        return
+    for kind in gram_kinds(item.role):
+        ids = sampling.pick_gram(item.role, kind, cols if kind == "gram_r" else rows, GRAM_SIZE)
+        if len(ids) < 4:
+            continue
+        arrays[f"{key}.{kind}_ids"] = ids
+        if kind == "gram_r":
+            units = columns if columns is not None else matrix.index_select(1, _index(ids, matrix.device))
         else:
-            lo, hi = torch.aminmax(values)
-            tp.constant = bool(lo == hi)
-
-    def finish() -> None:
-        tp.content, tp.bf16, tp.fp16, columns = hashes.result()
-        if "gram_r" in tp.sketch and early is not None:
-            arrays[f"{key}.gram_r"] = _gram(columns)
-        reader.release(rec.start, length)
-
-    return tp, arrays, finish
+            units = matrix.index_select(0, _index(ids, matrix.device)).T
+        arrays[f"{key}.{kind}"] = _gram(units)
+        tp.sketch.append(kind)
 
 
-def _nothing() -> None:
-    return None
+def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
+    """The direct sketch of a matrix from its SAMPLE_ROWS rows alone, fetched by ranged reads."""
+    rec = item.record
+    shape = tuple(rec.shape)
+    rows, cols = matrix_shape(shape)
+    tp = _new_print(item, key)
+    arrays: dict[str, np.ndarray] = {}
+    if not is_readable(rec.dtype) or len(shape) < 2:
+        return tp, arrays  # hashes need every byte; 1-D tensors carry no lineage
+    stride = row_bytes(rec.dtype, cols)
+
+    def fetch(ids: np.ndarray) -> torch.Tensor:
+        out = []
+        for run in _runs(ids):
+            buf = reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride)
+            out.append(decode_rows(buf, rec.dtype, len(run), cols, device))
+        return torch.cat(out)
+
+    _add_direct(tp, arrays, fetch, item.role, rows, cols, heads, SAMPLE_ROWS)
+    tp.residual_gram = residual_gram(item.role, item.transposed)
+    return tp, arrays
 
 
 def _full_values(data, dtype: str, rows: int, cols: int, device: str) -> torch.Tensor:
     """The tensor's values on `device`, in their stored float dtype (no float32 copy of bf16/fp16)."""
-    if dtype in FLOAT_DTYPES:
-        if not len(data):
-            return torch.zeros((rows, cols), dtype=FLOAT_DTYPES[dtype], device=device)
-        return torch.frombuffer(data, dtype=torch.uint8).to(device).view(FLOAT_DTYPES[dtype]).reshape(rows, cols)
-    return decode_rows(data, dtype, rows, cols, device)
+    if not len(data):
+        return torch.zeros((rows, cols), dtype=FLOAT_DTYPES[dtype], device=device)
+    return torch.frombuffer(data, dtype=torch.uint8).to(device).view(FLOAT_DTYPES[dtype]).reshape(rows, cols)
 
 
 def _add_direct(
@@ -596,7 +664,7 @@ def _add_direct(
         def fetch_alt(_ids, base=fetch, alt=alt):
             order = np.argsort(alt, kind="stable")
             got = base(alt[order])
-            return got[torch.from_numpy(np.argsort(order, kind="stable")).to(got.device)]
+            return got.index_select(0, _index(np.argsort(order, kind="stable"), got.device))
 
         arrays[f"{tp.key}.direct_alt"] = _sketch_direct(fetch_alt, role, rows, cols, keep_rows)[2]
         tp.sketch.append("direct_alt")

@@ -9,6 +9,7 @@ still shares most sampled indices with its base (the comparison intersects them)
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,16 +32,23 @@ def _block_rank(seed: str, count: int) -> np.ndarray:
     return x
 
 
+@lru_cache(maxsize=4096)
 def pick_blocks(seed: str, length: int, block: int, keep: int) -> np.ndarray:
-    """Sorted indices of `keep` elements (in whole blocks of `block`) out of `length`; all when fewer."""
+    """Sorted indices of `keep` elements (in whole blocks of `block`) out of `length`; all when fewer.
+
+    Cached (every layer of a model asks the same questions) and so returned read-only."""
     if length <= keep:
-        return np.arange(length, dtype=np.int64)
-    blocks = length // block
-    want = max(1, keep // block)
-    if blocks <= want:
-        return np.arange(blocks * block, dtype=np.int64)
-    chosen = np.sort(np.argsort(_block_rank(seed, blocks), kind="stable")[:want])
-    return (chosen[:, None] * block + np.arange(block)[None, :]).reshape(-1).astype(np.int64)
+        ids = np.arange(length, dtype=np.int64)
+    else:
+        blocks = length // block
+        want = max(1, keep // block)
+        if blocks <= want:
+            ids = np.arange(blocks * block, dtype=np.int64)
+        else:
+            chosen = np.sort(np.argsort(_block_rank(seed, blocks), kind="stable")[:want])
+            ids = (chosen[:, None] * block + np.arange(block)[None, :]).reshape(-1).astype(np.int64)
+    ids.setflags(write=False)
+    return ids
 
 
 def pick_rows(role: str, rows: int, keep: int) -> np.ndarray:
