@@ -153,3 +153,19 @@ def test_symlinks_out_of_the_folder_are_not_followed(tmp_path):
     source = open_source(str(repo))
     assert [f.path for f in source.inventory().files] == ["config-link.json", "config.json"]
     assert source.read_text("README.md") is None
+
+
+def test_a_file_over_the_hub_git_limit_gets_sha256_but_no_content_blob_sha1(tmp_path):
+    """Over 10 MiB the Hub keeps a file in LFS and reports the pointer's blob id: a content sha1 would
+    never match it, so none is computed (it cost as much as the sha256). Several large files are hashed
+    in parallel and give the same digests as hashing them one by one."""
+    big = [tmp_path / f"part-{i}.bin" for i in range(3)]
+    for i, path in enumerate(big):
+        path.write_bytes(bytes([i]) * (10 * 1024 * 1024 + 1))
+    (tmp_path / "small.bin").write_bytes(b"x" * 100)
+    inv = open_source(str(tmp_path)).inventory()
+    for path in big:
+        entry = inv.get(path.name)
+        assert entry.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert entry.blob_id is None
+    assert inv.get("small.bin").blob_id == hashlib.sha1(b"blob 100\0" + b"x" * 100).hexdigest()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,29 +23,42 @@ from openscore.sources.lfs import POINTER_SUFFIX, read_pointer
 #: folders that belong to tools, not to the model (git metadata, huggingface_hub's local_dir cache)
 SKIPPED_DIRS = frozenset({".git", ".cache", "__pycache__"})
 _CHUNK = 1 << 20
+#: the Hub's size limit for a file kept in git rather than LFS (10 MiB)
+BLOB_SHA1_MAX_BYTES = 10 * 1024 * 1024
 
 #: (absolute path, size, mtime_ns) -> (sha256, git blob sha1); files are hashed once per process
 _digest_cache: dict[tuple[str, int, int], tuple[str, str]] = {}
 
 
-def file_digests(path: Path) -> tuple[str, str]:
+def file_digests(path: Path) -> tuple[str, str | None]:
     """(sha256, git blob sha1) of a file, streamed, cached by (path, size, mtime).
 
     Both in one pass: sha256 is what LFS and lock files use, the blob sha1 is what the Hub reports
-    for small (non-LFS) files.
+    for small (non-LFS) files. A file over BLOB_SHA1_MAX_BYTES gets no blob sha1: the Hub stores such
+    files in LFS and reports the pointer's blob id, which a content sha1 never equals (and it cost as
+    much as the sha256).
     """
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     cached = _digest_cache.get(key)
     if cached is None:
         sha256 = hashlib.sha256()
-        blob = hashlib.sha1(b"blob %d\0" % st.st_size)
+        blob = hashlib.sha1(b"blob %d\0" % st.st_size) if st.st_size <= BLOB_SHA1_MAX_BYTES else None
         with open(path, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 sha256.update(chunk)
-                blob.update(chunk)
-        cached = _digest_cache[key] = (sha256.hexdigest(), blob.hexdigest())
+                if blob is not None:
+                    blob.update(chunk)
+        cached = _digest_cache[key] = (sha256.hexdigest(), blob.hexdigest() if blob is not None else None)
     return cached
+
+
+def prefetch_digests(paths: list[Path]) -> None:
+    """Hash several files at once (hashlib releases the GIL): a sharded checkpoint uses every core."""
+    todo = [p for p in paths if p.stat().st_size > _CHUNK]
+    if len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+            list(pool.map(file_digests, todo))
 
 
 def inventory_digest(files: tuple[FileEntry, ...]) -> str:
@@ -90,7 +104,7 @@ class LocalSource(Source):
     @cached_property
     def _entries(self) -> dict[str, tuple[FileEntry, Path]]:
         """repo path -> (entry, file on disk); sorted by path for deterministic output."""
-        found: dict[str, tuple[FileEntry, Path]] = {}
+        files: list[tuple[str, Path]] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
             for name in sorted(filenames):
@@ -98,10 +112,14 @@ class LocalSource(Source):
                 rel = disk.relative_to(self.root).as_posix()
                 if rel in self._ignore or not disk.is_file() or not self._inside(disk):
                     continue
-                entry = self._entry(rel, disk)
-                if entry.path in found and found[entry.path][0].present:
-                    continue  # a real file and its `.lfs-pointer`: keep the real file
-                found[entry.path] = (entry, disk)
+                files.append((rel, disk))
+        prefetch_digests([disk for _, disk in files])
+        found: dict[str, tuple[FileEntry, Path]] = {}
+        for rel, disk in files:
+            entry = self._entry(rel, disk)
+            if entry.path in found and found[entry.path][0].present:
+                continue  # a real file and its `.lfs-pointer`: keep the real file
+            found[entry.path] = (entry, disk)
         return dict(sorted(found.items()))
 
     def _inside(self, disk: Path) -> bool:
