@@ -26,8 +26,8 @@ _CHUNK = 1 << 20
 #: the Hub's size limit for a file kept in git rather than LFS (10 MiB)
 BLOB_SHA1_MAX_BYTES = 10 * 1024 * 1024
 
-#: (absolute path, size, mtime_ns) -> (sha256, git blob sha1); files are hashed once per process
-_digest_cache: dict[tuple[str, int, int], tuple[str, str]] = {}
+#: (absolute path, size, mtime_ns) -> (sha256, git blob sha1 or None); files are hashed once per process
+_digest_cache: dict[tuple[str, int, int], tuple[str, str | None]] = {}
 
 
 def file_digests(path: Path) -> tuple[str, str | None]:

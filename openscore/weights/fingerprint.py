@@ -359,7 +359,7 @@ def _gram(units: torch.Tensor) -> np.ndarray:
     """Upper-triangle of the cosine Gram of `units`' columns, after normalising each unit (row).
 
     Invariant to any permutation and per-unit scaling of the rows. Computed as sum_i u_i u_i^T / |u_i|^2
-    (a zero unit adds nothing), one weighted product instead of normalising a copy."""
+    (a zero unit adds nothing): the weights are per-row scalars, so no row norms are taken."""
     units = units.float()
     sq = (units * units).sum(dim=1, keepdim=True)
     weights = torch.where(sq > 0, 1 / sq, torch.zeros_like(sq)) / max(1, units.shape[0])
@@ -562,7 +562,7 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
         # the values are a view of the bytes (no copy) on CPU; the residual Gram's columns are gathered
         # during the hashing pass, while each chunk is in cache
         values = _full_values(data, rec.dtype, rows, cols, device)
-        gather = _residual_ids(item, cols) if len(shape) >= 2 else None
+        gather = _gram_ids(item.role, "gram_r", cols) if len(shape) >= 2 else None
         gather = _index(gather, values.device) if gather is not None else None
         tp.content, tp.bf16, tp.fp16, columns = _scan(data, values, rec.dtype, gather)
     else:
@@ -578,11 +578,12 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
     return tp, arrays
 
 
-def _residual_ids(item: _Placed, cols: int) -> np.ndarray | None:
-    """Column indices of the gram_r sketch, or None when the tensor has none."""
-    if "gram_r" not in gram_kinds(item.role):
+def _gram_ids(role: str, kind: str, length: int) -> np.ndarray | None:
+    """Indices of a Gram sketch over an axis of `length`, or None when the role keeps no such Gram or
+    the axis is too short to give one."""
+    if kind not in gram_kinds(role):
         return None
-    ids = sampling.pick_gram(item.role, "gram_r", cols, GRAM_SIZE)
+    ids = sampling.pick_gram(role, kind, length, GRAM_SIZE)
     return ids if len(ids) >= 4 else None
 
 
@@ -606,8 +607,8 @@ def _sketch_matrix(
         tp.sketch = []
         return
     for kind in gram_kinds(item.role):
-        ids = sampling.pick_gram(item.role, kind, cols if kind == "gram_r" else rows, GRAM_SIZE)
-        if len(ids) < 4:
+        ids = _gram_ids(item.role, kind, cols if kind == "gram_r" else rows)
+        if ids is None:
             continue
         arrays[f"{key}.{kind}_ids"] = ids
         if kind == "gram_r":
