@@ -104,6 +104,29 @@ def test_chunked_hashes_equal_whole_buffer_xxh3_across_chunk_boundaries(tmp_path
     assert got.fp16 == xxh3_128(rows.to(torch.float16).view(torch.int16).numpy().tobytes()).hexdigest()
 
 
+@pytest.mark.parametrize("stored", [torch.bfloat16, torch.float16])
+def test_16_bit_tensors_hash_their_own_rows_and_the_other_grid_exactly(tmp_path, stored):
+    """A BF16 / F16 tensor's own grid hash covers its stored bytes of rows 0, 8, 16, ...; the other grid's
+    equals torch's direct cast of those rows, also for values the other grid cannot hold (overflow,
+    underflow, a NaN payload: rounding through float32 would keep an F16 NaN payload a direct cast drops)."""
+    from xxhash import xxh3_128
+
+    fp_module = importlib.import_module("openscore.weights.fingerprint")
+    big = torch.randn(1237, 1001, generator=torch.Generator().manual_seed(6)).to(stored)
+    assert big.numel() > fp_module._HASH_CHUNK
+    bits = big.view(torch.int16)
+    bits[0, :4] = torch.tensor([0x7F81, 0x0001, 0x4700 if stored == torch.bfloat16 else 0x7BFF, -1], dtype=torch.int16)
+    state = {**family()["base"], "model.embed_tokens.weight": big}
+    folder = write_model(tmp_path / "m", state, dtype=stored)
+    got = {t.name: t for t in fingerprint_of(folder).tensors}["model.embed_tokens.weight"]
+    rows = big[:: fp_module.CAST_ROW_STRIDE]
+    other = torch.float16 if stored == torch.bfloat16 else torch.bfloat16
+    own, cast = (got.bf16, got.fp16) if stored == torch.bfloat16 else (got.fp16, got.bf16)
+    assert own == xxh3_128(rows.contiguous().view(torch.int16).numpy().tobytes()).hexdigest()
+    assert cast == xxh3_128(rows.to(other).view(torch.int16).numpy().tobytes()).hexdigest()
+    assert got.content == xxh3_128(big.view(torch.int16).numpy().tobytes()).hexdigest()
+
+
 def test_an_older_fingerprint_version_is_refused_with_a_hint(tmp_path):
     import json
 
