@@ -120,14 +120,12 @@ def _hash_tensors(source, headers) -> None:
         by_file.setdefault(rec.file, []).append(rec)
     with ThreadPoolExecutor(max_workers=2) as pool:
         for file, records in sorted(by_file.items()):
-            with open(source.local_path(file), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                view = memoryview(mm)
+            with (open(source.local_path(file), "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm,
+                  memoryview(mm) as view):
                 jobs = [pool.submit(lambda part: xxh3_128(part).digest(), view[r.start:r.end])
                         for r in sorted(records, key=lambda r: r.start)]
                 for job in jobs:
                     job.result()
-                del jobs
-                view.release()
 
 
 def main() -> None:
