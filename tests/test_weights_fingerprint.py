@@ -142,3 +142,37 @@ def test_an_older_fingerprint_version_is_refused_with_a_hint(tmp_path):
     old.write_bytes(save(load(data), metadata={METADATA_KEY: json.dumps(doc)}))
     with pytest.raises(InvalidCheckpoint, match="version 3 .BLAKE3 tensor hashes.*fingerprint the checkpoint again"):
         Fingerprint.load(old)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_grams_are_the_normalised_unit_sums_over_their_stored_indices(tmp_path, dtype):
+    """Each stored Gram equals sum_i u_i u_i^T / |u_i|^2 / n recomputed in float64 from the checkpoint, at
+    its stored indices: aligned runs of 8 for the column Gram over residual dimensions (gathered as runs),
+    hash-chosen single indices for Grams over units."""
+    import numpy as np
+
+    from openscore.weights import sampling
+
+    state = init_state(3)
+    folder = write_model(tmp_path / "m", state, dtype=dtype)
+    fp = fingerprint_of(folder)
+    checked = set()
+    for t in fp.tensors:
+        if t.layer != 0 or "gram_r" not in t.sketch:
+            continue
+        x = state[t.name].to(dtype).double().numpy()
+        for kind in ("gram_r", "gram_c"):
+            if kind not in t.sketch:
+                continue
+            ids = fp.array(t, f"{kind}_ids")
+            units = x[:, ids] if kind == "gram_r" else x[ids, :].T
+            units = units / np.linalg.norm(units, axis=1, keepdims=True)
+            expected = (units.T @ units / len(units))[np.triu_indices(len(ids), 1)]
+            got = fp.array(t, kind).astype(np.float64)
+            assert np.abs(got - expected).max() <= 1e-3 * np.abs(expected).max(), (t.name, kind)
+            runs = kind == "gram_r" == t.residual_gram
+            assert np.array_equal(ids, sampling.pick_gram(t.role, kind, x.shape[0 if kind == "gram_c" else 1], 48, 8 if runs else 1))
+            checked.add((t.role, kind, runs))
+    # residual column Grams (q, k, v, gate, up) come in runs; o/down column Grams and every row Gram do not
+    assert ("attn_q", "gram_r", True) in checked and ("attn_o", "gram_r", False) in checked
+    assert ("mlp_down", "gram_c", False) in checked and len(checked) == 14

@@ -427,20 +427,25 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
     layer_r: dict[tuple[int, int], list[float]] = defaultdict(list)
     permuted: set[str] = set()
     scales: list[float] = []
+    # values compared, for the power of a negative verdict: per candidate tensor its largest clean statistic
+    # (not the one that happens to hold the maximum z, which under independence is chance)
+    values = 0
     for tb in b.tensors:
         if not tb.sketch:
             continue
         best: tuple[float, TensorMatch] | None = None
         clean_z: float | None = None
+        clean_n = 0
         for ta in by_role.get(tb.role, ()):
             pair = _Pair(a, ta, b, tb)
             stats = pair.stats()
             if not stats:
                 continue
             label, r, z, n = max(stats, key=lambda s: s[2])
-            clean = [s[2] for s in stats if pair.clean(s[0])]
+            clean = [s for s in stats if pair.clean(s[0])]
             if clean:
-                clean_z = max(clean) if clean_z is None else max(clean_z, max(clean))
+                clean_z = max(s[2] for s in clean) if clean_z is None else max(clean_z, max(s[2] for s in clean))
+                clean_n = max(clean_n, max(s[3] for s in clean))
             if tb.layer is not None and ta.layer is not None:
                 layer_z[(tb.layer, ta.layer)].append(z)
                 layer_r[(tb.layer, ta.layer)].append(r)
@@ -454,6 +459,7 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
         if best is not None:
             best[1].z_null_clean = clean_z
             matches.append(best[1])
+            values += clean_n or best[1].n
             m = best[1]
             if m.z >= cal.z_derived:
                 if m.statistic.endswith("(permuted)"):
@@ -466,7 +472,7 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
                     sa, sb = float(np.std(xa)), float(np.std(xb))
                     if sa > 0:
                         scales.append(sb / sa)
-    return _decide(a, b, matches, layer_z, layer_r, permuted, scales, cal)
+    return _decide(a, b, matches, values, layer_z, layer_r, permuted, scales, cal)
 
 
 def _layer_map(layer_z, layer_r, cal: Calibration):
@@ -485,11 +491,10 @@ def _layer_map(layer_z, layer_r, cal: Calibration):
     return mapping, similarity
 
 
-def _decide(a, b, matches, layer_z, layer_r, permuted, scales, cal: Calibration) -> Comparison:
+def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Calibration) -> Comparison:
     compared = len(matches)
     inherited = [m for m in matches if m.z is not None and m.z >= cal.z_derived]
     max_z = max((m.z for m in matches), default=None)
-    n_total = sum(m.n for m in matches)
     score = round(float(median([m.r for m in matches])), 6) if matches else 0.0
     mapping, similarity = _layer_map(layer_z, layer_r, cal)
     ref_layers = sorted({t.layer for t in a.tensors if t.layer is not None and t.sketch})
