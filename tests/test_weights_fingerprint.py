@@ -171,7 +171,8 @@ def test_grams_are_the_normalised_unit_sums_over_their_stored_indices(tmp_path, 
             got = fp.array(t, kind).astype(np.float64)
             assert np.abs(got - expected).max() <= 1e-3 * np.abs(expected).max(), (t.name, kind)
             runs = kind == "gram_r" == t.residual_gram
-            assert np.array_equal(ids, sampling.pick_gram(t.role, kind, x.shape[0 if kind == "gram_c" else 1], 48, 8 if runs else 1))
+            length = x.shape[0 if kind == "gram_c" else 1]
+            assert np.array_equal(ids, sampling.pick_gram(t.role, kind, length, 48, sampling.GRAM_RUN if runs else 1))
             checked.add((t.role, kind, runs))
     # residual column Grams (q, k, v, gate, up) come in runs; o/down column Grams and every row Gram do not
     assert ("attn_q", "gram_r", True) in checked and ("attn_o", "gram_r", False) in checked
