@@ -1,7 +1,8 @@
 """Fingerprint throughput and peak memory against raw reading, in one run on the same files.
 
 Writes a multi-shard LLaMA-shaped checkpoint (fp32 by default) into a temp dir, warms the page cache,
-then measures, each in a fresh subprocess (so peak RSS is that measurement's alone):
+then measures, each in a fresh subprocess (so peak RSS is that measurement's alone), round-robin over the
+kinds and best of --repeat rounds (so a slow phase of a shared machine does not fall on one kind only):
   raw read   - read every shard with readinto() into one reused buffer of 128 KiB (coreutils' size),
                1 MiB and 16 MiB; the fastest is the baseline, so the ratio is never flattered by a slow buffer
   sha256     - sha256 of every shard (what an LFS check costs)
@@ -154,16 +155,15 @@ def main() -> None:
         for p in shards:  # warm the page cache
             p.read_bytes()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        results = {}
-        for kind in kinds:
-            runs = []
-            for _ in range(args.repeat):
+        runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+        for _ in range(args.repeat):  # round-robin: a slow phase of the machine hits the read and the pass alike
+            for kind in kinds:
                 proc = subprocess.run([sys.executable, __file__, "--measure", kind, str(folder)], env=env,
                                       capture_output=True, text=True)
                 if proc.returncode:
                     sys.exit(f"{kind} failed:\n{proc.stderr}")
-                runs.append(json.loads(proc.stdout))
-            results[kind] = max(runs, key=lambda r: r["gbps"])
+                runs[kind].append(json.loads(proc.stdout))
+        results = {kind: max(got, key=lambda r: r["gbps"]) for kind, got in runs.items()}
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
               f"{', cuda ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else ', no GPU'}")
         print(f"checkpoint: {total / 1e6:.0f} MB {args.dtype}, hidden {args.hidden}, MLP {args.inter}, in {len(shards)} "
