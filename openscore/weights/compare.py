@@ -444,7 +444,8 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
             label, r, z, n = max(stats, key=lambda s: s[2])
             clean = [s for s in stats if pair.clean(s[0])]
             if clean:
-                clean_z = max(s[2] for s in clean) if clean_z is None else max(clean_z, max(s[2] for s in clean))
+                top = max(s[2] for s in clean)
+                clean_z = top if clean_z is None else max(clean_z, top)
                 clean_n = max(clean_n, max(s[3] for s in clean))
             if tb.layer is not None and ta.layer is not None:
                 layer_z[(tb.layer, ta.layer)].append(z)

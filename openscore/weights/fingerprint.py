@@ -629,7 +629,7 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         if kind == "gram_r":
             arrays[f"{key}.{kind}"] = _gram(_columns(matrix, ids, run), unit_axis=0)
         else:
-            arrays[f"{key}.{kind}"] = _gram(matrix.index_select(0, _index(ids, matrix.device)), unit_axis=1)
+            arrays[f"{key}.{kind}"] = _gram(fetch(ids), unit_axis=1)
         tp.sketch.append(kind)
 
 
