@@ -88,7 +88,7 @@ def test_a_fingerprint_missing_its_arrays_is_refused(tmp_path):
 
 def test_chunked_hashes_equal_whole_buffer_xxh3_across_chunk_boundaries(tmp_path):
     """The pass hashes in chunks of whole rows; the result must be the hash of the whole tensor's bytes,
-    and the grid hashes those of rows 0, 8, 16, ... rounded (a matrix larger than one chunk and with a
+    and the grid hashes those of rows 0, 32, 64, ... (CAST_ROW_STRIDE) rounded (a matrix larger than one chunk and with a
     row count that leaves a partial last chunk and a stride offset at the chunk boundary)."""
     from xxhash import xxh3_128
 
@@ -106,7 +106,7 @@ def test_chunked_hashes_equal_whole_buffer_xxh3_across_chunk_boundaries(tmp_path
 
 @pytest.mark.parametrize("stored", [torch.bfloat16, torch.float16])
 def test_16_bit_tensors_hash_their_own_rows_and_the_other_grid_exactly(tmp_path, stored):
-    """A BF16 / F16 tensor's own grid hash covers its stored bytes of rows 0, 8, 16, ...; the other grid's
+    """A BF16 / F16 tensor's own grid hash covers its stored bytes of rows 0, 32, 64, ...; the other grid's
     equals torch's direct cast of those rows, also for values the other grid cannot hold (overflow,
     underflow, a NaN payload: rounding through float32 would keep an F16 NaN payload a direct cast drops)."""
     from xxhash import xxh3_128

@@ -43,10 +43,13 @@ from openscore.weights.decode import FLOAT_DTYPES, decode_rows, is_readable, mat
 #: 3: the bf16 / fp16 grid hashes cover every CAST_ROW_STRIDE-th row (all of a small tensor), not all rows
 #: 4: per-tensor hashes are XXH3-128 (BLAKE3 alone took more CPU than a page-cache read: docs/provenance.md)
 #: 5: a column Gram over residual dimensions takes its 48 indices as six aligned runs of 8 (one strided copy)
-FINGERPRINT_VERSION = 5
-#: the grid hashes read rows 0, 8, 16, ...: a cast copy rounds every row, a fine-tune changes nearly every
-#: row, and the full content hash still proves byte identity; rounding 1/8 of the values costs 1/8.
-CAST_ROW_STRIDE = 8
+#: 6: the grid hashes cover every 32nd row, not every 8th (rounding was a third of a 7B-shaped BF16 pass)
+FINGERPRINT_VERSION = 6
+#: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
+#: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
+#: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
+#: (docs/provenance.md, version 6)
+CAST_ROW_STRIDE = 32
 #: tensors this small have every row on the grid hashes (norms, biases: cheap, and few rows)
 CAST_ALL_ROWS_BELOW = 1 << 16
 #: the per-tensor hash (recorded in every fingerprint as `hash_algorithm`): fast enough to hash every byte
@@ -150,7 +153,7 @@ class Fingerprint(_Model):
             raise InvalidCheckpoint(f"{label}: not an openscore fingerprint file ({exc})") from None
         if doc.get("version") != FINGERPRINT_VERSION or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
             old = {1: " (sha256 tensor hashes)", 2: " (BLAKE3 tensor hashes)", 3: " (BLAKE3 tensor hashes)",
-                   4: " (residual column Gram over single columns)"}.get(
+                   4: " (residual column Gram over single columns)", 5: " (grid hashes over every 8th row)"}.get(
                 doc.get("version"), ""
             )
             raise InvalidCheckpoint(
