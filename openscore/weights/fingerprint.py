@@ -313,8 +313,7 @@ def _scan(data, matrix: torch.Tensor, dtype: str) -> tuple[str, str | None, str 
 
     On CPU, chunk by chunk (whole rows): each chunk of the stored bytes is hashed and its grid rows (every
     CAST_ROW_STRIDE-th row) are rounded (torch casts: round to nearest even) into a per-thread buffer and
-    hashed, both while the chunk is in cache:
-    memory is read once and nothing tensor-sized is allocated. Hashing is incremental: the result equals
+    hashed, both while the chunk is in cache: memory is read once and nothing tensor-sized is allocated. Hashing is incremental: the result equals
     hashing whole buffers. On a GPU the same values come from whole-tensor operations."""
     content = xxh3_128()
     bf16, fp16 = _grids(dtype)
@@ -598,10 +597,7 @@ def _gram_run(kind: str, residual: str | None) -> int:
 
 
 def _gram_ids(role: str, kind: str, length: int, run: int) -> np.ndarray | None:
-    """Indices of a Gram sketch over an axis of `length`, or None when the role keeps no such Gram or
-    the axis is too short to give one."""
-    if kind not in gram_kinds(role):
-        return None
+    """Indices of a Gram sketch over an axis of `length`, or None when the axis is too short to give one."""
     ids = sampling.pick_gram(role, kind, length, GRAM_SIZE, run)
     return ids if len(ids) >= 4 else None
 
