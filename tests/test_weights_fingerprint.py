@@ -86,16 +86,15 @@ def test_a_fingerprint_missing_its_arrays_is_refused(tmp_path):
         Fingerprint.load(tmp_path / "broken.osfp")
 
 
-def test_chunked_hashes_equal_whole_buffer_xxh3_across_chunk_boundaries(tmp_path):
-    """The pass hashes in chunks of whole rows; the result must be the hash of the whole tensor's bytes,
-    and the grid hashes those of rows 0, 32, 64, ... (CAST_ROW_STRIDE) rounded (a matrix larger than one chunk and with a
-    row count that leaves a partial last chunk and a stride offset at the chunk boundary)."""
+def test_hashes_are_xxh3_of_the_whole_tensor_and_of_its_grid_rows_rounded(tmp_path):
+    """The content hash is that of the whole tensor's bytes, and the grid hashes those of rows 0, 32, 64, ...
+    (CAST_ROW_STRIDE) rounded (a matrix above CAST_ALL_ROWS_BELOW, with a row count no multiple of the stride)."""
     from xxhash import xxh3_128
 
     fp_module = importlib.import_module("openscore.weights.fingerprint")  # the package exports a function of that name
     state = family()["base"]
-    big = torch.randn(1237, 1001, generator=torch.Generator().manual_seed(5))  # > 1 chunk of 2^20 values
-    assert big.numel() > fp_module._HASH_CHUNK and (fp_module._HASH_CHUNK // 1001) % fp_module.CAST_ROW_STRIDE
+    big = torch.randn(1237, 1001, generator=torch.Generator().manual_seed(5))
+    assert big.numel() > fp_module.CAST_ALL_ROWS_BELOW and 1237 % fp_module.CAST_ROW_STRIDE
     folder = write_model(tmp_path / "m", {**state, "model.embed_tokens.weight": big})
     got = {t.name: t for t in fingerprint_of(folder).tensors}["model.embed_tokens.weight"]
     assert got.content == xxh3_128(big.numpy().tobytes()).hexdigest()
@@ -113,7 +112,7 @@ def test_16_bit_tensors_hash_their_own_rows_and_the_other_grid_exactly(tmp_path,
 
     fp_module = importlib.import_module("openscore.weights.fingerprint")
     big = torch.randn(1237, 1001, generator=torch.Generator().manual_seed(6)).to(stored)
-    assert big.numel() > fp_module._HASH_CHUNK
+    assert big.numel() > fp_module.CAST_ALL_ROWS_BELOW
     bits = big.view(torch.int16)
     bits[0, :4] = torch.tensor([0x7F81, 0x0001, 0x4700 if stored == torch.bfloat16 else 0x7BFF, -1], dtype=torch.int16)
     state = {**family()["base"], "model.embed_tokens.weight": big}
@@ -125,6 +124,18 @@ def test_16_bit_tensors_hash_their_own_rows_and_the_other_grid_exactly(tmp_path,
     assert own == xxh3_128(rows.contiguous().view(torch.int16).numpy().tobytes()).hexdigest()
     assert cast == xxh3_128(rows.to(other).view(torch.int16).numpy().tobytes()).hexdigest()
     assert got.content == xxh3_128(big.view(torch.int16).numpy().tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("stored", [torch.float32, torch.bfloat16])
+def test_empty_tensors_hash_as_no_bytes(tmp_path, stored):
+    """A tensor with a zero dimension (either axis) has content and grid hashes of no bytes at all."""
+    from xxhash import xxh3_128
+
+    state = {**family()["base"], "extra.no_rows.weight": torch.zeros(0, 8), "extra.no_cols.weight": torch.zeros(4, 0)}
+    got = {t.name: t for t in fingerprint_of(write_model(tmp_path / "m", state, dtype=stored)).tensors}
+    nothing = xxh3_128(b"").hexdigest()
+    for name in ("extra.no_rows.weight", "extra.no_cols.weight"):
+        assert (got[name].content, got[name].bf16, got[name].fp16) == (nothing, nothing, nothing)
 
 
 def test_an_older_fingerprint_version_is_refused_with_a_hint(tmp_path):

@@ -18,7 +18,6 @@ import gc
 import json
 import mmap
 import os
-import threading
 import warnings
 from collections.abc import Callable
 from collections import deque
@@ -71,10 +70,6 @@ SHARED_AXIS_ROLES = frozenset({"embed", "lm_head", "pos_embed", "type_embed"})
 RESIDUAL_ROWS_ROLES = frozenset({"attn_o", "mlp_down", "expert_down", "shared_down"})
 #: roles whose q/k rows a GGUF conversion reorders (llama.cpp's rotary permutation)
 ROPE_ROLES = frozenset({"attn_q", "attn_k"})
-
-#: elements converted per step when hashing values on the bf16 / fp16 grid (2 MB: the rounded chunk is
-#: hashed while still in cache, into a per-thread buffer reused for every tensor)
-_HASH_CHUNK = 1 << 20
 
 #: tensor bytes that may be in flight in the workers (mapped, not yet released)
 _LOOKAHEAD_BYTES = 48 << 20
@@ -275,82 +270,36 @@ def gguf_rope_rows(rows: np.ndarray, n_head: int, total: int) -> np.ndarray:
 # the pass
 
 
-_local = threading.local()
+#: roundings done through float32: bf16 values are exact in float32, so bf16 -> float32 -> fp16 rounds once, as
+#: torch's direct cast does (same bits, NaNs included: a test pins it), and runs 2.2x faster
+_VIA_FLOAT32 = frozenset({(torch.bfloat16, torch.float16)})
 
 
-def _cast_buffer(target: torch.dtype) -> torch.Tensor:
-    """This thread's reusable chunk buffer for rounding to `target` (no allocation per tensor or chunk)."""
-    bufs = getattr(_local, "bufs", None)
-    if bufs is None:
-        bufs = _local.bufs = {}
-    if target not in bufs:
-        bufs[target] = torch.empty(_HASH_CHUNK, dtype=target)
-    return bufs[target]
+def _bytes_of(values: torch.Tensor) -> np.ndarray:
+    """A 16-bit contiguous CPU tensor as an array XXH3 reads as bytes (no copy; empty tensors too)."""
+    return values.view(torch.int16).numpy()
 
 
-def _grids(dtype: str) -> tuple[torch.dtype | None, torch.dtype | None]:
-    """The roundings to hash: none for non-float dtypes, and none onto the grid the tensor is stored on
-    (a BF16 tensor rounded to bf16 is its own bytes: its bf16 hash is its content hash)."""
-    if dtype not in FLOAT_DTYPES:
-        return None, None
-    return (None if dtype == "BF16" else torch.bfloat16), (None if dtype == "F16" else torch.float16)
+def _on_grid(values: torch.Tensor, target: torch.dtype) -> torch.Tensor:
+    """`values` rounded to `target` (round to nearest even), contiguous on the CPU; a tensor stored on that
+    grid is its own rounding."""
+    if values.dtype == target:
+        return values.contiguous().cpu()
+    if (values.dtype, target) in _VIA_FLOAT32:
+        values = values.float()
+    return values.to(target).cpu()
 
 
-#: a tensor stored on a grid hashes its own values there (rounding would be the identity)
-_STORED_GRID = {"BF16": torch.bfloat16, "F16": torch.float16}
-#: roundings done through a float32 buffer: bf16 values are exact in float32, so bf16 -> float32 -> fp16 rounds
-#: once, as torch's direct cast does (same bits, NaNs included: a test pins it), and runs 2.2x faster
-_VIA_FLOAT32 = frozenset({("BF16", torch.float16)})
+def _scan(data, matrix: torch.Tensor) -> tuple[str, str, str]:
+    """(content, bf16, fp16) hashes of one float matrix.
 
-
-def _bytes_of(values: torch.Tensor):
-    """The bytes of a 16-bit CPU tensor, for hashing without a copy."""
-    return values.view(torch.int16).numpy().data.cast("B")
-
-
-def _scan(data, matrix: torch.Tensor, dtype: str) -> tuple[str, str | None, str | None]:
-    """(content, bf16, fp16) hashes of one float matrix in one pass over its bytes.
-
-    On CPU, chunk by chunk (whole rows): each chunk of the stored bytes is hashed and its grid rows (every
-    CAST_ROW_STRIDE-th row) are rounded (torch casts: round to nearest even) into a per-thread buffer and
-    hashed, both while the chunk is in cache: memory is read once and nothing tensor-sized is allocated. Hashing is incremental: the result equals
-    hashing whole buffers. On a GPU the same values come from whole-tensor operations."""
-    content = xxh3_128()
-    bf16, fp16 = _grids(dtype)
-    # the stored grid's hash is its own bytes over the same rows as the other grid's
-    targets = [t for t in (bf16, fp16) if t is not None] + ([_STORED_GRID[dtype]] if dtype in _STORED_GRID else [])
-    digests = {t: xxh3_128() for t in targets}
-    rows, cols = matrix.shape
+    The content hash is one XXH3 call over all the stored bytes (outside the GIL); the grid hashes cover
+    every CAST_ROW_STRIDE-th row (all rows of a small tensor), gathered by one strided copy and rounded by
+    torch: 1/32 of the values, so no second full pass over memory. The same operations on CPU and GPU."""
     stride = 1 if matrix.numel() < CAST_ALL_ROWS_BELOW else CAST_ROW_STRIDE
-    if matrix.device.type != "cpu":
-        content.update(data)
-        picked = matrix[::stride]
-        for t in targets:
-            digests[t].update(_bytes_of(picked.to(t).contiguous().cpu()))
-    else:
-        itemsize = matrix.element_size()
-        outs = {t: _cast_buffer(t) for t in targets}
-        views = {t: _bytes_of(out) for t, out in outs.items()}
-        wide = _cast_buffer(torch.float32) if any((dtype, t) in _VIA_FLOAT32 for t in targets) else None
-        step = max(1, _HASH_CHUNK // max(1, cols))  # rows per chunk
-        for row in range(0, rows, step):
-            block = matrix[row : row + step]
-            content.update(data[row * cols * itemsize : (row + step) * cols * itemsize])
-            picked = block[(-row) % stride :: stride]  # global rows 0, stride, 2*stride, ...
-            m = picked.numel()
-            for t in targets if m else ():
-                if m > _HASH_CHUNK:  # a row longer than a chunk
-                    digests[t].update(_bytes_of(picked.to(t).contiguous()))
-                else:
-                    source = wide[:m].view(picked.shape).copy_(picked) if (dtype, t) in _VIA_FLOAT32 else picked
-                    outs[t][:m].view(picked.shape).copy_(source)
-                    digests[t].update(views[t][: 2 * m])
-
-    def grid(target: torch.dtype | None) -> str | None:
-        key = target if target is not None else _STORED_GRID.get(dtype)
-        return digests[key].hexdigest() if key is not None else None
-
-    return content.hexdigest(), grid(bf16), grid(fp16)
+    picked = matrix[::stride]
+    grids = (xxh3_128(_bytes_of(_on_grid(picked, t))).hexdigest() for t in (torch.bfloat16, torch.float16))
+    return (xxh3_128(data).hexdigest(), *grids)
 
 
 @lru_cache(maxsize=64)
@@ -577,7 +526,7 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
     arrays: dict[str, np.ndarray] = {}
     if rec.dtype in FLOAT_DTYPES:
         values = _full_values(data, rec.dtype, rows, cols, device)  # a view of the bytes on CPU: no copy
-        tp.content, tp.bf16, tp.fp16 = _scan(data, values, rec.dtype)
+        tp.content, tp.bf16, tp.fp16 = _scan(data, values)
     else:
         tp.content = xxh3_128(data).hexdigest()
         if not is_readable(rec.dtype):
