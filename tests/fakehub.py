@@ -7,6 +7,7 @@ It speaks the subset of the Hub HTTP API that huggingface_hub 2.x uses for readi
   GET  /api/models/{id}/tree/{rev}[/{path}]      list_repo_tree (recursive, expand)
   POST /api/models/{id}/paths-info/{rev}         get_paths_info
   GET  /api/models/{id}/refs                     list_repo_refs
+  GET  /api/datasets/{id}[/revision/{rev}]       dataset_info (`add_repo(..., dataset=True)`: metadata only)
   HEAD/GET /{id}/resolve/{rev}/{path}            hf_hub_download, ranged reads (206 + Content-Range, 416)
 
 Files are LFS when their suffix says weights (`.safetensors`, `.bin`, `.gguf`, ...) or they are 10 MB or more,
@@ -15,7 +16,7 @@ like the Hub's default `.gitattributes`. Git-LFS pointer files in a folder (in p
 answers 404 with `X-Error-Code: EntryNotFound` (the weights are simply not available, as in a clone
 without `git lfs pull`).
 
-Errors follow the Hub: 401 + `X-Error-Code: RepoNotFound` for an unknown repo, `GatedRepo` when a gated
+Errors follow the Hub: 401 + `X-Error-Code: RepoNotFound` for an unknown repo or dataset, `GatedRepo` when a gated
 repo's files are resolved without an Authorization header (its metadata stays readable), 404 +
 `RevisionNotFound` / `EntryNotFound`, 429 with `RateLimit`/`RateLimit-Policy` headers for the next N
 requests after `rate_limit_next(n)`, and any status for the next N requests after `fail_next(n, status)`.
@@ -135,6 +136,7 @@ class FakeHub:
 
     def __init__(self) -> None:
         self.repos: dict[str, FakeRepo] = {}
+        self.datasets: dict[str, FakeRepo] = {}
         self.requests: list[dict] = []  # {"method", "path", "status", "range"} per request, in order
         self._sent: dict[str, int] = {}  # repo-relative file path -> body bytes sent by resolve
         self._failures = 0  # the next N requests get self._failure (status, message, headers)
@@ -164,6 +166,7 @@ class FakeHub:
         tags: tuple[str, ...] = (),
         security: dict[str, dict] | None = None,
         last_modified: str | None = None,
+        dataset: bool = False,
     ) -> FakeRepo:
         """Serve `folder` as `repo_id` on `main`; `revisions` maps other branch/tag names to folders.
 
@@ -172,6 +175,8 @@ class FakeHub:
         Names listed in `tags` are reported as tags by the refs endpoint, the others as branches.
         `security` maps paths to the Hub's scan (`{"status", "avScan", "pickleImportScan"}`), shown in
         expanded tree listings as `securityFileStatus`. `last_modified` (ISO 8601) is main's commit date.
+        `dataset=True` serves it as a dataset instead: its metadata (card front matter as `cardData`,
+        `gated`) through the dataset API, readable when gated, as on the Hub.
         """
         if gated is True:
             gated = "auto"
@@ -185,7 +190,7 @@ class FakeHub:
             revs[name] = FakeRevision(name, rev_sha, files, _card_data(path), last_modified if name == "main" else None)
         repo = FakeRepo(repo_id, gated, revs, set(tags), dict(security or {}))
         with self._lock:
-            self.repos[repo_id] = repo
+            (self.datasets if dataset else self.repos)[repo_id] = repo
         return repo
 
     def rate_limit_next(self, n: int, *, reset: int = 0) -> None:
@@ -265,6 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _HubError(failure[0], None, failure[1], failure[2])
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
                 entry["status"] = self._api(method, parts[2:], query, body)
+            elif parts[:2] == ["api", "datasets"] and len(parts) >= 4 and method == "GET":
+                entry["status"] = self._dataset_api(parts[2:], query)
             elif len(parts) >= 5 and parts[2] == "resolve":
                 entry["status"] = self._resolve(method, parts)
             else:
@@ -288,8 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         return status
 
-    def _repo(self, repo_id: str) -> FakeRepo:
-        repo = self.hub.repos.get(repo_id)
+    def _repo(self, repo_id: str, served: dict[str, FakeRepo] | None = None) -> FakeRepo:
+        repo = (self.hub.repos if served is None else served).get(repo_id)
         if repo is None:
             raise _HubError(401, "RepoNotFound", f"Repository Not Found for url: {repo_id}")
         return repo
@@ -343,6 +350,17 @@ class _Handler(BaseHTTPRequestHandler):
         if "json" in ctype:
             return list(json.loads(body or b"{}").get("paths", []))
         return parse_qs(body.decode()).get("paths", [])
+
+    # -- /api/datasets/... --------------------------------------------------------------------
+    def _dataset_api(self, parts: list[str], query: dict) -> int:
+        repo = self._repo("/".join(parts[:2]), self.hub.datasets)
+        rest = parts[2:]
+        if rest and (rest[0] != "revision" or len(rest) != 2):
+            raise _HubError(404, None, "unknown API route")
+        rev = self._revision(repo, rest[1] if rest else "main")
+        doc = self._model_json(repo, rev, blobs=query.get("blobs") == ["true"])
+        del doc["modelId"]
+        return self._send_json(200, doc)
 
     def _model_json(self, repo: FakeRepo, rev: FakeRevision, *, blobs: bool) -> dict:
         siblings = []

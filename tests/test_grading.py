@@ -80,17 +80,33 @@ def test_an_open_model_grades_open_where_the_repository_shows_it(open_model, fak
     # no base model: the base dimensions mirror the end model, with their own rule ids
     assert g["weights_basemodel"].grade == "open" and g["weights_basemodel"].reason.startswith("No separate base model")
     assert all(e.rule.startswith("osai-v3/weights_basemodel/") for e in g["weights_basemodel"].evidence)
-    # the fake Hub serves no dataset cards: the data is listed but not verified, so never "open"
+    # the dataset is not on the Hub: the data is listed but not verified, so never "open"
     assert g["datasources_endmodel"].grade == "partial"
-    assert report.evidence["datasets"]["not_checked"] == ["dataset org/open-corpus: the Hub answered HTTP 404"]
+    assert report.evidence["datasets"]["not_checked"] == ["dataset org/open-corpus: dataset not found on the Hub"]
     mof = _grades(report, "mof")
     assert mof["model-parameters-intermediate"].grade == "open"
     assert mof["model-parameters-intermediate"].evidence[0].snippet == "revision step1000 of org/open-model"
-    # Class I would also need the datasets verified as open: the fake Hub serves no dataset cards
+    # Class I would also need the datasets verified as open
     assert mof["datasets"].grade == "unknown"
     assert report.rubrics["mof"].classification == "Class II"
     assert report.rubrics["osaid"].classification == "fail"
     assert report.rubrics["osaid"].unmet == ["data-information"]
+
+
+@pytest.mark.parametrize("gated, expected", [(False, "open"), ("manual", "partial")])
+def test_the_hubs_dataset_card_decides_whether_the_data_is_open(open_model, fake_hub, tmp_path, gated, expected):
+    """A Hub audit reads each listed dataset's card through the real client: an open licence on an ungated
+    dataset makes the data open; a gated one keeps it partial, with the gating in the evidence."""
+    (tmp_path / "README.md").write_text("---\nlicense: cc-by-4.0\n---\n# Open corpus\n")
+    fake_hub.add_repo("org/open-model", open_model)
+    fake_hub.add_repo("org/open-corpus", tmp_path, gated=gated, dataset=True)
+    report = audit("org/open-model", endpoint=fake_hub.endpoint, token=False, weights=False)
+    assert report.evidence["datasets"]["not_checked"] == []
+    grade = _grades(report)["datasources_endmodel"]
+    assert grade.grade == expected, grade.reason
+    cited = [e for e in grade.evidence if e.url == f"{fake_hub.endpoint}/datasets/org/open-corpus"]
+    assert cited and cited[0].snippet == f"dataset org/open-corpus: licence 'cc-by-4.0', gated {gated or False!r}"
+    assert any(r["path"] == "/api/datasets/org/open-corpus" and r["status"] == 200 for r in fake_hub.requests)
 
 
 def test_closed_grades_say_what_was_searched(tmp_path):
