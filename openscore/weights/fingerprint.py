@@ -283,11 +283,9 @@ def _bytes_of(values: torch.Tensor) -> np.ndarray:
 def _on_grid(values: torch.Tensor, target: torch.dtype) -> torch.Tensor:
     """`values` rounded to `target` (round to nearest even), contiguous on the CPU; a tensor stored on that
     grid is its own rounding."""
-    if values.dtype == target:
-        return values.contiguous().cpu()
-    if (values.dtype, target) in _VIA_FLOAT32:
-        values = values.float()
-    return values.to(target).cpu()
+    if values.dtype != target:
+        values = (values.float() if (values.dtype, target) in _VIA_FLOAT32 else values).to(target)
+    return values.contiguous().cpu()
 
 
 def _scan(data, matrix: torch.Tensor) -> tuple[str, str, str]:
