@@ -5,9 +5,11 @@ Exit codes are part of the public interface (documented in the README):
     10  repository not found            11  revision not found
     12  gated repository (no access)    13  rate limited (after retries)
     14  offline / network unreachable   15  file not found in the repository
+    16  invalid answer from the Hub     17  Hub server error (HTTP 5xx, after retries)
+    18  deadline exceeded or transfer too slow
     20  invalid or hostile checkpoint   21  unsafe pickle detected
     22  nothing to analyse (no weights / no readable files)
-The gate maps every "could not evaluate" error (10-15) to its own exit code 3.
+The gate maps every "could not evaluate" error (10-18) to its own exit code 3.
 """
 
 from __future__ import annotations
@@ -62,6 +64,25 @@ class NetworkUnavailable(SourceError):
 
 class EntryNotFound(SourceError):
     exit_code = 15
+
+
+class InvalidHubResponse(SourceError):
+    """The endpoint answered something malformed: a sha that is not 40 hex, a negative size, a body
+    that is not JSON, a 206 whose Content-Range is not the range asked for."""
+
+    exit_code = 16
+
+
+class HubServerError(SourceError):
+    """HTTP 5xx from the endpoint after the retries."""
+
+    exit_code = 17
+
+
+class DeadlineExceeded(SourceError):
+    """A request, file or audit ran past its deadline, or a transfer fell below the minimum rate."""
+
+    exit_code = 18
 
 
 class InvalidCheckpoint(OpenscoreError):
