@@ -194,3 +194,26 @@ def test_lock_ends_with_a_tally(tmp_path):
     res = run("lock", "sample:tiny-llama", "sample:tiny-llama-shell", "-o", str(tmp_path / "openscore.lock"))
     assert res.exit_code == 0
     assert res.stderr.splitlines()[-1] == f"wrote {tmp_path / 'openscore.lock'}: 2 model(s), 8 files pinned"
+
+
+def test_summary_says_why_provenance_was_not_computed_and_when_the_base_is_the_model_itself(shell_report):
+    skipped = shell_report.model_copy(deep=True)
+    skipped.provenance = None
+    skipped.evidence["pipeline"]["notes"] = ["weights not read (--no-weights): layout and provenance skipped"]
+    assert ("  provenance: not computed: weights not read (--no-weights): layout and provenance skipped\n"
+            in summary_text(skipped))
+    own = shell_report.model_copy(deep=True)
+    own.source.repo_id = "openscore-samples/tiny-llama"
+    assert "  provenance: renamed-copy of openscore-samples/tiny-llama (its own registry entry), confidence" in (
+        summary_text(own))
+
+
+def test_gate_hints_at_allow_incomplete_when_a_model_cannot_be_evaluated(tmp_path):
+    unreachable = ["acme/model", "--endpoint", "http://127.0.0.1:9", "--policy", str(REPO / "examples" / "openscore.yaml")]
+    res = run("gate", *unreachable)
+    assert res.exit_code == 3
+    lines = res.stderr.splitlines()
+    assert lines[-2] == "hint: --allow-incomplete turns models that cannot be evaluated into warnings (exit 0 or 1)"
+    assert lines[-1] == "INCOMPLETE: 0 passed, 0 failed, 1 not evaluated (exit 3)"
+    allowed = run("gate", *unreachable, "--allow-incomplete")
+    assert allowed.exit_code == 0 and "hint:" not in allowed.stderr

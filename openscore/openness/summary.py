@@ -23,12 +23,14 @@ def summary_text(report: AuditReport, path: Path | None = None, *, paint: Paint 
     if prov is not None:
         conf = f", confidence {prov.confidence:.2f}" if prov.confidence is not None else ""
         base = (f" {'to' if prov.verdict == 'identical' else 'of'} {prov.base}") if prov.base else ""
+        if prov.base and prov.base.partition("@")[0] == src.repo_id:  # a registry entry made from this very model
+            base += " (its own registry entry)"
         reason = prov.details.get("reason") if isinstance(prov.details.get("reason"), str) else None
         lines.append(f"  provenance: {paint('verdict', prov.verdict)}{base}{conf}: {reason or 'no reason recorded'}")
         lines += [f"    - {t}" for t in prov.transformations[:5]]
     else:
-        why = "; ".join(report.evidence.get("pipeline", {}).get("notes", [])) or "not computed"
-        lines.append(f"  provenance: not computed ({why})")
+        why = "; ".join(report.evidence.get("pipeline", {}).get("notes", [])) or "no reason recorded"
+        lines.append(f"  provenance: not computed: {why}")
     for rubric_id in sorted(report.rubrics, key=lambda r: (r != report.default_rubric, r)):
         result = report.rubrics[rubric_id]
         scores = ", ".join(f"{k} {_score(v)}" for k, v in sorted(result.scores.items()))

@@ -16,6 +16,8 @@ def render_text(result: GateResult, *, verbose: bool = False, paint: Paint = unp
     for model in result.models:
         lines.extend(_model_lines(result, model, verbose, paint))
     counts = result.counts()
+    if counts["unevaluated"] and not result.allow_incomplete:
+        lines.append("hint: --allow-incomplete turns models that cannot be evaluated into warnings (exit 0 or 1)")
     headline = _HEADLINE.get(result.exit_code, "ERROR")
     lines.append(
         f"{paint('gate', headline, _MEANING.get(result.exit_code, 'error'))}: {counts['pass']} passed, {counts['fail']} failed, "
