@@ -217,3 +217,16 @@ def test_gate_hints_at_allow_incomplete_when_a_model_cannot_be_evaluated(tmp_pat
     assert lines[-1] == "INCOMPLETE: 0 passed, 0 failed, 1 not evaluated (exit 3)"
     allowed = run("gate", *unreachable, "--allow-incomplete")
     assert allowed.exit_code == 0 and "hint:" not in allowed.stderr
+
+
+@pytest.mark.parametrize(("typed", "hint"), [("audti", " Did you mean 'audit'?"), ("xyzzy", "")])
+def test_a_mistyped_command_suggests_the_closest_one(typed, hint):
+    res = CliRunner().invoke(cli, [typed])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[-1] == f"Error: No such command {typed!r}.{hint}"
+
+
+def test_summary_shows_a_classification_without_an_empty_score(shell_report):
+    text = summary_text(shell_report)
+    assert "  mof 1.0.0: Unclassified\n" in text and "  osaid 1.0.0: fail\n" in text
+    assert "no score" not in text

@@ -6,6 +6,7 @@ becomes one line on stderr and its exit code: no tracebacks for bad input.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 
@@ -44,6 +45,14 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, [*COMMANDS, *ALIASES], n=1)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -34,8 +34,8 @@ def summary_text(report: AuditReport, path: Path | None = None, *, paint: Paint 
     for rubric_id in sorted(report.rubrics, key=lambda r: (r != report.default_rubric, r)):
         result = report.rubrics[rubric_id]
         scores = ", ".join(f"{k} {_score(v)}" for k, v in sorted(result.scores.items()))
-        extra = f", {result.classification}" if result.classification else ""
-        lines.append(f"  {rubric_id} {result.version}: {scores or 'no score'}{extra}")
+        outcome = ", ".join(part for part in (scores, result.classification) if part) or "no score"
+        lines.append(f"  {rubric_id} {result.version}: {outcome}")
         if rubric_id == report.default_rubric:  # the other rubrics in one line each; the report has them all
             width = max((len(g.dimension) for g in result.grades), default=0)
             for g in result.grades:
