@@ -8,6 +8,7 @@ the streams are not a TTY, as in a pipe or CI log.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pty
 import re
@@ -30,20 +31,56 @@ def run(*args: str, **kwargs):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
 
-def on_terminal(*args: str, env: dict | None = None, cwd: Path | None = None) -> tuple[int, str]:
-    """Run `openscore ARGS` with stdout and stderr on a pseudo-terminal: (exit code, all it wrote)."""
+#: runs each argv (JSON list of lists) through the Click group in one interpreter (one torch import), each
+#: run's output followed by a marker line with its exit code
+TERMINAL_DRIVER = r"""
+import json, sys
+from openscore.cli import cli
+
+for args in json.loads(sys.argv[1]):
+    try:
+        code = cli.main(args, prog_name="openscore", standalone_mode=False) or 0
+    except SystemExit as exc:
+        code = exc.code
+    sys.stdout.flush(); sys.stderr.flush()
+    print(f"=== exit {code} ===", flush=True)
+"""
+
+
+def on_terminal(runs: list[list[str]], env: dict | None = None, cwd: Path | None = None) -> list[tuple[int, str]]:
+    """Run `openscore ARGS` for each of `runs` with stdout and stderr on a pseudo-terminal, as in an
+    interactive shell: (exit code, everything it wrote) per run."""
     leader, follower = pty.openpty()
     environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM", "CI")}
     environ.update({"TERM": "xterm-256color", "COLUMNS": "120", **(env or {})})
-    proc = subprocess.Popen([sys.executable, "-m", "openscore", *args], stdin=subprocess.DEVNULL, stdout=follower,
-                            stderr=follower, env=environ, cwd=cwd)
+    proc = subprocess.Popen([sys.executable, "-c", TERMINAL_DRIVER, json.dumps(runs)], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env=environ, cwd=cwd)
     os.close(follower)
     chunks = []
     with contextlib.suppress(OSError):  # EIO once the child has closed its end
         while chunk := os.read(leader, 65536):
             chunks.append(chunk)
     os.close(leader)
-    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+    assert proc.wait(timeout=120) == 0
+    parts = re.split(r"=== exit (\d+) ===\r?\n", b"".join(chunks).decode("utf-8", "replace"))
+    return [(int(code), text) for text, code in zip(parts[0::2], parts[1::2], strict=False)]
+
+
+@pytest.fixture(scope="module")
+def terminal(tmp_path_factory) -> dict[str, tuple[int, str]]:
+    """fingerprint, compare, gate and audit as a person at a terminal sees them (and compare with NO_COLOR)."""
+    tmp = tmp_path_factory.mktemp("terminal")
+    names = ["fingerprint", "compare", "gate", "audit"]
+    runs = [
+        ["fingerprint", "sample:tiny-llama", "-o", str(tmp / "fp.osfp")],
+        ["compare", "sample:tiny-llama", "sample:tiny-llama-shell"],
+        ["gate", "sample:tiny-llama-shell", "--no-weights", "--policy", str(REPO / "examples" / "openscore.yaml"),
+         "--today", "2026-01-01"],
+        ["audit", "sample:tiny-llama-shell", "--reports", str(tmp / "reports")],
+    ]
+    seen = dict(zip(names, on_terminal(runs, cwd=tmp), strict=True))
+    (seen["compare-no-color"],) = on_terminal([runs[1]], env={"NO_COLOR": "1"}, cwd=tmp)
+    return seen
 
 
 # -- --sparse, and --sample as its deprecated alias ------------------------------------------------------------
@@ -93,8 +130,8 @@ def test_progress_off_a_terminal_is_a_few_plain_lines_in_mib(tmp_path):
     assert "\r" not in res.stderr and "\x1b" not in res.stderr
 
 
-def test_progress_on_a_terminal_is_one_live_line_with_rate_and_eta(tmp_path):
-    code, shown = on_terminal("fingerprint", "sample:tiny-llama", "-o", str(tmp_path / "fp.osfp"))
+def test_progress_on_a_terminal_is_one_live_line_with_rate_and_eta(terminal):
+    code, shown = terminal["fingerprint"]
     assert code == 0, shown
     assert "\x1b[?25l" in shown  # the live line hides the cursor while it redraws itself
     assert re.search(r"fingerprint sample:tiny-llama .*0\.\d/0\.9 MiB", shown), shown
@@ -105,13 +142,13 @@ def test_progress_on_a_terminal_is_one_live_line_with_rate_and_eta(tmp_path):
 # -- colour ------------------------------------------------------------------------------------------------------
 
 
-def test_verdicts_are_coloured_on_a_terminal_unless_no_color(tmp_path):
-    code, shown = on_terminal("compare", "sample:tiny-llama", "sample:tiny-llama-shell")
+def test_verdicts_are_coloured_on_a_terminal_unless_no_color(terminal):
+    code, shown = terminal["compare"]
     assert code == 0, shown
     assert "\x1b[1;31mrenamed-copy\x1b[0m" in shown
-    code, plain = on_terminal("compare", "sample:tiny-llama", "sample:tiny-llama-shell", env={"NO_COLOR": "1"})
-    assert code == 0 and "renamed-copy" in plain
-    assert not ANSI_COLOUR.search(plain.replace("\x1b[0m", "")), plain
+    code, plain = terminal["compare-no-color"]
+    assert code == 0 and "verdict: renamed-copy (confidence" in plain
+    assert not ANSI_COLOUR.search(plain), plain
 
 
 def test_no_colour_in_a_pipe():
@@ -120,12 +157,11 @@ def test_no_colour_in_a_pipe():
     assert "\x1b" not in res.output
 
 
-def test_gate_and_audit_colour_statuses_grades_and_severities_on_a_terminal(tmp_path):
-    code, shown = on_terminal("gate", "sample:tiny-llama-shell", "--no-weights", "--policy",
-                              str(REPO / "examples" / "openscore.yaml"), "--today", "2026-01-01")
+def test_gate_and_audit_colour_statuses_grades_and_severities_on_a_terminal(terminal):
+    code, shown = terminal["gate"]
     assert code == 1, shown
     assert "\x1b[1;31mFAIL\x1b[0m" in shown and "\x1b[1;31mFAILED\x1b[0m: 0 passed, 1 failed" in shown
-    code, shown = on_terminal("audit", "sample:tiny-llama-shell", "--reports", str(tmp_path))
+    code, shown = terminal["audit"]
     assert code == 0, shown
     assert "\x1b[1;31mrenamed-copy\x1b[0m" in shown and "\x1b[1;31mERROR\x1b[0m licence-laundering" in shown
     assert "\x1b[31mclosed\x1b[0m" in shown  # grades
