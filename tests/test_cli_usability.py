@@ -68,7 +68,7 @@ def on_terminal(runs: list[list[str]], env: dict | None = None, cwd: Path | None
 
 @pytest.fixture(scope="module")
 def terminal(tmp_path_factory) -> dict[str, tuple[int, str]]:
-    """fingerprint, compare, gate and audit as a person at a terminal sees them (and compare with NO_COLOR)."""
+    """fingerprint, compare, gate and audit as a person at a terminal sees them; some with NO_COLOR, TERM=dumb."""
     tmp = tmp_path_factory.mktemp("terminal")
     names = ["fingerprint", "compare", "gate", "audit"]
     runs = [
@@ -79,7 +79,8 @@ def terminal(tmp_path_factory) -> dict[str, tuple[int, str]]:
         ["audit", "sample:tiny-llama-shell", "--reports", str(tmp / "reports")],
     ]
     seen = dict(zip(names, on_terminal(runs, cwd=tmp), strict=True))
-    (seen["compare-no-color"],) = on_terminal([runs[1]], env={"NO_COLOR": "1"}, cwd=tmp)
+    seen["compare-no-color"], seen["fingerprint-no-color"] = on_terminal(runs[1::-1], env={"NO_COLOR": "1"}, cwd=tmp)
+    (seen["fingerprint-dumb"],) = on_terminal(runs[:1], env={"TERM": "dumb"}, cwd=tmp)
     return seen
 
 
@@ -137,6 +138,10 @@ def test_progress_on_a_terminal_is_one_live_line_with_rate_and_eta(terminal):
     assert re.search(r"fingerprint sample:tiny-llama .*0\.\d/0\.9 MiB", shown), shown
     assert "MiB/s" in shown and " MB" not in shown
     assert "MiB to read" not in shown  # no plain lines on a terminal
+    code, no_color = terminal["fingerprint-no-color"]  # NO_COLOR: the live line stays, without colour
+    assert code == 0 and "\x1b[?25l" in no_color and not ANSI_COLOUR.search(no_color), no_color
+    code, dumb = terminal["fingerprint-dumb"]  # a terminal that cannot redraw a line gets the plain lines
+    assert code == 0 and "fingerprint sample:tiny-llama: 0.9 MiB to read" in dumb and "\x1b[" not in dumb, dumb
 
 
 # -- colour ------------------------------------------------------------------------------------------------------

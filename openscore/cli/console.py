@@ -165,7 +165,7 @@ def progress_bar(label: str, total: float, *, unit: str = "bytes") -> Iterator[_
     """A live line with rate and ETA on a terminal (bytes in binary units, MiB throughout), plain
     quarter lines elsewhere. Yields an object whose `update(done)` reports the work done so far."""
     console = err_console()
-    if not console.is_terminal:
+    if not console.is_terminal or console.is_dumb_terminal:  # TERM=dumb cannot redraw a line
         yield _PlainLines(console, label, total, unit)
         return
     if unit == "bytes":
