@@ -72,3 +72,27 @@ def test_oddly_typed_card_and_config_fields_become_evidence_not_tracebacks(tmp_p
     from openscore.sources import open_source
 
     assert build_layout(read_checkpoint(open_source(str(folder)))).family == "llama"  # from the tensor names
+
+
+def test_dataset_ids_are_sorted_and_reports_identical_across_hash_seeds(tmp_path):
+    """Dataset ids come from a set (card list | linked datasets): a report must not carry set order."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "m"
+    build.single_safetensors(folder)
+    names = ["zeta/d", "alpha/d", "mid/d", "beta/d", "omega/d", "gamma/d"]
+    (folder / "README.md").write_text(
+        "---\ndatasets: [" + ", ".join(names[:4]) + "]\n---\n# Model\n\n## Training data\n"
+        + "".join(f"We trained on [{n}](https://huggingface.co/datasets/{n}).\n" for n in names[3:]))
+    script = ("import sys; from openscore.audit import audit; "
+              "sys.stdout.write(audit(sys.argv[1], weights=False).to_json())")
+    outputs = set()
+    for seed in ("0", "1", "2", "3"):
+        done = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, check=True,
+                              env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    report = json.loads(outputs.pop())
+    ids = [o["value"]["id"] for o in report["evidence"]["datasets"]["observations"]]
+    assert ids == sorted(names)
