@@ -90,8 +90,7 @@ def test_exit_2_on_a_policy_typo_with_file_and_line(project):
         (["good.json", "--format", "yaml"], "unknown format 'yaml'"),
         (["good.json", "--format", "json", "--format", "sarif"], "only one format can go to stdout"),
         (["good.json", "--policy", "missing.yaml"], "missing.yaml: no such policy file: pass --policy FILE"),
-        (["not-a-report.json"], "not an openscore audit report"),
-        (["no such thing!"], "is neither an existing folder"),
+        (["no such thing!"], "is neither a saved report (.json), nor an existing folder"),
     ],
 )
 def test_exit_2_on_usage_errors(project, args, message):

@@ -7,6 +7,7 @@ becomes one line on stderr and its exit code: no tracebacks for bad input.
 from __future__ import annotations
 
 import difflib
+import errno
 import importlib
 import sys
 
@@ -63,6 +64,16 @@ class LazyGroup(click.Group):
             close_meters()
             click.echo(f"openscore: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            from openscore.cli.console import close_meters
+
+            close_meters()
+            # any path the user gave (an output folder, a file): a usage error, whichever command met it
+            click.echo(f"openscore: error: {str(exc.filename)[:80]}...: a file name in this path is longer than "
+                       "the file system allows (255 bytes)", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup)

@@ -31,7 +31,8 @@ def _model_lines(result: GateResult, model: ModelResult, verbose: bool, paint: P
     where = f" ({model.file}:{model.line})" if model.file and model.line else ""
     head = f"{pad(paint, 'gate', model.status.upper(), 11, _MEANING[model.status])} {model.key}{where}"
     if model.status == "unevaluated":
-        return [head, f"  could not evaluate: {model.error}"]
+        rule = f" ({model.error_rule})" if model.error_rule else ""
+        return [head, f"  could not evaluate{rule}: {model.error}"]
     lines = [head]
     shown = [c for c in model.checks if verbose or c.status != "pass"]
     width = max((len(c.rule) for c in shown), default=0)
