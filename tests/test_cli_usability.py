@@ -204,6 +204,7 @@ def test_painted_summary_keeps_its_columns(shell_report):
     painted = summary_text(shell_report, paint=brackets).splitlines()
     assert len(plain) == len(painted)
     assert "  provenance: <verdict:renamed-copy> of openscore-samples/tiny-llama" in "\n".join(painted)
+    assert "  licence: MIT (MIT License; declared 'mit', <grade:open>)" in painted
     assert "    <severity:error> licence-laundering: " in "\n".join(painted).replace("ERROR", "error")
     grade_rows = [(p, q) for p, q in zip(plain, painted, strict=True) if "<grade:" in q and q.startswith("    ") and
                   "  " in q.strip()]
@@ -250,7 +251,8 @@ def test_summary_says_why_provenance_was_not_computed_and_when_the_base_is_the_m
 
 
 def test_gate_hints_at_allow_incomplete_when_a_model_cannot_be_evaluated(tmp_path):
-    unreachable = ["acme/model", "--endpoint", "http://127.0.0.1:9", "--policy", str(REPO / "examples" / "openscore.yaml")]
+    unreachable = ["acme/model", "--endpoint", "http://127.0.0.1:9",  # nothing listens on the discard port
+                   "--policy", str(REPO / "examples" / "openscore.yaml")]
     res = run("gate", *unreachable)
     assert res.exit_code == 3
     lines = res.stderr.splitlines()

@@ -18,7 +18,9 @@ def summary_text(report: AuditReport, path: Path | None = None, *, paint: Paint 
     lines = [f"{src.repo_id}@{src.sha[:12]} ({src.kind})"]
     lic = report.licence.resolved
     declared = f"declared {report.licence.declared!r}, " if report.licence.declared else "no card licence, "
-    lines.append(f"  licence: {lic.id} ({lic.name}; {declared}{'open' if lic.open else 'not open'})")
+    meaning = "open" if lic.open else "unknown" if lic.id == "unknown" else "closed"
+    openness = paint("grade", "open" if lic.open else "not open", meaning)
+    lines.append(f"  licence: {lic.id} ({lic.name}; {declared}{openness})")
     prov = report.provenance
     if prov is not None:
         conf = f", confidence {prov.confidence:.2f}" if prov.confidence is not None else ""
