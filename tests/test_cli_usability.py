@@ -273,3 +273,24 @@ def test_summary_shows_a_classification_without_an_empty_score(shell_report):
     text = summary_text(shell_report)
     assert "  mof 1.0.0: Unclassified\n" in text and "  osaid 1.0.0: fail\n" in text
     assert "no score" not in text
+
+
+def test_a_fingerprint_line_can_live_inside_a_batch_line(monkeypatch):
+    """A batch's live line (models done) and a fingerprint's (bytes read) at once: rich >= 14.1 nests them."""
+    import io
+
+    from rich.console import Console
+
+    from openscore.cli import console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(console, "err_console", lambda: Console(file=screen, force_terminal=True, width=120))
+    with console.progress_bar("auditing", 2, unit="models") as batch:
+        for done in (1, 2):
+            meter = console.ByteMeter("  fingerprint")
+            for step in range(5):
+                meter(step * 2**20, 4 * 2**20)
+            assert not console.ByteMeter._open  # closed once all bytes were read
+            batch.update(done)
+    shown = screen.getvalue()
+    assert "auditing" in shown and "fingerprint" in shown and "4.0/4.0 MiB" in shown
