@@ -162,6 +162,12 @@ class AuditReport(_Model):
     default_rubric: str = "osai-v3"
     findings: list[Finding] = Field(default_factory=list)
 
+    def pipeline_notes(self) -> list[str]:
+        """Why the audit skipped a step (weights not read, no readable headers...): `evidence.pipeline.notes`."""
+        pipeline = self.evidence.get("pipeline")
+        notes = pipeline.get("notes") if isinstance(pipeline, dict) else None
+        return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
+
     def to_json(self) -> str:
         from openscore.atomic import canonical_json
 

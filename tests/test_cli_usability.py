@@ -230,6 +230,9 @@ def test_gate_ends_with_a_tally(tmp_path):
               "--policy", str(REPO / "examples" / "openscore.yaml"))
     assert res.exit_code == 1
     assert res.stderr.splitlines()[-1] == "FAILED: 0 passed, 2 failed, 0 not evaluated (exit 1)"
+    # a provenance rule that cannot be judged says why, from the report
+    assert ("  fail   provenance.verdict                no provenance in the report: weights not read (--no-weights): "
+            "layout and provenance skipped") in res.stderr.splitlines()
 
 
 def test_lock_ends_with_a_tally(tmp_path):

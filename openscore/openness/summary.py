@@ -31,7 +31,7 @@ def summary_text(report: AuditReport, path: Path | None = None, *, paint: Paint 
         lines.append(f"  provenance: {paint('verdict', prov.verdict)}{base}{conf}: {reason or 'no reason recorded'}")
         lines += [f"    - {t}" for t in prov.transformations[:5]]
     else:
-        why = "; ".join(report.evidence.get("pipeline", {}).get("notes", [])) or "no reason recorded"
+        why = "; ".join(report.pipeline_notes()) or "no reason recorded"
         lines.append(f"  provenance: not computed: {why}")
     for rubric_id in sorted(report.rubrics, key=lambda r: (r != report.default_rubric, r)):
         result = report.rubrics[rubric_id]
