@@ -297,3 +297,30 @@ def test_a_fingerprint_line_can_live_inside_a_batch_line(monkeypatch):
             batch.update(done)
     shown = screen.getvalue()
     assert "auditing" in shown and "fingerprint" in shown and "4.0/4.0 MiB" in shown
+
+
+def test_the_live_line_fits_an_80_column_terminal_whatever_the_label(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from openscore.cli import console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(console, "err_console", lambda: Console(file=screen, force_terminal=True, width=80))
+    meter = console.ByteMeter("fingerprint /a/very/long/folder/name/" + "x" * 120)
+    for step in range(5):
+        meter(step * 300 * 2**20, 1200 * 2**20)
+    frames = [ANSI_COLOUR.sub("", f) for f in re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", lambda m: m[0]
+              if m[0].endswith("m") else "\n", screen.getvalue())) if f.strip()]
+    assert frames and all(len(f) <= 80 for f in frames), frames
+    assert any(re.search(r"….* [\d.,]+/1,200\.0 MiB [\d.,-]+ MiB/s +(-|\d):", f) for f in frames), frames
+
+
+def test_a_folder_is_labelled_by_its_name(tmp_path):
+    from openscore.samples import materialize
+
+    folder = materialize("tiny-llama")
+    res = run("fingerprint", str(folder), "-o", str(tmp_path / "fp.osfp"))
+    assert res.exit_code == 0
+    assert f"  fingerprint {folder.name}: 0.9 MiB to read\n" in res.stderr and str(folder.parent) not in res.stderr
