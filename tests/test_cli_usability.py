@@ -70,13 +70,17 @@ def on_terminal(runs: list[list[str]], env: dict | None = None, cwd: Path | None
 def terminal(tmp_path_factory) -> dict[str, tuple[int, str]]:
     """fingerprint, compare, gate and audit as a person at a terminal sees them; some with NO_COLOR, TERM=dumb."""
     tmp = tmp_path_factory.mktemp("terminal")
-    names = ["fingerprint", "compare", "gate", "audit"]
+    names = ["fingerprint", "compare", "gate", "audit", "lock", "verify", "identify"]
+    (tmp / "LICENSE").write_text("All rights reserved. Ask us first.\n")
     runs = [
         ["fingerprint", "sample:tiny-llama", "-o", str(tmp / "fp.osfp")],
         ["compare", "sample:tiny-llama", "sample:tiny-llama-shell"],
         ["gate", "sample:tiny-llama-shell", "--no-weights", "--policy", str(REPO / "examples" / "openscore.yaml"),
          "--today", "2026-01-01"],
         ["audit", "sample:tiny-llama-shell", "--reports", str(tmp / "reports")],
+        ["lock", "sample:tiny-llama", "-o", str(tmp / "openscore.lock")],
+        ["verify", "--offline", "--lock", str(tmp / "openscore.lock")],
+        ["licence", "identify", str(tmp / "LICENSE")],
     ]
     seen = dict(zip(names, on_terminal(runs, cwd=tmp), strict=True))
     seen["compare-no-color"], seen["fingerprint-no-color"] = on_terminal(runs[1::-1], env={"NO_COLOR": "1"}, cwd=tmp)
@@ -162,7 +166,7 @@ def test_no_colour_in_a_pipe():
     assert "\x1b" not in res.output
 
 
-def test_gate_and_audit_colour_statuses_grades_and_severities_on_a_terminal(terminal):
+def test_gate_audit_verify_and_licence_colour_their_words_on_a_terminal(terminal):
     code, shown = terminal["gate"]
     assert code == 1, shown
     assert "\x1b[1;31mFAIL\x1b[0m" in shown and "\x1b[1;31mFAILED\x1b[0m: 0 passed, 1 failed" in shown
@@ -170,6 +174,11 @@ def test_gate_and_audit_colour_statuses_grades_and_severities_on_a_terminal(term
     assert code == 0, shown
     assert "\x1b[1;31mrenamed-copy\x1b[0m" in shown and "\x1b[1;31mERROR\x1b[0m licence-laundering" in shown
     assert "\x1b[31mclosed\x1b[0m" in shown  # grades
+    code, shown = terminal["verify"]
+    assert code == 0, shown
+    assert "\x1b[1;32mOK\x1b[0m      openscore-samples/tiny-llama" in shown and "\x1b[1;32mOK\x1b[0m: 1 of 1" in shown
+    code, shown = terminal["identify"]
+    assert code == 0 and "LICENSE: \x1b[35munknown\x1b[0m (confidence 0.00" in shown, shown
 
 
 # -- reasons beside verdicts -------------------------------------------------------------------------------------
