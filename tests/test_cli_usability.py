@@ -61,7 +61,7 @@ def on_terminal(runs: list[list[str]], env: dict | None = None, cwd: Path | None
         while chunk := os.read(leader, 65536):
             chunks.append(chunk)
     os.close(leader)
-    assert proc.wait(timeout=120) == 0
+    assert proc.wait(timeout=300) == 0
     parts = re.split(r"=== exit (\d+) ===\r?\n", b"".join(chunks).decode("utf-8", "replace"))
     return [(int(code), text) for text, code in zip(parts[0::2], parts[1::2], strict=False)]
 
