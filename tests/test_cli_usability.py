@@ -12,8 +12,10 @@ import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,12 +58,17 @@ def on_terminal(runs: list[list[str]], env: dict | None = None, cwd: Path | None
     proc = subprocess.Popen([sys.executable, "-c", TERMINAL_DRIVER, json.dumps(runs)], stdin=subprocess.DEVNULL,
                             stdout=follower, stderr=follower, env=environ, cwd=cwd)
     os.close(follower)
-    chunks = []
+    chunks, deadline = [], time.monotonic() + 300
     with contextlib.suppress(OSError):  # EIO once the child has closed its end
-        while chunk := os.read(leader, 65536):
-            chunks.append(chunk)
+        while time.monotonic() < deadline:
+            if select.select([leader], [], [], 1)[0]:
+                if not (chunk := os.read(leader, 65536)):
+                    break
+                chunks.append(chunk)
+            elif proc.poll() is not None:
+                break
     os.close(leader)
-    assert proc.wait(timeout=300) == 0
+    assert proc.wait(timeout=10) == 0
     parts = re.split(r"=== exit (\d+) ===\r?\n", b"".join(chunks).decode("utf-8", "replace"))
     return [(int(code), text) for text, code in zip(parts[0::2], parts[1::2], strict=False)]
 
