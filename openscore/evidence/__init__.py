@@ -1,6 +1,6 @@
 """Evidence collectors: every fact an openness grade may rest on, read from a Source and cited.
 
-`collect(source, inventory)` runs every collector (card, licence files, links, repository files
+`collect(source, inventory)` runs every collector (card, card content, licence files, links, repository files
 and refs, lineage, datasets) and returns an EvidenceBundle plus the card summary the report stores. Collectors are versioned (`extractor: name@version`): change a
 collector's behaviour, bump its version.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openscore.evidence.card import collect_card
+from openscore.evidence.card_content import collect_card_content
 from openscore.evidence.context import CollectContext
 from openscore.evidence.datasets import collect_datasets
 from openscore.evidence.licence_files import collect_licence_files
@@ -36,9 +37,10 @@ def collect(
     card_out, card = collect_card(ctx)
     front_matter = card.get("front_matter") or {}  # from README, or the Hub API's cardData when gated
     bundle.collectors["card"] = card_out
+    bundle.collectors["card-content"] = collect_card_content(ctx)
     link = front_matter.get("license_link")
     bundle.collectors["licence-files"] = collect_licence_files(ctx, license_link=link if isinstance(link, str) else None)
-    bundle.collectors["links"] = links = collect_links(ctx, card.get("sections"))
+    bundle.collectors["links"] = links = collect_links(ctx)
     repo_out, config = collect_repository(ctx)
     bundle.collectors["repository"] = repo_out
     bundle.collectors["lineage"] = collect_lineage(ctx, front_matter, config)
