@@ -6,14 +6,20 @@ Audits (without weights) every ../shared/data/realcards folder the match table
         and for the repository-observable ones; openscore's `unknown` is counted apart;
   MOT   the class each side gives and the share of components on which both agree (included or not).
 
-Usage: python bench/fidelity.py [--cases]
-       (linked sources follow the audit's own settings: run with --offline for the repository alone)
+Usage: python bench/fidelity.py [--cases] [--linked]
+  default   the repository alone (no network);
+  --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py from
+            bench/linked_answers.yaml (file paths recorded from public snapshots of the repositories the
+            Class I models' cards link), with a throw-away cache
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,7 +31,40 @@ SHARED = ROOT / ".." / "shared" / "data"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", action="store_true", help="list every cell two steps off")
+    parser.add_argument("--linked", action="store_true", help="with linked evidence from the loopback fakes")
     args = parser.parse_args()
+    if args.linked:
+        with _fake_linked():
+            run(args)
+    else:
+        run(args)
+
+
+@contextlib.contextmanager
+def _fake_linked():
+    import yaml
+
+    from tests.fakelinked import FakeLinked
+
+    answers = yaml.safe_load((ROOT / "bench" / "linked_answers.yaml").read_text("utf-8"))
+    fake = FakeLinked()
+    for repo, facts in answers["github"].items():
+        fake.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
+    for arxiv_id, facts in answers["arxiv"].items():
+        fake.add_arxiv(arxiv_id, facts["title"], facts["published"])
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ.update({**fake.environ(), "OPENSCORE_CACHE": cache, "HF_ENDPOINT": "http://127.0.0.1:9"})
+        os.environ.pop("HF_HUB_OFFLINE", None)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            fake.close()
+
+
+def run(args) -> None:
 
     from openscore.anchors import mot, osai
     from openscore.anchors.fidelity import Tally, compare_osai, load_matches
@@ -40,7 +79,8 @@ def main() -> None:
 
     def report(folder: str):
         if folder not in reports:
-            reports[folder] = audit(str(realcards / folder), weights=False, rubrics=["osai-v3", "mof"])
+            reports[folder] = audit(str(realcards / folder), weights=False, rubrics=["osai-v3", "mof"],
+                                    linked=args.linked)
         return reports[folder]
 
     rubric = load_rubric("osai-v3")

@@ -64,6 +64,15 @@ def test_a_card_only_copy_without_such_a_statement_is_unknown_with_the_reason(au
     assert cell.grade_class is None and cell.notes.startswith("Unknown:")
 
 
+def test_a_card_loading_its_own_suite_states_the_weights_and_an_import_names_the_library(bundle, audited):
+    b = bundle("EleutherAI__pythia-6.9b")  # its example loads EleutherAI/pythia-70m-deduped
+    assert b.first("card.content.weights").value == "EleutherAI/pythia-70m-deduped"
+    assert b.first("card.content.library").value == "transformers"
+    mof = audited("EleutherAI__pythia-6.9b").rubrics["mof"]
+    assert mof.classification == "Class III"
+    assert {g.dimension: g.grade for g in mof.grades}["model-architecture"] == "open"
+
+
 def test_an_index_naming_absent_shards_is_incomplete_input(bundle, audited):
     obs = bundle("cognitivecomputations__dolphin-2.5-mixtral-8x7b").first("input.incomplete")
     assert "pytorch_model.bin.index.json names 19 shard(s) absent" in obs.value["missing"][0]

@@ -39,6 +39,7 @@ _NOT_MEANINGFUL = re.compile(r"[\s#>*_`|:\-=\[\]()]+")
 
 
 class SectionRules(BaseModel):
+    libraries: list[str]
     min_filled_chars: int
     placeholders: list[str]
     topics: dict[str, list[str]]

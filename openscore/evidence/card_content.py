@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from openscore.evidence.card import find_card, split_front_matter
+from openscore.evidence.card import find_card, section_rules, split_front_matter
 from openscore.evidence.context import CollectContext, own_ids
 from openscore.evidence.model import CollectorOutput, Observation
 
@@ -49,8 +49,20 @@ _CHECKPOINTS = re.compile(
     r"\bintermediate (?:model )?checkpoints?\b|\b\d[\d,]*\s+(?:intermediate\s+)?checkpoints\b"
     r"|\brevision\s*=\s*[\"'](?:step|checkpoint|ckpt)[\w-]*\d|\bcheckpoints? (?:every|at every) \d",
     re.I)
+_IMPORT = re.compile(r"^\s*(?:>>>\s*)?(?:from|import)\s+(?P<module>[A-Za-z_][\w]*)")
 #: a quoted hub id in code (`from_pretrained("org/name")`, `checkpoint = "org/name"`, `pipeline(model="org/name")`)
 _QUOTED_ID = re.compile(r"[\"'](?P<id>[A-Za-z0-9][\w.-]*/[\w.-]+)[\"']")
+
+
+def _suite(hub_id: str, own: set[str]) -> bool:
+    """`hub_id` is this repository, or a sibling of its own suite: same organisation, same first name part
+    (Pythia's card loads `EleutherAI/pythia-70m-deduped` as the example for every size)."""
+    hub_id = hub_id.lower()
+    if hub_id in own:
+        return True
+    org, _, name = hub_id.partition("/")
+    return any(o.partition("/")[0] == org and re.split(r"[-_.]", o.partition("/")[2])[0] == re.split(r"[-_.]", name)[0]
+               for o in own if "/" in o and not o.startswith("local/"))
 
 
 def body_start(text: str) -> tuple[int, list[str]]:
@@ -75,7 +87,8 @@ def collect_card_content(ctx: CollectContext) -> CollectorOutput:
     out = CollectorOutput(extractor=EXTRACTOR)
     name = find_card(ctx)
     out.searched.append("card text for hyperparameter tables, GPU counts and types, training time, "
-                        "'Base model:' bullets, intermediate checkpoints, from_pretrained of this repository")
+                        "'Base model:' bullets, intermediate checkpoints, from_pretrained of this repository, "
+                        "imports of open-source model libraries")
     text = ctx.read_text(name) if name else None
     if text is None:
         return out
@@ -91,6 +104,7 @@ def collect_card_content(ctx: CollectContext) -> CollectorOutput:
 
     hyper: dict[str, int] = {}  # hyperparameter -> first line
     hardware = checkpoints = weights = False
+    libraries, library = set(section_rules()[0].libraries), False
     for number, line in enumerate(lines[start:], start=start + 1):
         m = _HYPER.match(line)
         if m:
@@ -107,8 +121,11 @@ def collect_card_content(ctx: CollectContext) -> CollectorOutput:
         if not checkpoints and _CHECKPOINTS.search(line):
             checkpoints = True
             note("checkpoints", True, number, line)
+        if not library and (imp := _IMPORT.match(line)) and imp.group("module") in libraries:
+            library = True
+            note("library", imp.group("module"), number, line)
         if not weights:
-            w = next((q for q in _QUOTED_ID.finditer(line) if q.group("id").lower() in own), None)
+            w = next((q for q in _QUOTED_ID.finditer(line) if _suite(q.group("id"), own)), None)
             if w is not None:
                 weights = True
                 note("weights", w.group("id"), number, line)

@@ -143,10 +143,10 @@ def weights_published(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def weights_in_card(ctx: GradingContext) -> CheckOutcome:
-    """The card loads this repository's own weights (`from_pretrained("org/name")`): its own statement
-    that they are published, when the input holds no weight files (a card-only copy)."""
+    """The card loads this repository's weights, or its own suite's (`from_pretrained("org/name")`): its own
+    statement that they are published, when the input holds no weight files (a card-only copy)."""
     return _outcome(ctx, ctx.bundle.find("card.content.weights"),
-                    "from_pretrained() of this repository in the card", file=_card_file(ctx))
+                    "from_pretrained() of this repository (or its own suite) in the card", file=_card_file(ctx))
 
 
 def _incomplete(ctx: GradingContext, needle: str) -> list[Observation]:
@@ -160,6 +160,15 @@ def weights_unseen(ctx: GradingContext) -> CheckOutcome:
     what = "weight files in the input (a card-only copy or an index naming absent shards cannot show them)"
     found = [] if ctx.bundle.find("file.weights") else _incomplete(ctx, "no weight files") + _incomplete(ctx, "shard(s) absent")
     return CheckOutcome(bool(found), _ev(found), [what])
+
+
+@check
+def card_library(ctx: GradingContext) -> CheckOutcome:
+    """The card names the open-source library that implements and runs the model: `library_name`, or an
+    import in its code (`from transformers import ...`)."""
+    found = [o for o in ctx.bundle.find("card.field.library_name") if o.value] + ctx.bundle.find("card.content.library")
+    return _outcome(ctx, found, "library_name, or an import of an open-source model library in the card's code",
+                    file=_card_file(ctx))
 
 
 @check
@@ -262,8 +271,40 @@ def preprint(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def paper(ctx: GradingContext) -> CheckOutcome:
-    return _outcome(ctx, _links(ctx, "paper"),
-                    "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card", file=_card_file(ctx))
+    """A peer-reviewed venue linked from the card, or (linked evidence) an arXiv preprint with a journal
+    reference or DOI, or a DOI Crossref lists as a journal or proceedings article."""
+    linked = [o for o in ctx.bundle.find("linked.preprint") + ctx.bundle.find("linked.paper")
+              if o.value.get("peer_reviewed")]
+    return _outcome(ctx, _links(ctx, "paper") + linked,
+                    "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card, or a linked preprint "
+                    "published in a journal or proceedings", file=_card_file(ctx))
+
+
+def _linked_code(ctx: GradingContext, key: str, open_licence: bool) -> list[Observation]:
+    from openscore.licences import resolve
+
+    return [o for o in ctx.bundle.find("linked.code") if o.value.get("exists") and o.value.get(key)
+            and (not open_licence or (o.value.get("licence") and resolve(o.value["licence"]).open))]
+
+
+#: what each kind of linked code is, for the searched text
+_LINKED_CODE = {"training": "training code (train*.py, training configs)", "eval": "evaluation code",
+                "data": "data preparation code"}
+
+
+@check
+def code_linked(ctx: GradingContext, kind: str, open_licence: bool = False) -> CheckOutcome:
+    """A GitHub repository the card links holds `kind` code (training, eval, data), optionally under an
+    open licence (linked evidence)."""
+    what = f"{_LINKED_CODE[kind]} in a linked GitHub repository" + (" under an open licence" if open_licence else "")
+    return _outcome(ctx, _linked_code(ctx, f"{kind}_code", open_licence), what)
+
+
+@check
+def code_documented_linked(ctx: GradingContext) -> CheckOutcome:
+    """A linked repository with training code has a README and a docs/ folder."""
+    return _outcome(ctx, [o for o in _linked_code(ctx, "training_code", False) if o.value.get("documented")],
+                    "a README and a docs/ folder in the linked repository with training code")
 
 
 @check

@@ -67,7 +67,9 @@ def _parts(bundle: EvidenceBundle, identified: list[Observation]) -> dict[str, t
     from openscore.licences import resolve
 
     out: dict[str, tuple[LicenceFacts, Observation]] = {}
-    for obs in identified + bundle.find("licence.prose"):
+    linked = [o.model_copy(update={"value": {"covers": "code", "id": o.value["licence"]}})
+              for o in bundle.find("linked.code") if o.value.get("exists") and o.value.get("licence")]
+    for obs in identified + bundle.find("licence.prose") + linked:
         part = obs.value.get("covers")
         if part and part not in out and obs.value.get("id") not in (None, *UNRESOLVED):
             out[part] = (resolve(obs.value["id"]), obs)
