@@ -262,7 +262,7 @@ _OWN_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告", re.I
 def preprint(ctx: GradingContext) -> CheckOutcome:
     """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper."""
     tags = [o for o in ctx.bundle.find("card.field.tags")
-            if any(str(t).lower().startswith("arxiv:") for t in (o.value or []))]
+            if any(str(t).lower().startswith("arxiv:") for t in (o.value if isinstance(o.value, list) else []))]
     links = [o for o in _links(ctx, "preprint")
              if o.value.get("section") == "citation" or _OWN_PAPER.search(o.evidence.snippet or "")]
     return _outcome(ctx, tags + links, "arXiv tag, an arXiv link the card calls its paper, or one in its citation",
