@@ -183,3 +183,23 @@ def test_sections_nest_and_end_at_the_next_heading_of_the_same_level():
     found = sections(lines, 0)
     assert [(s.heading, s.start, s.end, s.parent) for s in found] == [
         ("A", 1, 7, None), ("B", 3, 6, 0), ("C", 5, 6, 1), ("D", 7, 7, 0), ("E", 8, 9, None)]
+
+
+def test_provenance_reads_a_base_model_bullet_as_the_declared_base(tmp_path):
+    import shutil
+
+    from openscore.samples import materialize
+
+    copy = tmp_path / "shell"
+    shutil.copytree(materialize("tiny-llama-shell"), copy, ignore=shutil.ignore_patterns(".complete"))
+    (copy / "README.md").write_text("---\nlicense: mit\n---\n# shell\n\n- **Base model**: openscore-samples/tiny-llama\n")
+    report = audit(str(copy), rubrics=["osai-v3"])
+    assert report.provenance.declared_base == "openscore-samples/tiny-llama"
+    assert any(ev.locator == "L6" and "Base model" in (ev.snippet or "") for ev in report.provenance.evidence)
+
+
+def test_a_folder_without_config_or_library_leaves_the_architecture_unknown(tmp_path):
+    (tmp_path / "README.md").write_text("---\nlicense: apache-2.0\n---\n# M\n\nA model. We trained it.\n")
+    report = audit(str(tmp_path), weights=False, rubrics=["mof"])
+    g = grade(report, "model-architecture", "mof")
+    assert g.grade == "unknown" and "no config.json" in g.reason
