@@ -139,3 +139,13 @@ def test_linked_is_off_by_default_and_the_cli_offline_flag_wins(realcards, fake_
     res = CliRunner().invoke(cli, ["audit", str(realcards / "LLM360__Amber"), "--no-weights", "--linked",
                                    "--reports", str(tmp_path), "--format", "json"], catch_exceptions=False)
     assert res.exit_code == 0 and fake_linked.github_calls() > 0
+
+
+def test_names_that_would_walk_the_api_path_are_refused_without_a_request(fake_linked):
+    from openscore.evidence.linked import LinkedConfig, LinkedError, crossref, github
+
+    cfg = LinkedConfig()
+    for call in (lambda: github("../users", cfg), lambda: github("org/..", cfg), lambda: crossref("10.1234/../../x", cfg)):
+        with pytest.raises(LinkedError):
+            call()
+    assert not fake_linked.requests

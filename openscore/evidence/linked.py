@@ -114,6 +114,8 @@ def github(repo: str, cfg: LinkedConfig) -> dict:
     if cfg.github_limited:
         raise LinkedError(cfg.github_limited)
     owner, _, name = repo.partition("/")
+    if {owner, name} & {"", ".", ".."}:
+        raise LinkedError("not a repository name")
     headers = {"Accept": "application/vnd.github+json"}
     if cfg.github_token:
         headers["Authorization"] = f"Bearer {cfg.github_token}"
@@ -178,6 +180,9 @@ def arxiv(arxiv_id: str, cfg: LinkedConfig) -> dict:
 
 def crossref(doi: str, cfg: LinkedConfig) -> dict:
     """{title, venue, type, published, peer_reviewed} of a DOI (the Crossref works API)."""
+    if {".", ".."} & set(doi.split("/")):
+        raise LinkedError("not a DOI")
+
     def compute() -> dict:
         status, _, body = _fetch(f"{cfg.crossref_api.rstrip('/')}/works/{urllib.parse.quote(doi, safe='/')}", cfg)
         if status == 404:

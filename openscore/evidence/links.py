@@ -39,6 +39,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
 #: a link whose path ends in an image (a banner, a WeChat QR code) points at a picture, not at code
 _IMAGE = re.compile(r"^[^\s)\]\"'>]*?\.(?:png|jpe?g|gif|svg|webp|bmp|ico)(?:[?#][^\s)\]\"'>]*)?(?=[\s)\]\"'>]|$)", re.I)
+#: words near an arXiv link that make it the model's own paper ("**Paper:** [Link](...)", `<a href=...>Paper</a>`)
+_CALLED_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告", re.I)
+#: how far around a link those words may be
+NEAR = 80
 #: an install command names a library to install, not the model's code
 _INSTALL = re.compile(r"\b(?:pip3?|conda|mamba|uv pip|poetry|npm)\s+(?:install|add)\b", re.I)
 
@@ -98,9 +102,12 @@ def collect_links(ctx: CollectContext) -> CollectorOutput:
                     continue
                 seen.add((kind, target, topic[0]))
                 url = _url(kind, target, m.group(0))
+                value = {"target": target, "section": topic[0], "table": line.lstrip().startswith("|")}
+                if kind == "preprint":
+                    value["called_paper"] = bool(_CALLED_PAPER.search(line[max(0, m.start() - NEAR): m.end() + NEAR]))
                 out.observations.append(Observation(
                     kind=f"link.{kind}",
-                    value={"target": target, "section": topic[0], "table": line.lstrip().startswith("|")},
+                    value=value,
                     evidence=ctx.cite(rule=f"collect/link/{kind}", extractor=EXTRACTOR, file=name, line=number,
                                       snippet=line.strip(), url=url),
                 ))

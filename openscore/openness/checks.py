@@ -7,7 +7,6 @@ so a `closed` grade is never a bare claim. Checks read observations only; they n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,18 +252,14 @@ def code_link(ctx: GradingContext) -> CheckOutcome:
                     file=_card_file(ctx))
 
 
-#: outside the citation section, an arXiv link is the model's own paper only where the line says so
-#: ("**Paper:** [Link](...)", "(see paper)"); "features such as [ALiBi](arxiv...)" cites others' work
-_OWN_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告", re.I)
-
-
 @check
 def preprint(ctx: GradingContext) -> CheckOutcome:
-    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper."""
+    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper: in its citation, or
+    called a paper, preprint or report next to the link ("features such as [ALiBi](arxiv...)" cites others')."""
     tags = [o for o in ctx.bundle.find("card.field.tags")
             if any(str(t).lower().startswith("arxiv:") for t in (o.value if isinstance(o.value, list) else []))]
     links = [o for o in _links(ctx, "preprint")
-             if o.value.get("section") == "citation" or _OWN_PAPER.search(o.evidence.snippet or "")]
+             if o.value.get("section") == "citation" or o.value.get("called_paper")]
     return _outcome(ctx, tags + links, "arXiv tag, an arXiv link the card calls its paper, or one in its citation",
                     file=_card_file(ctx))
 
