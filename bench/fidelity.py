@@ -48,6 +48,7 @@ def _fake_linked():
 
     answers = yaml.safe_load((ROOT / "bench" / "linked_answers.yaml").read_text("utf-8"))
     fake = FakeLinked()
+    fake.unknown_status = 503  # a repository not recorded is "not checked", never "does not exist"
     for repo, facts in answers["github"].items():
         fake.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
     for arxiv_id, facts in answers["arxiv"].items():

@@ -28,6 +28,7 @@ class FakeLinked:
         self.requests: list[tuple[str, str | None]] = []
         self.github_limited = False
         self.malformed = False  # answer every request 200 with a body no protocol accepts
+        self.unknown_status = 404  # what an unknown repository / DOI gets (503: "not recorded", not "absent")
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -89,7 +90,7 @@ class FakeLinked:
                     "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}
             repo = self.repos.get(f"{parts[2]}/{parts[3]}".lower())
             if repo is None:
-                return 404, json.dumps({"message": "Not Found"}), "application/json", {}
+                return self.unknown_status, json.dumps({"message": "Not Found"}), "application/json", {}
             if len(parts) == 4:
                 licence = {"key": repo["licence"].lower(), "spdx_id": repo["licence"]} if repo["licence"] else None
                 return 200, json.dumps({"full_name": repo["full_name"], "default_branch": repo["branch"],
@@ -111,7 +112,7 @@ class FakeLinked:
         if parts[:2] == ["crossref", "works"] and len(parts) >= 3:
             work = self.works.get("/".join(parts[2:]).lower())
             if work is None:
-                return 404, "Resource not found.", "text/plain", {}
+                return self.unknown_status, "Resource not found.", "text/plain", {}
             message = {"title": [work["title"]], "container-title": [work["venue"]], "type": work["type"],
                        "published": {"date-parts": [[work["year"]]]}}
             return 200, json.dumps({"status": "ok", "message": message}), "application/json", {}
