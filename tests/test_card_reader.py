@@ -203,3 +203,13 @@ def test_a_folder_without_config_or_library_leaves_the_architecture_unknown(tmp_
     report = audit(str(tmp_path), weights=False, rubrics=["mof"])
     g = grade(report, "model-architecture", "mof")
     assert g.grade == "unknown" and "no config.json" in g.reason
+
+
+def test_content_is_read_from_lines_of_bounded_length(tmp_path):
+    from openscore.evidence.card_content import MAX_LINE, collect_card_content
+    from openscore.evidence.context import CollectContext
+
+    (tmp_path / "README.md").write_text("# M\nTrained on 8 A100 GPUs.\n" + "Trained on 8 H100 GPUs." + " " * MAX_LINE + "\n")
+    source = open_source(str(tmp_path))
+    out = collect_card_content(CollectContext(source=source, inventory=source.inventory()))
+    assert [(o.kind, o.value, o.evidence.locator) for o in out.observations] == [("card.content.hardware", "Trained on 8 A100 GPUs", "L2")]

@@ -31,11 +31,11 @@ _HYPER_HEADER = re.compile(r"^\s*\|.*\b(?:n_layers|num_layers|layers)\b.*\|.*\b(
 _GPU = (r"(?:NVIDIA\s+)?(?:A100|H100|H800|H200|A800|V100|A10G?|A6000|L40S?|MI250X?|MI300X?|RTX\s?\d{4}|"
         r"TPU\s?v\d\w*|GPUs?|TPUs?|Gaudi\d?)")
 _HARDWARE = re.compile(
-    rf"\b\d[\d,.]*\s*(?:x\s*|×\s*)?{_GPU}"
+    rf"\b\d[\d,.]{{0,12}}\s*(?:x\s*|×\s*)?{_GPU}"
     rf"|\b{_GPU}[\w-]*\s*(?:x|×)\s*\d+"
-    r"|\b\d[\d,.]*\s*(?:k\s*)?(?:GPU|TPU)[- ]hours\b"
+    r"|\b\d[\d,.]{0,12}\s*(?:k\s*)?(?:GPU|TPU)[- ]hours\b"
     r"|\btrained (?:on|using) [^.]{0,40}\b(?:A100|H100|H800|A800|V100|TPU|GPUs?|nodes?)\b"
-    r"|\btrain\w*\b[^.]{0,80}\bfor (?:about |approximately |roughly |~)?\d[\d,.]*\s*(?:hours|days|weeks)\b",
+    r"|\btrain\w*\b[^.]{0,80}\bfor (?:about |approximately |roughly |~)?\d[\d,.]{0,12}\s*(?:hours|days|weeks)\b",
     re.I)
 #: hardware advice to users ("a node with 4 GPUs is recommended") is not the training hardware
 _ADVICE = re.compile(r"\b(?:recommend\w*|requires?|at least|inference|deploy\w*|you (?:can|need|will))\b", re.I)
@@ -50,6 +50,8 @@ _CHECKPOINTS = re.compile(
     r"|\brevision\s*=\s*[\"'](?:step|checkpoint|ckpt)[\w-]*\d|\bcheckpoints? (?:every|at every) \d",
     re.I)
 _IMPORT = re.compile(r"^\s*(?:>>>\s*)?(?:from|import)\s+(?P<module>[A-Za-z_][\w]*)")
+#: longer lines (inline HTML, minified tables) are not read for content: it keeps every pattern linear
+MAX_LINE = 4000
 #: a quoted hub id in code (`from_pretrained("org/name")`, `checkpoint = "org/name"`, `pipeline(model="org/name")`)
 _QUOTED_ID = re.compile(r"[\"'](?P<id>[A-Za-z0-9][\w.-]*/[\w.-]+)[\"']")
 
@@ -106,6 +108,8 @@ def collect_card_content(ctx: CollectContext) -> CollectorOutput:
     hardware = checkpoints = weights = False
     libraries, library = set(section_rules()[0].libraries), False
     for number, line in enumerate(lines[start:], start=start + 1):
+        if len(line) > MAX_LINE:
+            continue
         m = _HYPER.match(line)
         if m:
             hyper.setdefault(m.group("key").lower().replace(" ", "_"), number)

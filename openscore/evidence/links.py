@@ -72,8 +72,9 @@ def _target(kind: str, m: re.Match[str]) -> str:
 
 def _not_code(line: str, m: re.Match[str]) -> bool:
     """A GitHub match that is an issue page, an image, or part of an install command."""
-    rest = line[m.end():]
-    return bool(_NOT_CODE.search(m.group(0) + rest[:20]) or _IMAGE.match(rest) or _INSTALL.search(line[:m.start()]))
+    rest = line[m.end():m.end() + 300]
+    return bool(_NOT_CODE.search(m.group(0) + rest[:20]) or _IMAGE.match(rest)
+                or _INSTALL.search(line[max(0, m.start() - 200):m.start()]))
 
 
 def collect_links(ctx: CollectContext) -> CollectorOutput:
