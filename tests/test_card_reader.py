@@ -213,3 +213,10 @@ def test_content_is_read_from_lines_of_bounded_length(tmp_path):
     source = open_source(str(tmp_path))
     out = collect_card_content(CollectContext(source=source, inventory=source.inventory()))
     assert [(o.kind, o.value, o.evidence.locator) for o in out.observations] == [("card.content.hardware", "Trained on 8 A100 GPUs", "L2")]
+
+
+def test_a_licence_shipped_as_a_pdf_is_identified_by_its_name(audited):
+    licence = audited("baichuan-inc__Baichuan2-13B-Chat").licence  # card: `license: other`, no name, no link
+    assert licence.resolved.id == "baichuan2" and licence.parts["code"].id == "Apache-2.0"
+    assert licence.files == [{"file": "Community License for Baichuan2 Model.pdf", "id": "baichuan2",
+                              "confidence": 0.5, "covers": "weights"}]

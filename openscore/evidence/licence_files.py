@@ -64,7 +64,10 @@ def collect_licence_files(ctx: CollectContext, *, license_link: str | None = Non
     extra = (license_link.lstrip("./"),) if license_link and "://" not in license_link else ()
     for path in licence_files(ctx, extra):
         entry = ctx.inventory.get(path)
-        if entry is None or not entry.present or entry.size > MAX_TEXT or _BINARY.search(path):
+        if entry is not None and _BINARY.search(path):
+            _by_name(ctx, out, path)
+            continue
+        if entry is None or not entry.present or entry.size > MAX_TEXT:
             out.not_checked.append(f"{path}: not readable as text here")
             continue
         text = ctx.read_text(path, max_bytes=MAX_TEXT)
@@ -86,6 +89,24 @@ def collect_licence_files(ctx: CollectContext, *, license_link: str | None = Non
         ))
     _prose(ctx, out)
     return out
+
+
+def _by_name(ctx: CollectContext, out: CollectorOutput, path: str) -> None:
+    """A licence shipped as a PDF (Baichuan2's "Community License for Baichuan2 Model.pdf") is not read;
+    its file name may still name a licence openscore knows."""
+    from openscore.licences.resolve import resolve
+
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    facts = resolve(stem)
+    if facts.id in ("unknown", "other"):
+        out.not_checked.append(f"{path}: not readable as text here, and its name is no known licence")
+        return
+    out.observations.append(Observation(
+        kind="licence.file",
+        value={"file": path, "id": facts.id, "confidence": 0.5, "method": "file-name", "covers": covers(path)},
+        evidence=ctx.cite(rule="collect/licence/file-name", extractor=EXTRACTOR, file=path,
+                          snippet=f"{path}: named for {facts.name} (the file is not read)"),
+    ))
 
 
 def _clause_licence(ctx: CollectContext, clause: str, identified: dict[str, str]) -> str | None:
