@@ -62,6 +62,11 @@ def test_a_card_only_copy_without_such_a_statement_is_unknown_with_the_reason(au
                for w in report.rubrics["mof"].warnings)
     cell = osai.from_report(report).cells["weights_endmodel"]
     assert cell.grade_class is None and cell.notes.startswith("Unknown:")
+    import json
+
+    from openscore.bom import cyclonedx_json
+    props = {p["name"]: p["value"] for p in json.loads(cyclonedx_json(report))["metadata"]["component"]["properties"]}
+    assert props["openscore:grade:osai-v3:weights_endmodel"] == "unknown"
 
 
 def test_a_card_loading_its_own_suite_states_the_weights_and_an_import_names_the_library(bundle, audited):
