@@ -107,7 +107,10 @@ class LicenceFacts(_Model):
 class LicenceResult(_Model):
     declared: str | None = None  # card `license` as written
     resolved: LicenceFacts
-    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence}
+    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence, covers}
+    #: what governs each part when the repository licenses them apart ("code", "weights", "data");
+    #: `resolved` is the weights' licence
+    parts: dict[str, LicenceFacts] = Field(default_factory=dict)
     evidence: list[Evidence] = Field(default_factory=list)
 
 
