@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openscore.atomic import write_text  # noqa: E402
 from openscore.site import build_site, load_reports, render_site, write_site  # noqa: E402
 from openscore.site.catalog import RubricCatalog  # noqa: E402
-from openscore.site.defaults import audit_defaults  # noqa: E402
+from openscore.cli.site import audit_defaults  # noqa: E402
 
 TARGET_S = 30.0
 

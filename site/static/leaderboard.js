@@ -53,14 +53,18 @@
 
   var form = document.getElementById("filters");
   if (!form) { return; }
+  var names = ["q", "family", "licence", "verdict", "mof", "osaid"];
   var fields = {
     q: document.getElementById("filter-q"),
+    family: document.getElementById("filter-family"),
+    licence: document.getElementById("filter-licence"),
     osaid: document.getElementById("filter-osaid"),
     mof: document.getElementById("filter-mof"),
     verdict: document.getElementById("filter-verdict"),
     open: document.getElementById("filter-open")
   };
   var count = document.getElementById("filter-count");
+  var permalink = document.getElementById("permalink");
 
   function apply() {
     var terms = fields.q.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
@@ -68,6 +72,8 @@
     rows.forEach(function (row) {
       var text = row.getAttribute("data-search") || "";
       var visible = terms.every(function (term) { return text.indexOf(term) !== -1; }) &&
+        (!fields.family.value || row.getAttribute("data-family") === fields.family.value) &&
+        (!fields.licence.value || row.getAttribute("data-licence") === fields.licence.value) &&
         (!fields.osaid.value || row.getAttribute("data-osaid") === fields.osaid.value) &&
         (!fields.mof.value || row.getAttribute("data-mof") === fields.mof.value) &&
         (!fields.verdict.value || row.getAttribute("data-verdict") === fields.verdict.value) &&
@@ -77,16 +83,17 @@
     });
     count.textContent = shown + " of " + rows.length + " models";
     var params = new URLSearchParams();
-    ["q", "osaid", "mof", "verdict"].forEach(function (name) {
+    names.forEach(function (name) {
       if (fields[name].value) { params.set(name, fields[name].value); }
     });
     if (fields.open.checked) { params.set("open", "1"); }
     var query = params.toString();
     history.replaceState(null, "", query ? "?" + query : location.pathname);
+    permalink.href = query ? "index.html?" + query : "index.html";
   }
 
   var initial = new URLSearchParams(location.search);
-  ["q", "osaid", "mof", "verdict"].forEach(function (name) {
+  names.forEach(function (name) {
     if (initial.has(name)) { fields[name].value = initial.get(name); }
   });
   fields.open.checked = initial.get("open") === "1";
