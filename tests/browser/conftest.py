@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from bench import browser as chrome
+from openscore.site import build_site
+from test_site_reports import write_fixture_reports
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,11 @@ def browser(tmp_path_factory):
     driver = chrome.chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory, serve) -> str:
+    """The fixture reports' site (tests/test_site_reports.py), served on loopback."""
+    root = tmp_path_factory.mktemp("browser-site")
+    build_site(write_fixture_reports(root / "reports"), root / "site")
+    return serve(root / "site")
