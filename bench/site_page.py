@@ -14,6 +14,7 @@ Exit status 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -83,6 +84,7 @@ def main() -> int:
         weight, base_weight = page_weight(big.out), page_weight(base.out)
     print(f"leaderboard for {rows} models: {weight / 1e6:.2f} MB (index.html + static files it loads)")
     print(f"  baseline, {base_rows} models: {base_weight / 1e6:.3f} MB; {weight / base_weight:.1f}x for {rows / base_rows:.1f}x the models")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (wall-clock figures stretch with it)")
     print(f"render in headless Chromium, median of {args.repeat} cold loads: load event {load:.0f} ms, first contentful paint {paint:.0f} ms")
     print(f"  baseline, {base_rows} models: load event {base_load:.0f} ms, first contentful paint {base_paint:.0f} ms; ratio {load / base_load:.1f}x")
     ok_weight, ok_render = weight < WEIGHT_TARGET, load < RENDER_TARGET_MS

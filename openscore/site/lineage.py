@@ -18,7 +18,7 @@ from openscore.site.rows import declared_bases, repo_of
 from openscore.site.store import AuditedModel
 
 NODE_HEIGHT, LAYER_GAP, NODE_GAP, MARGIN = 34, 64, 24, 12
-CHAR_WIDTH, MAX_LABEL = 7.0, 44
+CHAR_WIDTH, MAX_LABEL, LABEL_CHAR = 7.0, 44, 5.6
 #: Verdicts that deny any weight inheritance, so a declared base contradicts them.
 _NO_BASE = ("independent", "architecture-clone")
 
@@ -210,4 +210,7 @@ def _place(nodes: dict[str, Node], edges: list[Edge]) -> Family:
                 "label_y": round(mid + 4, 1),
             }
         )
+    # an edge label must not run off the picture's right edge (labels are 10 px text, about 5.6 px a character)
+    widest = max((p["label_x"] + len(p["edge"].label) * LABEL_CHAR + MARGIN for p in family.paths), default=0.0)
+    family.width = round(max(family.width, widest), 1)
     return family
