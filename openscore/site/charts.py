@@ -50,7 +50,7 @@ def _pct(value: float) -> str:
 
 def distribution(scores: list[float | None], title: str) -> Chart:
     """How many models fall into each tenth of the ranking score (histogram), unscored ones said in words."""
-    width, height, left, right, top, bottom = 560, 220, 40, 10, 12, 34
+    width, height, left, right, top, bottom = 560, 220, 40, 22, 12, 34
     counts = [0] * BINS
     for score in scores:
         if score is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bench.browser import set_width
@@ -144,6 +145,11 @@ def test_a_cell_tooltip_gives_the_reason(browser, base_url):
     _open(browser, base_url + "index.html")
     link = browser.find_element(By.CSS_SELECTOR, 'a[href="models/hfl/chinese-llama-2-7b.html#osai-v3--trainingcode"]')
     assert link.get_attribute("title") == "trainingcode is open according to the card"
+    browser.execute_script("arguments[0].focus()", link)  # then a keyboard move, so the focus is :focus-visible
+    browser.switch_to.active_element.send_keys(Keys.SHIFT + Keys.TAB)
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    shown = browser.execute_script("return getComputedStyle(document.activeElement, '::after').content")
+    assert shown == '"trainingcode is open according to the card"'  # keyboard users see the reason too
 
 
 def test_family_and_licence_filters_have_a_permalink(browser, base_url):
