@@ -96,3 +96,15 @@ def test_dataset_ids_are_sorted_and_reports_identical_across_hash_seeds(tmp_path
     report = json.loads(outputs.pop())
     ids = [o["value"]["id"] for o in report["evidence"]["datasets"]["observations"]]
     assert ids == sorted(names)
+
+
+@pytest.mark.parametrize("dtype", ["F8_E4M3", "F8_E5M2"])
+@pytest.mark.parametrize("shape", [[], [4], [4, 4]], ids=str)
+def test_fp8_scalars_vectors_and_matrices_fingerprint(tmp_path, dtype, shape):
+    """Found by the fuzz suite: torch has no aminmax for float8, which 0-D and 1-D tensors used."""
+    count = int(np.prod(shape))
+    build.raw_safetensors(tmp_path / "m" / "model.safetensors",
+                          {"model.layers.0.mlp.up_proj.weight": {"dtype": dtype, "shape": shape,
+                                                                 "data_offsets": [0, count]}}, bytes(range(count)))
+    (tprint,) = fingerprint_of(tmp_path / "m").tensors
+    assert tprint.dtype == dtype and tprint.constant == (count == 1)
