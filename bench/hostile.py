@@ -5,10 +5,12 @@
            per-tensor time growing with N.
   card     the card collector (front matter, sections, links) over a README of K KB of headings and
            paragraphs, at two sizes: the time per KB should stay flat.
+  gate     run_gate over N saved reports against a policy listing the N models and N waivers, at two
+           sizes: the time per model should stay flat (entries and waivers are looked up by name).
   corpus   every case of tests/hostile_corpus.py (generated, nothing committed): cases tried, clean, the
            slowest and the largest (peak RSS growth, input size).
 
-Usage: python bench/hostile.py [--tensors 30000,300000] [--card-kb 400,4000] [--no-corpus]
+Usage: python bench/hostile.py [--tensors 30000,300000] [--card-kb 400,4000] [--gate 500,5000] [--no-corpus]
 """
 
 from __future__ import annotations
@@ -68,10 +70,43 @@ def card_seconds(kb: int, folder: Path) -> float:
     return time.perf_counter() - started
 
 
+def gate_seconds(count: int, folder: Path) -> float:
+    import datetime as dt
+
+    from openscore.gate import load_policy, run_gate
+    from test_gate import make_report
+
+    folder.mkdir(parents=True)
+    text = make_report("acme/m0").to_json()
+    paths = []
+    for i in range(count):
+        path = folder / f"m{i}.json"
+        path.write_text(text.replace("acme/m0", f"acme/m{i}"))
+        paths.append(str(path))
+    models = "".join(f"  - acme/m{i}\n" for i in range(count))
+    waivers = "".join(f"  - {{model: acme/m{i}, rules: [licence.deny], reason: bench {i}, expires: 2030-01-01}}\n"
+                      for i in range(count))
+    policy = folder / "openscore.yaml"
+    policy.write_text(f"version: 1\nmodels:\n{models}licence:\n  deny: [apache-2.0]\nwaivers:\n{waivers}")
+    loaded = load_policy(policy)
+    started = time.perf_counter()
+    result = run_gate(loaded, paths, today=dt.date(2026, 1, 1))
+    seconds = time.perf_counter() - started
+    assert result.exit_code == 0 and len(result.models) == count
+    return seconds
+
+
+def _growth(label: str, unit: str, rows: list[tuple[int, float]]) -> None:
+    if len(rows) == 2:
+        (n1, s1), (n2, s2) = rows
+        print(f"{label} growth: per-{unit} time x{(s2 / n2) / (s1 / n1):.2f} for x{n2 / n1:.0f} (1.0 = linear)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tensors", default="30000,300000", help="two tensor counts, comma-separated")
     parser.add_argument("--card-kb", default="400,4000", help="two card sizes in KB, comma-separated")
+    parser.add_argument("--gate", default="500,5000", help="two model counts for the gate, comma-separated")
     parser.add_argument("--no-corpus", action="store_true", help="skip the hostile corpus")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openscore-hostile-") as tmp:
@@ -81,18 +116,19 @@ def main() -> None:
             seconds = tensors_seconds(n, base / f"t{n}")
             rows.append((n, seconds))
             print(f"tensors {n:>8}: {seconds:7.2f} s, {seconds / n * 1e6:7.1f} us per tensor", flush=True)
-        if len(rows) == 2:
-            (n1, s1), (n2, s2) = rows
-            print(f"tensors growth: per-tensor time x{(s2 / n2) / (s1 / n1):.2f} for x{n2 / n1:.0f} tensors "
-                  "(1.0 = linear)")
+        _growth("tensors", "tensor", rows)
         rows = []
         for kb in (int(x) for x in args.card_kb.split(",")):
             seconds = card_seconds(kb, base / f"c{kb}")
             rows.append((kb, seconds))
             print(f"card {kb:>6} KB: {seconds:7.2f} s, {seconds / kb * 1e3:7.2f} ms per KB", flush=True)
-        if len(rows) == 2:
-            (k1, s1), (k2, s2) = rows
-            print(f"card growth: per-KB time x{(s2 / k2) / (s1 / k1):.2f} for x{k2 / k1:.0f} the size (1.0 = linear)")
+        _growth("card", "KB", rows)
+        rows = []
+        for n in (int(x) for x in args.gate.split(",")):
+            seconds = gate_seconds(n, base / f"g{n}")
+            rows.append((n, seconds))
+            print(f"gate {n:>6} models x {n} waivers: {seconds:7.2f} s, {seconds / n * 1e3:7.2f} ms per model", flush=True)
+        _growth("gate", "model", rows)
         if args.no_corpus:
             return
         from tests.hostile_corpus import run_corpus
