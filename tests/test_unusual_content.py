@@ -67,6 +67,10 @@ def test_oddly_typed_card_and_config_fields_become_evidence_not_tracebacks(tmp_p
         report.evidence["datasets"]["not_checked"]
     assert [o["value"] for o in _observations(report, "config.architectures")] == [5]  # what was found, kept
     assert not _observations(report, "base.declared") and not _observations(report, "dataset")
+    grades = {(rid, g.dimension): g for rid, r in report.rubrics.items() for g in r.grades}
+    for key in [("osai-v3", "datasources_endmodel"), ("mof", "datasets"), ("osaid", "data-information")]:
+        assert grades[key].grade == "unknown", key  # not "named" (partial), not "absent" (closed)
+        assert [e.snippet for e in grades[key].evidence] == ["datasets: 7 (int)"]
     from openscore.formats import read_checkpoint
     from openscore.layout import build_layout
     from openscore.sources import open_source
