@@ -38,6 +38,7 @@ class Case:
     build: Callable[[Path], list[str]]  # writes the inputs into the folder, returns the command line
     expect: int  # the documented exit code
     check: Callable[[Path], bool] | None = None  # a further condition on what was written under out/
+    hub: bool = False  # build takes (folder, fake hub) and the command runs against that hub
 
 
 @dataclass
@@ -234,6 +235,24 @@ def _gguf_huge_count(root: Path) -> list[str]:
     return ["inspect", "g"]
 
 
+def _hub_repo(how: str) -> Callable[..., list[str]]:
+    """A repository on the fake Hub (tests/fakehub.py) that answers badly in one way."""
+    def write(root: Path, hub) -> list[str]:
+        _model(root / "repo")
+        name = f"org/{how}"
+        if how != "missing":
+            hub.add_repo(name, root / "repo", gated="manual" if how == "gated" else None)
+        if how == "server-error":
+            hub.fail_next(100, 500)
+        if how == "rate-limited":
+            hub.rate_limit_next(100, reset=3600)
+        return ["inspect", name]
+    return write
+
+
+HUB_CASES = {"missing": 10, "gated": 12, "rate-limited": 13, "server-error": 17}
+
+
 def cases() -> list[Case]:
     out = [
         *_safetensors_cases(),
@@ -258,6 +277,8 @@ def cases() -> list[Case]:
         Case("lock file path ../../etc/passwd", "silent answers", _lock("m", "../../etc/passwd"), 2),
         Case("lock path through a symlink out", "silent answers", _lock("link", link=True), 2),
     ]
+    for how, code in HUB_CASES.items():
+        out.append(Case(f"hub: {how}", "hub answers", _hub_repo(how), code, hub=True))
     for name, write in BAD_REPORTS.items():
         out.append(Case(f"export: {name}", "valid but unusual",
                         lambda r, w=write: ["export", "osai", w(r), "-o", "out/osai.yaml"], 2))
@@ -278,19 +299,22 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
-def run_case(case: Case, base: Path) -> Outcome:
+def run_case(case: Case, base: Path, hub=None) -> Outcome:
+    """Run one case; `hub` (a tests.fakehub.FakeHub) is needed by the cases marked `hub`."""
     from openscore.cli import cli
 
     root = base / f"case{abs(hash(case.name)) % 10**8:08d}"  # names hold spaces and colons
     root.mkdir(parents=True)
-    args = case.build(root)
+    args = case.build(root, hub) if case.hub else case.build(root)
+    env = {"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "", "OPENSCORE_HUB_TRIES": "1",
+           "OPENSCORE_HUB_MAX_WAIT": "0"} if case.hub else {}
     (root / "out").mkdir(exist_ok=True)
     before = _files(base)
     size = sum(p.stat().st_size for p in before if p.is_relative_to(root) and not p.is_symlink())
     rss = _peak_rss()
     started = time.perf_counter()
     with contextlib.chdir(root):
-        res = CliRunner().invoke(cli, args, catch_exceptions=True)
+        res = CliRunner().invoke(cli, args, env=env, catch_exceptions=True)
     seconds = time.perf_counter() - started
     outcome = Outcome(case, res.exit_code, seconds, _peak_rss() - rss, size)
     problems = outcome.problems
@@ -317,4 +341,10 @@ def run_case(case: Case, base: Path) -> Outcome:
 
 
 def run_corpus(base: Path, selected: list[Case] | None = None) -> list[Outcome]:
-    return [run_case(case, base) for case in (selected or cases())]
+    from tests.fakehub import FakeHub
+
+    hub = FakeHub()
+    try:
+        return [run_case(case, base, hub) for case in (selected or cases())]
+    finally:
+        hub.close()
