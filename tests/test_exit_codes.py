@@ -122,3 +122,47 @@ def test_each_code_is_reached_with_a_one_line_error(tmp_path, fake_hub, case):
     assert "Traceback" not in res.output
     if code >= 10 or code == 2:
         assert res.stderr.splitlines()[-1].startswith(("openscore: error: ", "Error: ")), res.stderr
+
+
+def _locked_missing_hub_repo(tmp: Path) -> list[str]:
+    import json
+
+    entry = {"source": "org/none", "kind": "hub", "repo_id": "org/none", "revision": "main", "sha": "0" * 40,
+             "files": []}
+    (tmp / "openscore.lock").write_text(json.dumps({"lock_version": 1, "models": [entry]}))
+    return ["verify"]
+
+
+#: every source command, on a repository the Hub does not have (10)
+MISSING_REPO = {
+    "inspect": lambda tmp: ["inspect", "org/none"],
+    "fingerprint": lambda tmp: ["fingerprint", "org/none", "-o", "out.osfp"],
+    "compare": lambda tmp: ["compare", "org/none", "org/none"],
+    "audit": lambda tmp: ["audit", "org/none"],
+    "lock": lambda tmp: ["lock", "org/none"],
+    "verify": _locked_missing_hub_repo,
+}
+#: every checkpoint command, on a hostile safetensors file (20)
+HOSTILE = {
+    "inspect": ["inspect", "h"],
+    "fingerprint": ["fingerprint", "h", "-o", "out.osfp"],
+    "compare": ["compare", "h", "h"],
+    "audit": ["audit", "h", "--reports", "out"],
+}
+
+
+@pytest.mark.parametrize("command", list(MISSING_REPO))
+def test_every_source_command_returns_10_for_a_missing_repository(tmp_path, fake_hub, command):
+    res = _run(MISSING_REPO[command](tmp_path), tmp_path, {"HF_ENDPOINT": fake_hub.endpoint, "HF_TOKEN": ""})
+    assert res.exit_code == 10, res.output
+    assert res.stderr.splitlines()[-1].startswith("openscore: error: ")
+    assert not (tmp_path / "openscore.lock").exists() or command == "verify"
+
+
+@pytest.mark.parametrize("command", list(HOSTILE))
+def test_every_checkpoint_command_returns_20_for_a_hostile_checkpoint(tmp_path, command):
+    build.raw_safetensors(tmp_path / "h" / "model.safetensors", b"{}", header_len=10**12)
+    res = _run(HOSTILE[command], tmp_path)
+    assert res.exit_code == 20, res.output
+    assert res.stderr.splitlines()[-1].startswith("openscore: error: h") or "model.safetensors" in res.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.osfp").exists()
