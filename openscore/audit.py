@@ -17,7 +17,7 @@ from pathlib import Path
 from openscore import __version__
 from openscore.atomic import write_text
 from openscore.errors import GatedRepo, NothingToAnalyse, SourceError, UsageError
-from openscore.evidence import collect
+from openscore.evidence import LinkedConfig, collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
 from openscore.openness.grading import grade_rubric
@@ -106,11 +106,13 @@ def audit(
     overrides_dir: Path | None = None,
     progress: Progress | None = None,
     byte_progress: ByteProgress | None = None,
+    linked: bool = False,
 ) -> AuditReport:
     """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for.
 
     `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
-    line per quarter through `progress`."""
+    line per quarter through `progress`. `linked` also reads what the card links outside the repository
+    (openscore.evidence.linked)."""
     from openscore.rubrics import load_rubric
     from openscore.sources import open_source
 
@@ -122,7 +124,8 @@ def audit(
     ref = inventory.ref
     overrides = load_overrides(overrides_dir, ref.repo_id, dimensions)
     say(f"{ref.key}: {len(inventory.files)} files")
-    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token)
+    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token,
+                        linked=LinkedConfig() if linked else None)
     bundle = collected.bundle
     notes: list[str] = []
     headers = layout = provenance = None

@@ -30,7 +30,12 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--token", default=None, metavar="T", help="Hub token for gated or private repositories.")
 @click.option("--overrides", "overrides_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of reviewed overrides (<org>/<name>.yaml); default: ./overrides when it exists.")
-def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, endpoint, token, overrides_dir):
+@click.option("--linked", is_flag=True, help="Also read what the card links: GitHub repositories, arXiv, DOI papers, "
+              "Hub dataset cards (cached; GITHUB_TOKEN honoured).")
+@click.option("--offline", is_flag=True, help="Keep the audit to the repository alone (as HF_HUB_OFFLINE does for "
+              "linked sources); overrides --linked.")
+def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, endpoint, token, overrides_dir,
+              linked, offline):
     """Audit SRC (Hub `org/name[@rev]`, a local folder, or `sample:NAME`) for openness and provenance.
 
     With no SRC, audits the embedded sample models (works offline)."""
@@ -47,7 +52,7 @@ def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, en
     for spec in specs:
         click.echo(f"auditing {spec}", err=True)
         report = audit(spec, endpoint=endpoint, token=token, weights=not no_weights, sample=sample,
-                       rubrics=rubrics or None, overrides_dir=overrides_dir,
+                       rubrics=rubrics or None, overrides_dir=overrides_dir, linked=linked and not offline,
                        progress=lambda msg: click.echo(f"  {msg}", err=True), byte_progress=ByteMeter("  fingerprint"))
         path = write_report(report, reports_dir)
         click.echo(f"  report: {path}", err=True)
