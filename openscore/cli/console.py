@@ -83,7 +83,7 @@ class _PlainLines:
         self.started = time.monotonic()
         self.quarter = -1
 
-    def update(self, done: float) -> None:
+    def update(self, done: float, note: str | None = None) -> None:
         quarter = int(4 * done // self.total) if self.total else 4
         if quarter == self.quarter:
             return
@@ -93,15 +93,19 @@ class _PlainLines:
             text = f"{done / 2**20:,.1f} of {self.total / 2**20:,.1f} MiB, {done / elapsed / 2**20:,.1f} MiB/s"
         else:
             text = f"{done:,.0f} of {self.total:,.0f} {self.unit}, {done / elapsed * 60:,.1f}/min"
-        self.console.print(f"  {self.label}: {text}", markup=False)
+        self.console.print(f"  {self.label}: {text}" + (f", {note}" if note else ""), markup=False)
 
 
 class _LiveBar:
-    def __init__(self, progress: Progress, task):
-        self.progress, self.task = progress, task
+    def __init__(self, progress: Progress, task, label: str):
+        self.progress, self.task, self.label = progress, task, label
 
-    def update(self, done: float) -> None:
-        self.progress.update(self.task, completed=done)
+    def update(self, done: float, note: str | None = None) -> None:
+        """`note` (rich markup) follows the label, e.g. failures and a rate."""
+        if note is None:
+            self.progress.update(self.task, completed=done)
+        else:
+            self.progress.update(self.task, completed=done, description=f"{self.label} {note}")
 
 
 @contextmanager
@@ -119,4 +123,4 @@ def progress_bar(label: str, total: float, *, unit: str = "bytes") -> Iterator[_
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        yield _LiveBar(progress, progress.add_task(label, total=total))
+        yield _LiveBar(progress, progress.add_task(label, total=total), label)
