@@ -229,3 +229,66 @@ def test_id_names_any_folder_and_only_a_folder(tmp_path):
     assert json.loads(written.read_text())["source"]["revision"] == "v1"
     result = _audit(["org/name", "--id", "tiiuae/falcon-7b"], reports)
     assert result.exit_code == 2 and "--id names a local folder; 'org/name' is not one" in result.stderr
+
+
+# -- the id in the gate and the lineage ------------------------------------------------------------------
+GATE_POLICY = """
+version: 1
+models:
+  - {entry}
+licence:
+  deny: [apache-2.0]
+waivers:
+  - model: tiiuae/falcon-7b
+    rules: [licence.deny]
+    reason: reviewed by legal (ticket 12)
+    expires: 2099-01-01
+"""
+
+
+def test_gate_warns_about_a_waiver_matching_no_model_and_the_id_makes_it_match(realcards, tmp_path):
+    import shutil
+
+    shutil.copytree(realcards / "tiiuae__falcon-7b", tmp_path / "falcon")
+    policy = tmp_path / "openscore.yaml"
+    policy.write_text(GATE_POLICY.format(entry="source: falcon"))
+    runner = CliRunner()
+    args = ["gate", "--policy", str(policy), "--no-weights", "--format", "json"]
+    with __import__("contextlib").chdir(tmp_path):
+        result = runner.invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 1
+        warnings = json.loads(result.stdout)["warnings"]
+        assert warnings == [{"file": "openscore.yaml", "line": 8, "message": "waiver for 'tiiuae/falcon-7b' matches "
+                             "no model gated (local/falcon); is the model named by its repo id?"}]
+        assert "warning: openscore.yaml:8: waiver for 'tiiuae/falcon-7b' matches no model" in result.stderr
+        policy.write_text(GATE_POLICY.format(entry="{source: falcon, id: tiiuae/falcon-7b}"))
+        result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["warnings"] == [] and doc["models"][0]["repo_id"] == "tiiuae/falcon-7b"
+    assert [c["status"] for c in doc["models"][0]["checks"] if c["rule"] == "licence.deny"] == ["waived"]
+
+
+def test_realcards_with_their_real_ids_join_declared_bases_in_the_lineage(realcards, tmp_path):
+    """examples/realcards.list names each realcard folder by its Hub repo: zephyr's declared base then is
+    the Mistral model audited beside it, not a name without a page."""
+    from openscore.site.lineage import families
+
+    shipped = (ROOT / "examples" / "realcards.list").read_text().splitlines()
+    entries = [line.split() for line in shipped if line.strip() and not line.startswith("#")]
+    folders = {Path(fields[0]).name for fields in entries}
+    assert folders == {p.name for p in realcards.iterdir() if p.is_dir()}  # every realcard is listed
+    listed = tmp_path / "realcards.list"  # the same mapping, pointed at this checkout's realcards
+    listed.write_text("".join(f"{realcards / Path(f[0]).name} {' '.join(f[1:])}\n" for f in entries))
+    reports = tmp_path / "reports"
+    result = _audit(["--from", str(listed), "--no-weights", "--jobs", "2"], reports)
+    assert result.exit_code == 0, result.output
+    joined = [[(n.id, n.page is not None) for n in family.nodes] for family in families(load_reports(reports))
+              if all(n.page for n in family.nodes)]
+    assert [("mistralai/Mistral-7B-v0.1", True), ("HuggingFaceH4/zephyr-7b-beta", True)] in joined
+
+
+def test_ray_engine_without_ray_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UsageError, match=r"--engine ray needs Ray: pip install 'openscore\[ray\]'"):
+        make_engine("ray", 2)

@@ -18,7 +18,15 @@ from pydantic import ValidationError
 from openscore import __version__
 from openscore.errors import InvalidReport, OpenscoreError, UsageError
 from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_path
-from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
+from openscore.gate.result import (
+    CheckResult,
+    GateResult,
+    Lineage,
+    ModelResult,
+    PolicyWarning,
+    WaiverUse,
+    decide_exit,
+)
 from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, RuleOutcome, evaluate_report
 from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
 from openscore.report import AuditReport
@@ -75,7 +83,30 @@ def run_gate(
         allow_incomplete=allow_incomplete,
         models=models,
         exit_code=decide_exit(models, allow_incomplete),
+        warnings=unmatched_waivers(policy, models),
     )
+
+
+def unmatched_waivers(policy: LoadedPolicy, models: list[ModelResult]) -> list[PolicyWarning]:
+    """Waivers whose model matches no model of the run, or whose rules match no check of the models
+    they name: a waiver for `tiiuae/falcon-40b` against a folder audited as `local/falcon` does nothing,
+    and nobody would notice."""
+    warnings = []
+    for index, waiver in enumerate(policy.policy.waivers):
+        named = [m for m in models if _waives(waiver, "", _names(m), any_rule=True)]
+        line = policy.line_of("waivers", index)
+        if not named:
+            gated = ", ".join(sorted({m.repo_id or m.source for m in models})[:5])
+            warnings.append(PolicyWarning(file=policy.file, line=line, message=(
+                f"waiver for {waiver.model!r} matches no model gated ({gated}); is the model named by its repo id?")))
+        elif not any(_waives(waiver, c.rule, _names(m)) for m in named for c in m.checks):
+            warnings.append(PolicyWarning(file=policy.file, line=line, message=(
+                f"waiver for {waiver.model!r}: its rules ({', '.join(waiver.rules)}) match no check of that model")))
+    return warnings
+
+
+def _names(model: ModelResult) -> set[str]:
+    return {model.source, _split_spec(model.source)[0]} | ({model.repo_id} if model.repo_id else set())
 
 
 def load_report(path: str | Path) -> AuditReport:
@@ -166,7 +197,7 @@ def _obtain_report(spec: str, run: _Run) -> AuditReport:
         spec = governed[1].spec
     rubrics = sorted(run.policy.policy.rubrics) or None
     return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics,
-                 progress=run.progress)
+                 progress=run.progress, identity=governed[1].id if governed is not None else None)
 
 
 def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:
@@ -265,6 +296,6 @@ def _apply_waivers(outcome: RuleOutcome, names: set[str], run: _Run) -> CheckRes
     return CheckResult(**base, status="waived", message=outcome.message, waiver=use)
 
 
-def _waives(waiver: Waiver, rule: str, names: set[str]) -> bool:
+def _waives(waiver: Waiver, rule: str, names: set[str], *, any_rule: bool = False) -> bool:
     model_ok = any(fnmatch.fnmatchcase(n.lower(), waiver.model.lower()) for n in names)
-    return model_ok and any(fnmatch.fnmatchcase(rule, pattern) for pattern in waiver.rules)
+    return model_ok and (any_rule or any(fnmatch.fnmatchcase(rule, pattern) for pattern in waiver.rules))

@@ -11,6 +11,7 @@ def render_text(result: GateResult, *, verbose: bool = False) -> str:
     lines = [f"openscore gate: policy {result.policy}, waivers judged on {result.today.isoformat()}"]
     for model in result.models:
         lines.extend(_model_lines(result, model, verbose))
+    lines.extend(f"warning: {w.file}:{w.line}: {w.message}" for w in result.warnings)
     counts = result.counts()
     lines.append(
         f"{_HEADLINE.get(result.exit_code, 'ERROR')}: {counts['pass']} passed, {counts['fail']} failed, "
