@@ -18,7 +18,7 @@ from pathlib import Path
 from openscore import __version__
 from openscore.atomic import write_text
 from openscore.errors import GatedRepo, NothingToAnalyse, SourceError, UsageError
-from openscore.evidence import collect
+from openscore.evidence import LinkedConfig, collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
 from openscore.openness.grading import grade_rubric
@@ -30,6 +30,8 @@ from openscore.sources.base import Inventory, Source
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
 Progress = Callable[[str], None]
+#: (bytes done, bytes total) of the weight fingerprint, for a caller that draws its own progress line
+ByteProgress = Callable[[int, int], None]
 
 
 def _quiet(_: str) -> None:
@@ -60,7 +62,8 @@ def _byte_progress(say: Progress) -> Callable[[int, int], None]:
     return report
 
 
-def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list[str], cpu: AbstractContextManager):
+def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
+             notes: list[str], cpu: AbstractContextManager):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
     from openscore.formats import read_checkpoint
 
@@ -87,7 +90,8 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list
         progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent
                                  else ": fingerprinting weights"))
         try:
-            provenance = analyse(source, headers, layout, sample=sample, progress=_byte_progress(progress))
+            provenance = analyse(source, headers, layout, sample=sample,
+                                  progress=byte_progress or _byte_progress(progress))
         except (NothingToAnalyse, SourceError) as exc:
             notes.append(f"provenance: {exc}")
             provenance = None
@@ -104,17 +108,22 @@ def audit(
     rubrics: Sequence[str] | None = None,
     overrides_dir: Path | None = None,
     progress: Progress | None = None,
+    byte_progress: ByteProgress | None = None,
+    linked: bool = False,
     identity: str | None = None,
 ) -> AuditReport:
     """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for.
 
-    `identity` (`org/name[@rev]`) names a local folder (see openscore.sources.identity)."""
+    `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
+    line per quarter through `progress`. `linked` also reads what the card links outside the repository
+    (openscore.evidence.linked). `identity` (`org/name[@rev]`) names a local folder
+    (openscore.sources.identity)."""
     from openscore.sources import open_source
 
     rubric_dimensions(rubrics)  # a typo fails before any download
     source = open_source(spec, endpoint=endpoint, token=token, identity=identity)
     return audit_source(source, token=token, weights=weights, sample=sample, rubrics=rubrics,
-                        overrides_dir=overrides_dir, progress=progress)
+                        overrides_dir=overrides_dir, progress=progress, byte_progress=byte_progress, linked=linked)
 
 
 def rubric_dimensions(rubrics: Sequence[str] | None) -> dict[str, list[str]]:
@@ -133,10 +142,12 @@ def audit_source(
     rubrics: Sequence[str] | None = None,
     overrides_dir: Path | None = None,
     progress: Progress | None = None,
+    byte_progress: ByteProgress | None = None,
+    linked: bool = False,
     cpu: AbstractContextManager | None = None,
 ) -> AuditReport:
-    """Audit an opened source. `cpu` is held around the CPU-heavy part (layout and fingerprint),
-    so a batch of network-bound audits keeps its CPU work within the cores."""
+    """Audit an opened source (see `audit`). `cpu` is held around the CPU-heavy part (layout and
+    fingerprint), so a batch of network-bound audits keeps its CPU work within the cores."""
     say = progress or _quiet
     dimensions = rubric_dimensions(rubrics)
     rubric_ids = list(dimensions)
@@ -144,13 +155,14 @@ def audit_source(
     ref = inventory.ref
     overrides = load_overrides(overrides_dir, ref.repo_id, dimensions)
     say(f"{ref.key}: {len(inventory.files)} files")
-    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token)
+    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token,
+                        linked=LinkedConfig() if linked else None)
     bundle = collected.bundle
     notes: list[str] = []
     headers = layout = provenance = None
     if weights:
-        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say, notes=notes,
-                                               cpu=cpu or nullcontext())
+        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say,
+                                                byte_progress=byte_progress, notes=notes, cpu=cpu or nullcontext())
     else:
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)

@@ -41,11 +41,13 @@ class BatchOptions:
     overrides_dir: str | None = None
     force: bool = False
     max_rps: float | None = None  # steady pace of requests per endpoint; None: only when the server asks
+    linked: bool = False  # also read what the card links (openscore.evidence.linked)
 
     def fingerprint(self) -> dict:
         """What makes two runs the same run (the token is left out: it is a secret, not a choice)."""
         return {"endpoint": self.endpoint, "weights": self.weights, "sample": self.sample,
-                "rubrics": list(self.rubrics), "overrides": self.overrides_dir, "force": self.force}
+                "rubrics": list(self.rubrics), "overrides": self.overrides_dir, "force": self.force,
+                "linked": self.linked}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ def reported_shas(reports_dir: Path, repo_id: str | None) -> frozenset[str]:
     return frozenset(p.stem for p in folder.glob("*.json")) if folder.is_dir() else frozenset()
 
 
-def audit_task(task: Task, progress: Callable[[str], None] | None = None) -> Outcome:
+def audit_task(task: Task, progress: Callable[[str], None] | None = None,
+               byte_progress: Callable[[int, int], None] | None = None) -> Outcome:
     """Audit one model (in whatever worker runs it); never raises for the model's own failures."""
     from openscore.audit import audit_source, report_path
     from openscore.sources import open_source
@@ -89,7 +92,8 @@ def audit_task(task: Task, progress: Callable[[str], None] | None = None) -> Out
         report = audit_source(source, token=options.token, weights=options.weights, sample=options.sample,
                               rubrics=options.rubrics or None,
                               overrides_dir=Path(options.overrides_dir) if options.overrides_dir else None,
-                              progress=progress, cpu=_cpu if ref.kind != "hub" else None)
+                              progress=progress, byte_progress=byte_progress, linked=options.linked,
+                              cpu=_cpu if ref.kind != "hub" else None)
         unsafe = [f.message for f in report.findings if f.id == "unsafe-pickle" and f.severity == "error"]
         return Outcome(task.job.key, "audited", ref.repo_id, ref.sha, report_path(report, Path()).as_posix(),
                        seconds=time.monotonic() - started, unsafe_pickle=unsafe[0] if unsafe else None,
@@ -169,12 +173,13 @@ def run_batch(
     on_start: Callable[[int, int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    byte_progress: Callable[[int, int], None] | None = None,
 ) -> BatchResult:
     """Audit `jobs` on `engine` (openscore.batch.engines), resuming an interrupted identical run.
 
     `on_start(to_do, resumed)` is called once the state says what is left; `on_outcome` after each
-    model's report and state line are written (`outcome.text` is then None); `progress` receives the
-    step lines of a thread engine's audits."""
+    model's report and state line are written (`outcome.text` is then None); `progress` and
+    `byte_progress` receive the step lines and fingerprint bytes of a thread engine's audits."""
     if not jobs:
         raise UsageError("nothing to audit: no sources given and the lists are empty")
     reports_dir = Path(reports_dir)
@@ -186,7 +191,7 @@ def run_batch(
     if on_start:
         on_start(len(todo), result.resumed)
     started = time.monotonic()
-    fn = audit_task if progress is None else _with_progress(progress)
+    fn = audit_task if progress is None and byte_progress is None else _with_progress(progress, byte_progress)
     tasks = (_task(job, options, reports_dir, failures) for job in todo)  # lazy: pulled as slots free up
     for task, outcome, error in engine.run(fn, tasks):
         if error is not None:
@@ -207,9 +212,9 @@ def _task(job: Job, options: BatchOptions, reports_dir: Path, failures: dict[str
     return Task(job, hint, reported_shas(reports_dir, hint), options, tuple(failures.get(hint or "", ())))
 
 
-def _with_progress(progress: Callable[[str], None]) -> Callable[[Task], Outcome]:
+def _with_progress(progress, byte_progress) -> Callable[[Task], Outcome]:
     def run(task: Task) -> Outcome:
-        return audit_task(task, progress)
+        return audit_task(task, progress, byte_progress)
 
     return run
 

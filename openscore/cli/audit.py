@@ -11,7 +11,10 @@ from pathlib import Path
 
 import click
 
+from openscore.cli.console import ByteMeter, echo, paint
+from openscore.cli.options import sparse_option
 from openscore.errors import UsageError
+from openscore.textstyle import unpainted
 
 FORMATS = ("text", "json", "cyclonedx")
 
@@ -34,7 +37,7 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--rubric", "rubrics", multiple=True, metavar="ID",
               help="Rubric to grade against (repeatable; default: osai-v3, osai-v1, mof, osaid).")
 @click.option("--no-weights", is_flag=True, help="Do not read weights: card, licence and files only (fast).")
-@click.option("--sample", is_flag=True, help="Fingerprint a sample of each tensor instead of all of it (faster).")
+@sparse_option("sample")
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=256), default=1, show_default=True,
               help="Models audited at once (network waits overlap; fingerprints stay within the cores).")
 @click.option("--engine", type=click.Choice(("threads", "ray")), default="threads", show_default=True,
@@ -49,8 +52,12 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--token", default=None, metavar="T", help="Hub token for gated or private repositories.")
 @click.option("--overrides", "overrides_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of reviewed overrides (<org>/<name>.yaml); default: ./overrides when it exists.")
+@click.option("--linked", is_flag=True, help="Also read what the card links: GitHub repositories, arXiv, DOI papers, "
+              "Hub dataset cards (cached; GITHUB_TOKEN honoured).")
+@click.option("--offline", is_flag=True, help="Keep the audit to the repository alone (as HF_HUB_OFFLINE does for "
+              "linked sources); overrides --linked.")
 def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, output, rubrics, no_weights, sample,
-              jobs, engine, address, force, state_path, max_rps, endpoint, token, overrides_dir):
+              jobs, engine, address, force, state_path, max_rps, endpoint, token, overrides_dir, linked, offline):
     """Audit SRC (Hub `org/name[@rev]`, a local folder, or `sample:NAME`) for openness and provenance.
 
     With no SRC (and no --from/--org/--search), audits the embedded sample models (works offline).
@@ -67,14 +74,15 @@ def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, o
         overrides_dir = Path("overrides")
     options = BatchOptions(endpoint=endpoint, token=token, weights=not no_weights, sample=sample,
                            rubrics=tuple(rubrics), overrides_dir=str(overrides_dir) if overrides_dir else None,
-                           force=force, max_rps=max_rps)
+                           force=force, max_rps=max_rps, linked=linked and not offline)
     view = _View(reports_dir, fmt, keep=output is not None)
     runner = make_engine(engine, jobs, address)
     try:
         step_lines = jobs == 1 and engine == "threads"
         result = run_batch(job_list, options, reports_dir, engine=runner, state_path=state_path,
                            on_start=view.start, on_outcome=view.outcome,
-                           progress=view.step if step_lines else None)
+                           progress=view.step if step_lines else None,
+                           byte_progress=view.fingerprint if step_lines else None)
     finally:
         view.close()
         runner.close()
@@ -119,13 +127,14 @@ class _View:
         self.done = self.failed = self.total = self.printed = 0
         self.started = time.monotonic()
         self._bar = self._bar_context = None
+        self._meter = ByteMeter("  fingerprint")
 
     def start(self, todo: int, resumed: int) -> None:
         self.total, self.started = todo, time.monotonic()
         if resumed:
             self.console.print(f"resuming an interrupted run: {resumed} models already done, {todo} left",
                                markup=False)
-        if self.console.is_terminal and todo > 1:
+        if self.console.is_terminal and not self.console.is_dumb_terminal and todo > 1:
             from openscore.cli.console import progress_bar
 
             self._bar_context = progress_bar("auditing", todo, unit="models")
@@ -133,6 +142,11 @@ class _View:
 
     def step(self, message: str) -> None:
         self.console.print(f"  {message}", markup=False)
+
+    def fingerprint(self, done: int, total: int) -> None:
+        """A one-model run's fingerprint bytes: a live line of their own, unless the batch's line is up."""
+        if self._bar is None:
+            self._meter(done, total)
 
     def outcome(self, outcome) -> None:
         from openscore.cli.console import styled
@@ -164,7 +178,7 @@ class _View:
         if self.fmt == "text":
             from openscore.openness.summary import summary_text
 
-            text = summary_text(report, path)
+            text = summary_text(report, path, paint=unpainted if self.keep else paint)
         elif self.fmt == "json":
             text = report.to_json()
         else:
@@ -175,11 +189,12 @@ class _View:
             self.rendered.append(text)
         else:  # streamed (a live bar on stderr lets stdout through above it): a batch keeps no outputs
             if self.printed:
-                click.echo("")
-            click.echo(text, nl=not text.endswith("\n"))
+                echo("")
+            echo(text, nl=not text.endswith("\n"))
             self.printed += 1
 
     def close(self) -> None:
+        self._meter.close()
         if self._bar_context is not None:
             self._bar_context.__exit__(None, None, None)
             self._bar_context = self._bar = None
