@@ -116,7 +116,7 @@ class _PlainLines:
         self.started = time.monotonic()
         self.quarter = -1
 
-    def update(self, done: float, note: str | None = None) -> None:  # noqa: ARG002 - the live bar's note
+    def update(self, done: float) -> None:
         if self.quarter < 0:  # the size of the work first; a rate only once there is one
             self.quarter = 0
             size = f"{mib(self.total)} MiB to read" if self.unit == "bytes" else f"{self.total:,.0f} {self.unit} to do"
