@@ -1,7 +1,7 @@
 """Where a batch's audits run: threads in this process, or Ray tasks on a cluster.
 
 An engine takes a function and a lazy stream of tasks and yields `(task, result, error)` as tasks
-finish, with at most `jobs` in flight, so memory stays bounded whatever the number of models. Audits
+finish, with a bounded number in flight, so memory stays bounded whatever the number of models. Audits
 are network-bound: threads overlap their waits (the CPU part is bounded separately, see
 openscore.batch.runner); Ray spreads them over machines when one is not enough. Neither schedules
 anything itself beyond that window: the thread pool and Ray do.
@@ -9,6 +9,7 @@ anything itself beyond that window: the thread pool and Ray do.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from itertools import islice
@@ -20,24 +21,29 @@ Finished = tuple[Any, Any, BaseException | None]
 
 
 class ThreadEngine:
-    """`jobs` threads in this process."""
+    """Threads in this process: `jobs` audits at once, and up to `CHECKS_PER_JOB` times as many tasks in
+    flight, so the cheap "is this commit already reported?" checks (one request each) run ahead while
+    audits hold their slots (`audit_slots`, taken by openscore.batch.runner.audit_task)."""
 
     name = "threads"
+    CHECKS_PER_JOB = 4
 
     def __init__(self, jobs: int):
         self.jobs = max(1, jobs)
+        self.window = self.jobs * self.CHECKS_PER_JOB
+        self.audit_slots = threading.BoundedSemaphore(self.jobs)
 
     def run(self, fn: Callable[[Any], Any], tasks: Iterable) -> Iterator[Finished]:
         stream = iter(tasks)
-        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="openscore-audit") as pool:
-            pending = {pool.submit(fn, task): task for task in islice(stream, self.jobs)}
+        with ThreadPoolExecutor(max_workers=self.window, thread_name_prefix="openscore-audit") as pool:
+            pending = {pool.submit(fn, task): task for task in islice(stream, self.window)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     task = pending.pop(future)
                     error = future.exception()
                     yield task, (None if error else future.result()), error
-                for task in islice(stream, self.jobs - len(pending)):
+                for task in islice(stream, self.window - len(pending)):
                     pending[pool.submit(fn, task)] = task
 
     def close(self) -> None:

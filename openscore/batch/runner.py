@@ -13,6 +13,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +72,12 @@ def reported_shas(reports_dir: Path, repo_id: str | None) -> frozenset[str]:
 
 
 def audit_task(task: Task, progress: Callable[[str], None] | None = None,
-               byte_progress: Callable[[int, int], None] | None = None) -> Outcome:
-    """Audit one model (in whatever worker runs it); never raises for the model's own failures."""
+               byte_progress: Callable[[int, int], None] | None = None,
+               audit_slot: AbstractContextManager | None = None) -> Outcome:
+    """Audit one model (in whatever worker runs it); never raises for the model's own failures.
+
+    `audit_slot` is held for the audit itself, not for the check that the commit is already reported:
+    the thread engine runs more checks than audits at once."""
     from openscore.audit import audit_source, report_path
     from openscore.sources import open_source
 
@@ -89,11 +95,12 @@ def audit_task(task: Task, progress: Callable[[str], None] | None = None,
                 if sha == ref.sha:  # the same files fail the same way: say so again without reading them
                     return Outcome(task.job.key, "failed", ref.repo_id, ref.sha, exit_code=code, error_class=name,
                                    error=message, seconds=time.monotonic() - started)
-        report = audit_source(source, token=options.token, weights=options.weights, sample=options.sample,
-                              rubrics=options.rubrics or None,
-                              overrides_dir=Path(options.overrides_dir) if options.overrides_dir else None,
-                              progress=progress, byte_progress=byte_progress, linked=options.linked,
-                              cpu=_cpu if ref.kind != "hub" else None)
+        with audit_slot or nullcontext():
+            report = audit_source(source, token=options.token, weights=options.weights, sample=options.sample,
+                                  rubrics=options.rubrics or None,
+                                  overrides_dir=Path(options.overrides_dir) if options.overrides_dir else None,
+                                  progress=progress, byte_progress=byte_progress, linked=options.linked,
+                                  cpu=_cpu if ref.kind != "hub" else None)
         unsafe = [f.message for f in report.findings if f.id == "unsafe-pickle" and f.severity == "error"]
         return Outcome(task.job.key, "audited", ref.repo_id, ref.sha, report_path(report, Path()).as_posix(),
                        seconds=time.monotonic() - started, unsafe_pickle=unsafe[0] if unsafe else None,
@@ -191,7 +198,9 @@ def run_batch(
     if on_start:
         on_start(len(todo), result.resumed)
     started = time.monotonic()
-    fn = audit_task if progress is None and byte_progress is None else _with_progress(progress, byte_progress)
+    slots = getattr(engine, "audit_slots", None)  # a thread engine's; a Ray task is one audit anyway
+    fn = audit_task if progress is byte_progress is slots is None else partial(
+        audit_task, progress=progress, byte_progress=byte_progress, audit_slot=slots)
     tasks = (_task(job, options, reports_dir, failures) for job in todo)  # lazy: pulled as slots free up
     for task, outcome, error in engine.run(fn, tasks):
         if error is not None:
@@ -210,13 +219,6 @@ def run_batch(
 def _task(job: Job, options: BatchOptions, reports_dir: Path, failures: dict[str, list]) -> Task:
     hint = job.repo_hint()
     return Task(job, hint, reported_shas(reports_dir, hint), options, tuple(failures.get(hint or "", ())))
-
-
-def _with_progress(progress, byte_progress) -> Callable[[Task], Outcome]:
-    def run(task: Task) -> Outcome:
-        return audit_task(task, progress, byte_progress)
-
-    return run
 
 
 def _write(reports_dir: Path, outcome: Outcome) -> None:
