@@ -284,7 +284,16 @@ def _expected_shapes(layout) -> dict[str, list[int]]:
     rm = load_role_map()
     symbols = config.symbols()
     out = {}
+    # roles of other architectures whose shape the config happens to determine (experts of a dense model,
+    # BERT's pooler, fused projections) would make every guess ambiguous: only the family's own roles
+    family = rm.families.get(getattr(layout, "family", None) or "")
+    own = set()
+    for scheme in (family.schemes if family is not None else ()):
+        found = rm.schemes.get(scheme)
+        own |= set(found.role_order) if found is not None else set()
     for role in rm.roles:
+        if own and role not in own:
+            continue
         shape = expected_shape(rm, role, symbols)
         if shape is not None and len(shape) == 2:
             out[role] = shape
