@@ -190,7 +190,8 @@ def run_batch(
     if not jobs:
         raise UsageError("nothing to audit: no sources given and the lists are empty")
     reports_dir = Path(reports_dir)
-    state = RunState(state_path or reports_dir / DEFAULT_STATE)
+    # a one-model run keeps no journal unless asked (--state): nothing to resume, nothing left behind on failure
+    state = RunState(state_path or reports_dir / DEFAULT_STATE, journal=state_path is not None or len(jobs) > 1)
     done = state.begin(inputs_digest([j.key for j in jobs], options.fingerprint()), len(jobs))
     failures = state.content_failures(CONTENT_FAILURES)
     todo = [job for job in jobs if job.key not in done]

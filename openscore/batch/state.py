@@ -57,8 +57,9 @@ def inputs_digest(keys: Iterable[str], options: dict) -> str:
 class RunState:
     """The journal of one reports folder; `begin()` starts or resumes a run."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, journal: bool = True):
         self.path = Path(path)
+        self.journal = journal  # False: read earlier runs, write nothing (a one-model run has nothing to resume)
         self.run_id: str | None = None
         self.resumed = False
 
@@ -117,6 +118,8 @@ class RunState:
     def _append(self, doc: dict) -> None:
         if self.run_id is None:
             raise UsageError("run state: begin() a run before recording it")
+        if not self.journal:
+            return
         data = (json.dumps({"run": self.run_id, **doc}, sort_keys=True) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
