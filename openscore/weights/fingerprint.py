@@ -645,7 +645,7 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
         tp.constant = True
         return tp, arrays
     if len(shape) < 2:
-        lo, hi = torch.aminmax(values)
+        lo, hi = torch.aminmax(values.float() if values.element_size() == 1 else values)  # no fp8 aminmax
         tp.constant = bool(lo == hi)
         return tp, arrays
     matrix = values.reshape(rows, cols)
