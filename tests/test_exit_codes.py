@@ -43,7 +43,7 @@ def test_the_readme_table_lists_exactly_the_codes_openscore_defines():
 
 def test_the_errors_module_docstring_agrees_with_the_readme():
     listed = {int(c) for c in re.findall(r"\b(\d{1,2})\s{2,}", errors.__doc__)}
-    assert listed == {c for c in readme_table() if c >= 10} | {2}
+    assert listed == {c for c in readme_table() if c >= 10} | {2, 4}
 
 
 def _run(args: list[str], cwd: Path, env: dict | None = None):
@@ -90,6 +90,7 @@ SCENARIOS = {
     "1-verify": lambda tmp, hub: (_verify_differs(tmp), {}),
     2: lambda tmp, hub: (["audit", "--no-such-option"], {}),
     3: lambda tmp, hub: (_gate_project(tmp, "broken"), {}),
+    4: lambda tmp, hub: (["audit", "--no-weights", "org/none", "sample:tiny-llama"], {"HF_ENDPOINT": hub.endpoint}),
     10: lambda tmp, hub: _hub(hub, tmp, "missing"),
     11: lambda tmp, hub: _hub(hub, tmp, "revision"),
     12: lambda tmp, hub: _hub(hub, tmp, "gated"),

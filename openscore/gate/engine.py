@@ -19,7 +19,15 @@ from openscore import __version__
 from openscore.errors import InvalidCheckpoint, OpenscoreError, UsageError
 from openscore.gate.lookup import NameIndex, WaiverIndex, split_spec
 from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_path
-from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
+from openscore.gate.result import (
+    CheckResult,
+    GateResult,
+    Lineage,
+    ModelResult,
+    PolicyWarning,
+    WaiverUse,
+    decide_exit,
+)
 from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, RuleOutcome, evaluate_report
 from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
 from openscore.report import AuditReport, load_report
@@ -86,7 +94,35 @@ def run_gate(
         allow_incomplete=allow_incomplete,
         models=models,
         exit_code=decide_exit(models, allow_incomplete),
+        warnings=unmatched_waivers(policy, models),
     )
+
+
+def unmatched_waivers(policy: LoadedPolicy, models: list[ModelResult]) -> list[PolicyWarning]:
+    """Waivers whose model matches no model of the run, or whose rules match no check of the models
+    they name: a waiver for `tiiuae/falcon-40b` against a folder audited as `local/falcon` does nothing,
+    and nobody would notice."""
+    index = WaiverIndex((w.model, w) for w in policy.policy.waivers)
+    named: dict[int, list[ModelResult]] = {}
+    for model in models:  # one index lookup per model: linear in models and waivers
+        for position, _ in index.for_names(_names(model)):
+            named.setdefault(position, []).append(model)
+    warnings = []
+    for position, waiver in enumerate(policy.policy.waivers):
+        line = policy.line_of("waivers", position)
+        if position not in named:
+            gated = ", ".join(sorted({m.repo_id or m.source for m in models})[:5])
+            warnings.append(PolicyWarning(file=policy.file, line=line, message=(
+                f"waiver for {waiver.model!r} matches no model gated ({gated}); is the model named by its repo id?")))
+        elif not any(fnmatch.fnmatchcase(c.rule, pattern)
+                     for m in named[position] for c in m.checks for pattern in waiver.rules):
+            warnings.append(PolicyWarning(file=policy.file, line=line, message=(
+                f"waiver for {waiver.model!r}: its rules ({', '.join(waiver.rules)}) match no check of that model")))
+    return warnings
+
+
+def _names(model: ModelResult) -> set[str]:
+    return {model.source, split_spec(model.source)[0]} | ({model.repo_id} if model.repo_id else set())
 
 
 def is_report_path(spec: str) -> bool:
@@ -177,7 +213,7 @@ def _obtain_report(spec: str, run: _Run) -> AuditReport:
         spec = governed[1].spec
     rubrics = sorted(run.policy.policy.rubrics) or None
     return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics,
-                 progress=run.progress)
+                 progress=run.progress, identity=governed[1].id if governed is not None else None)
 
 
 def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:
