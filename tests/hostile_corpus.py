@@ -254,7 +254,7 @@ def cases() -> list[Case]:
         Case("config architectures: 5", "valid but unusual", _config(architectures=5, model_type=[1]), 0),
         Case("card base_model: 12, datasets: 7", "valid but unusual", _card("base_model: 12\ndatasets: 7\n"), 0),
         Case("card tags: 3, license: [1]", "valid but unusual", _card("tags: 3\nlicense: [1]\n"), 0),
-        Case("source with a 300-byte name", "valid but unusual", lambda r: ["audit", LONG], 2),
+        Case("source with a 300-byte name", "valid but unusual", lambda r: ["audit", LONG, "--reports", "out"], 2),
         Case("--reports with a 300-byte name", "valid but unusual", _long_reports_folder, 2),
         Case("waiver date 2027-13-45", "valid but unusual", _policy(
             "version: 1\nwaivers:\n  - model: x\n    rules: [gate.audit]\n    reason: r\n    expires: 2027-13-45\n"), 2),
