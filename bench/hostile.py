@@ -99,7 +99,13 @@ def gate_seconds(count: int, folder: Path) -> float:
     return seconds
 
 
-def _growth(label: str, unit: str, rows: list[tuple[int, float]]) -> None:
+def _two_sizes(label: str, unit: str, scale: float, scale_name: str, sizes: str, measure) -> None:
+    """Time `measure(size)` at each size; print the time per unit and how it grows (1.0 = linear)."""
+    rows = []
+    for size in (int(x) for x in sizes.split(",")):
+        seconds = measure(size)
+        rows.append((size, seconds))
+        print(f"{label} {size:>8}: {seconds:7.2f} s, {seconds / size * scale:7.2f} {scale_name} per {unit}", flush=True)
     if len(rows) == 2:
         (n1, s1), (n2, s2) = rows
         print(f"{label} growth: per-{unit} time x{(s2 / n2) / (s1 / n1):.2f} for x{n2 / n1:.0f} (1.0 = linear)")
@@ -131,25 +137,9 @@ def main() -> None:
             for o in outcomes:
                 if not o.clean:
                     print(f"  NOT CLEAN: {o.case.name}: {'; '.join(o.problems)}")
-        rows = []
-        for n in (int(x) for x in args.tensors.split(",")):
-            seconds = tensors_seconds(n, base / f"t{n}")
-            rows.append((n, seconds))
-            print(f"tensors {n:>8}: {seconds:7.2f} s, {seconds / n * 1e6:7.1f} us per tensor", flush=True)
-        _growth("tensors", "tensor", rows)
-        rows = []
-        for kb in (int(x) for x in args.card_kb.split(",")):
-            seconds = card_seconds(kb, base / f"c{kb}")
-            rows.append((kb, seconds))
-            print(f"card {kb:>6} KB: {seconds:7.2f} s, {seconds / kb * 1e3:7.2f} ms per KB", flush=True)
-        _growth("card", "KB", rows)
-        rows = []
-        for n in (int(x) for x in args.gate.split(",")):
-            seconds = gate_seconds(n, base / f"g{n}")
-            rows.append((n, seconds))
-            print(f"gate {n:>6} models x {n} waivers: {seconds:7.2f} s, {seconds / n * 1e3:7.2f} ms per model", flush=True)
-        _growth("gate", "model", rows)
-
+        _two_sizes("tensors", "tensor", 1e6, "us", args.tensors, lambda n: tensors_seconds(n, base / f"t{n}"))
+        _two_sizes("card (KB)", "KB", 1e3, "ms", args.card_kb, lambda kb: card_seconds(kb, base / f"c{kb}"))
+        _two_sizes("gate (models = waivers)", "model", 1e3, "ms", args.gate, lambda n: gate_seconds(n, base / f"g{n}"))
 
 if __name__ == "__main__":
     main()

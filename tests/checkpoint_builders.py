@@ -105,6 +105,23 @@ def gguf_file(path: Path, *, vocab: int = 300, rows: int = 64) -> dict[str, np.n
     return tensors
 
 
+def gguf_with_empty_tensor(path: Path) -> Path:
+    """A llama GGUF whose attention bias has zero elements (F32[0]), beside a norm and an F16 matrix."""
+    import gguf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), arch="llama")
+    writer.add_block_count(1)
+    writer.add_tensor("blk.0.attn_norm.weight", np.ones(32, np.float32))
+    writer.add_tensor("blk.0.ffn_up.weight", np.random.default_rng(0).standard_normal((64, 32)).astype(np.float16))
+    writer.add_tensor("blk.0.attn_q.bias", np.zeros(0, np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 def adapter(folder: Path) -> dict[str, np.ndarray]:
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {

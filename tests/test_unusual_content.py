@@ -29,19 +29,7 @@ def test_zero_element_1d_and_2d_tensors_fingerprint_and_compare_in_safetensors(t
 
 
 def test_zero_element_tensor_in_gguf_fingerprints_and_compares(tmp_path):
-    import gguf
-
-    path = tmp_path / "g" / "model.gguf"
-    path.parent.mkdir()
-    writer = gguf.GGUFWriter(str(path), arch="llama")
-    writer.add_block_count(1)
-    writer.add_tensor("blk.0.attn_norm.weight", np.ones(32, np.float32))
-    writer.add_tensor("blk.0.ffn_up.weight", np.random.default_rng(0).standard_normal((64, 32)).astype(np.float16))
-    writer.add_tensor("blk.0.attn_q.bias", np.zeros(0, np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    path = build.gguf_with_empty_tensor(tmp_path / "g" / "model.gguf")
     fp = fingerprint_of(path.parent)
     bias = next(t for t in fp.tensors if t.name == "blk.0.attn_q.bias")
     assert bias.constant and not bias.sketch
