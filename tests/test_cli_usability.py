@@ -340,3 +340,12 @@ def test_a_folder_is_labelled_by_its_name(tmp_path):
     res = run("fingerprint", str(folder), "-o", str(tmp_path / "fp.osfp"))
     assert res.exit_code == 0
     assert f"  fingerprint {folder.name}: 0.9 MiB to read\n" in res.stderr and str(folder.parent) not in res.stderr
+
+
+@pytest.mark.parametrize("order", [("tiny-llama-shell", "tiny-llama"), ("tiny-llama", "tiny-llama-shell")])
+def test_audit_o_writes_the_summaries_in_the_order_of_the_sources(tmp_path, order):
+    out = tmp_path / "summary.txt"
+    res = run("audit", *(f"sample:{name}" for name in order), "--reports", str(tmp_path / "r"), "-o", str(out))
+    assert res.exit_code == 0
+    heads = [line.split("@")[0] for line in out.read_text().splitlines() if line.startswith("openscore-samples/")]
+    assert heads == [f"openscore-samples/{name}" for name in order]
