@@ -3,8 +3,11 @@
 Lines (each a JSON object with `run`, the run id, and `event`):
   {"event": "start", "inputs": <digest of the jobs and options>, "total": N}
   {"event": "model", "key": ..., "status": "audited"|"unchanged"|"failed", "repo_id", "sha", "report",
-   "exit_code", "error_class", "error", "seconds"}
+   "exit_code", "error_class", "error", "unsafe_pickle"}
   {"event": "end", "tally": {...}}
+
+The run id is `<inputs digest>-<number of the run>` and no line holds a time, so a `--jobs 1` run over
+the same inputs writes the same bytes (with more jobs, models are recorded in the order they finish).
 
 A model's line is written after its report, in one `write` on a file opened for appending: a run
 killed at any moment leaves whole reports and at most one torn last line, which reading skips. Lines
@@ -19,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,7 +89,7 @@ class RunState:
             self.run_id, self.resumed = last["run"], True
             return {line["key"] for line in lines if line["run"] == self.run_id and line.get("event") == "model"
                     and line.get("status") in DONE and isinstance(line.get("key"), str)}
-        self.run_id, self.resumed = uuid.uuid4().hex[:16], False
+        self.run_id, self.resumed = f"{digest[:12]}-{len(starts) + 1}", False
         self._append({"event": "start", "inputs": digest, "total": total})
         return set()
 
@@ -108,11 +110,11 @@ class RunState:
         return {repo: list(shas.values()) for repo, shas in found.items() if shas}
 
     def record(self, outcome: Outcome) -> None:
-        doc = {k: v for k, v in asdict(outcome).items() if k != "text"}
+        doc = {k: v for k, v in asdict(outcome).items() if k not in ("text", "seconds")}
         self._append({"event": "model", **doc})
 
     def end(self, tally: dict) -> None:
-        self._append({"event": "end", "tally": tally})
+        self._append({"event": "end", "tally": {k: v for k, v in tally.items() if k != "seconds"}})
 
     def _append(self, doc: dict) -> None:
         if self.run_id is None:
