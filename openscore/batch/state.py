@@ -1,7 +1,8 @@
 """The run state of batch audits: a JSON-lines journal beside the reports, appended one line per model.
 
 Lines (each a JSON object with `run`, the run id, and `event`):
-  {"event": "start", "inputs": <digest of the jobs and options>, "total": N}
+  {"event": "start", "inputs": <digest of the jobs and options>, "options": <digest of the report options>,
+   "total": N}
   {"event": "model", "key": ..., "status": "audited"|"unchanged"|"failed", "repo_id", "sha", "report",
    "exit_code", "error_class", "error", "unsafe_pickle"}
   {"event": "end", "tally": {...}}
@@ -78,7 +79,7 @@ class RunState:
                     out.append(line)
         return out
 
-    def begin(self, digest: str, total: int) -> set[str]:
+    def begin(self, digest: str, total: int, options: str = "") -> set[str]:
         """Start a run, or resume the interrupted one over the same inputs; the keys already done."""
         lines = self._lines()
         starts = [line for line in lines if line.get("event") == "start"]
@@ -90,8 +91,20 @@ class RunState:
             return {line["key"] for line in lines if line["run"] == self.run_id and line.get("event") == "model"
                     and line.get("status") in DONE and isinstance(line.get("key"), str)}
         self.run_id, self.resumed = f"{digest[:12]}-{len(starts) + 1}", False
-        self._append({"event": "start", "inputs": digest, "total": total})
+        self._append({"event": "start", "inputs": digest, "options": options, "total": total})
         return set()
+
+    def audited_with(self, options: str) -> dict[str, set[str]]:
+        """repo id -> commit shas audited (or found unchanged) by runs whose report options digest was
+        `options`: a report made with other options (rubrics, weights, linked evidence) is not current."""
+        lines = self._lines()
+        runs = {line["run"] for line in lines if line.get("event") == "start" and line.get("options") == options}
+        found: dict[str, set[str]] = {}
+        for line in lines:
+            if line.get("event") == "model" and line["run"] in runs and line.get("status") in DONE \
+                    and isinstance(line.get("repo_id"), str) and isinstance(line.get("sha"), str):
+                found.setdefault(line["repo_id"], set()).add(line["sha"])
+        return found
 
     def content_failures(self, codes: frozenset[int]) -> dict[str, list[tuple[str, int, str, str]]]:
         """repo id -> (sha, exit code, error class, message) of earlier failures with one of `codes`:
