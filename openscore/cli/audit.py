@@ -90,7 +90,7 @@ def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, o
     if output is not None:
         from openscore.atomic import write_text
 
-        text = "\n".join(view.rendered)
+        text = "\n".join(view.rendered[job.key] for job in job_list if job.key in view.rendered)  # input order
         write_text(output, text if text.endswith("\n") else text + "\n")
     error = result.error()
     if error is not None:
@@ -123,7 +123,7 @@ class _View:
 
         self.reports_dir, self.fmt, self.keep = reports_dir, fmt, keep  # keep: for -o; else streamed to stdout
         self.console = err_console()
-        self.rendered: list[str] = []
+        self.rendered: dict[str, str] = {}  # job key -> output, written in input order (jobs finish in any)
         self.done = self.failed = self.total = self.printed = 0
         self.started = time.monotonic()
         self._bar = self._bar_context = None
@@ -186,7 +186,7 @@ class _View:
 
             text = cyclonedx_json(report)
         if self.keep:
-            self.rendered.append(text)
+            self.rendered[outcome.key] = text
         else:  # streamed (a live bar on stderr lets stdout through above it): a batch keeps no outputs
             if self.printed:
                 echo("")
