@@ -89,8 +89,7 @@ def test_outputs_are_byte_identical_across_hash_seeds(tmp_path: Path):
     expected = {"summary.txt", "folder.json", "inspect.json", "gate.json", "gate.sarif", "gate.xml", "gate.md",
                 "openscore.lock"}
     assert expected <= set(first), sorted(first)
-    assert sum(name.startswith("reports/") and name.endswith(".json") for name in first) == 3  # 2 samples, folder
-    assert "reports/.openscore/batch-state.jsonl" in first  # the run state, as deterministic as the reports
+    assert sum(name.startswith("reports/") for name in first) == 3  # two samples and the folder
     datasets = first["folder.json"].decode()
     assert "HuggingFaceFW/fineweb" in datasets and "togethercomputer/RedPajama-Data-1T" in datasets
     for seed in SEEDS[1:]:

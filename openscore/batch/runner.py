@@ -193,7 +193,8 @@ def run_batch(
     if not jobs:
         raise UsageError("nothing to audit: no sources given and the lists are empty")
     reports_dir = Path(reports_dir)
-    state = RunState(state_path or reports_dir / DEFAULT_STATE)
+    # one model has nothing to resume: it records no state (and a failure leaves no trace on disk)
+    state = RunState(state_path or reports_dir / DEFAULT_STATE, write=len(jobs) > 1)
     report_options = inputs_digest([], options.report_options())
     done = state.begin(inputs_digest([j.key for j in jobs], options.fingerprint()), len(jobs), report_options)
     failures = state.content_failures(CONTENT_FAILURES)

@@ -60,8 +60,9 @@ def inputs_digest(keys: Iterable[str], options: dict) -> str:
 class RunState:
     """The journal of one reports folder; `begin()` starts or resumes a run."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, write: bool = True):
         self.path = Path(path)
+        self.write = write  # False: read what earlier runs did, record nothing (a run of one model)
         self.run_id: str | None = None
         self.resumed = False
 
@@ -84,7 +85,7 @@ class RunState:
         lines = self._lines()
         starts = [line for line in lines if line.get("event") == "start"]
         last = starts[-1] if starts else None
-        if last is not None and last.get("inputs") == digest and not any(
+        if self.write and last is not None and last.get("inputs") == digest and not any(
             line.get("event") == "end" and line["run"] == last["run"] for line in lines
         ):
             self.run_id, self.resumed = last["run"], True
@@ -132,6 +133,8 @@ class RunState:
     def _append(self, doc: dict) -> None:
         if self.run_id is None:
             raise UsageError("run state: begin() a run before recording it")
+        if not self.write:
+            return
         data = (json.dumps({"run": self.run_id, **doc}, sort_keys=True) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
