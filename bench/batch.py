@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--ray-models", type=int, default=50, help="models audited by the Ray run")
     parser.add_argument("--ray-jobs", type=int, default=16)
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--no-threads", action="store_true", help="only the Ray runs")
     args = parser.parse_args()
 
     import multiprocessing
@@ -123,10 +124,14 @@ def main() -> None:
               f"{args.latency * 1000:.0f} ms added per request; {os.cpu_count()} CPUs")
         run("warm-up", names[:2], 1, make_engine("threads", 1), endpoint, work)  # imports, registry load
         set_latency(args.latency)
-        one, _, _ = run("threads --jobs 1", spread(args.j1_models), 1, make_engine("threads", 1), endpoint, work)
-        run("threads --jobs 4", spread(args.j4_models), 4, make_engine("threads", 4), endpoint, work)
-        sixteen, first, reports = run("threads --jobs 16", names, 16, make_engine("threads", 16), endpoint, work)
-        _, second, _ = run("second run, same", names, 16, make_engine("threads", 16), endpoint, work, reports)
+        if not args.no_threads:
+            one, _, _ = run("threads --jobs 1", spread(args.j1_models), 1, make_engine("threads", 1), endpoint, work)
+            run("threads --jobs 4", spread(args.j4_models), 4, make_engine("threads", 4), endpoint, work)
+            sixteen, first, reports = run("threads --jobs 16", names, 16, make_engine("threads", 16), endpoint, work)
+            _, second, _ = run("second run, same", names, 16, make_engine("threads", 16), endpoint, work, reports)
+            print(f"scaling: --jobs 16 / --jobs 1 = {sixteen / one:.1f}x (target >= 8x)")
+            print(f"unchanged rerun: {second:.2f} s = {second / first * 100:.1f} % of the first run's {first:.2f} s "
+                  f"(target < 5 %)")
         if not args.no_ray:
             try:
                 import ray
@@ -144,9 +149,6 @@ def main() -> None:
                 print("  (ray: peak is the driver's; each worker is a process of its own)")
         conn.send(None)
         server.join()
-    print(f"scaling: --jobs 16 / --jobs 1 = {sixteen / one:.1f}x (target >= 8x)")
-    print(f"unchanged rerun: {second:.2f} s = {second / first * 100:.1f} % of the first run's {first:.2f} s "
-          f"(target < 5 %)")
 
 
 if __name__ == "__main__":

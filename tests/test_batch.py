@@ -113,6 +113,10 @@ def test_unchanged_shas_cost_one_call_and_a_new_sha_writes_a_report_beside_the_o
     assert "audited 1, unchanged 2" in result.stderr
     history = {m.repo_id: m for m in load_reports(reports)}[changed].history
     assert len(history) == 2  # both commits' reports: the site shows the history
+    result = _audit([*args, "--rubric", "mof"], reports)
+    assert "audited 3, unchanged 0" in result.stderr  # reports made with other options are not current
+    result = _audit([*args, "--rubric", "mof"], reports)
+    assert "audited 0, unchanged 3" in result.stderr
     result = _audit([*args, "--force"], reports)
     assert "audited 3, unchanged 0" in result.stderr
 

@@ -136,8 +136,7 @@ def test_linked_is_off_by_default_and_the_cli_offline_flag_wins(realcards, fake_
     res = CliRunner().invoke(cli, ["audit", str(realcards / "LLM360__Amber"), "--no-weights", "--linked", "--offline",
                                    "--reports", str(tmp_path), "--format", "json"], catch_exceptions=False)
     assert res.exit_code == 0 and not fake_linked.requests
-    # --force: the same commit already has a report (an unchanged sha is not audited again)
-    res = CliRunner().invoke(cli, ["audit", str(realcards / "LLM360__Amber"), "--no-weights", "--linked", "--force",
+    res = CliRunner().invoke(cli, ["audit", str(realcards / "LLM360__Amber"), "--no-weights", "--linked",
                                    "--reports", str(tmp_path), "--format", "json"], catch_exceptions=False)
     assert res.exit_code == 0 and fake_linked.github_calls() > 0
 

@@ -30,7 +30,8 @@ class ThreadEngine:
 
     def __init__(self, jobs: int):
         self.jobs = max(1, jobs)
-        self.window = self.jobs * self.CHECKS_PER_JOB
+        # one job: strictly one model after another, so outputs come in the order of the inputs
+        self.window = self.jobs * self.CHECKS_PER_JOB if self.jobs > 1 else 1
         self.audit_slots = threading.BoundedSemaphore(self.jobs)
 
     def run(self, fn: Callable[[Any], Any], tasks: Iterable) -> Iterator[Finished]:

@@ -45,11 +45,14 @@ class BatchOptions:
     max_rps: float | None = None  # steady pace of requests per endpoint; None: only when the server asks
     linked: bool = False  # also read what the card links (openscore.evidence.linked)
 
+    def report_options(self) -> dict:
+        """What shapes a report: a report made with other values is not current, whatever its commit."""
+        return {"endpoint": self.endpoint, "weights": self.weights, "sample": self.sample,
+                "rubrics": sorted(self.rubrics), "overrides": self.overrides_dir, "linked": self.linked}
+
     def fingerprint(self) -> dict:
         """What makes two runs the same run (the token is left out: it is a secret, not a choice)."""
-        return {"endpoint": self.endpoint, "weights": self.weights, "sample": self.sample,
-                "rubrics": list(self.rubrics), "overrides": self.overrides_dir, "force": self.force,
-                "linked": self.linked}
+        return {**self.report_options(), "force": self.force}
 
 
 @dataclass(frozen=True)
@@ -190,10 +193,12 @@ def run_batch(
     if not jobs:
         raise UsageError("nothing to audit: no sources given and the lists are empty")
     reports_dir = Path(reports_dir)
-    # a one-model run keeps no journal unless asked (--state): nothing to resume, nothing left behind on failure
-    state = RunState(state_path or reports_dir / DEFAULT_STATE, journal=state_path is not None or len(jobs) > 1)
-    done = state.begin(inputs_digest([j.key for j in jobs], options.fingerprint()), len(jobs))
+    # one model has nothing to resume: it records no state (and a failure leaves no trace on disk)
+    state = RunState(state_path or reports_dir / DEFAULT_STATE, write=len(jobs) > 1)
+    report_options = inputs_digest([], options.report_options())
+    done = state.begin(inputs_digest([j.key for j in jobs], options.fingerprint()), len(jobs), report_options)
     failures = state.content_failures(CONTENT_FAILURES)
+    current = state.audited_with(report_options)
     todo = [job for job in jobs if job.key not in done]
     result = BatchResult(total=len(jobs), resumed=len(jobs) - len(todo))
     if on_start:
@@ -202,7 +207,7 @@ def run_batch(
     slots = getattr(engine, "audit_slots", None)  # a thread engine's; a Ray task is one audit anyway
     fn = audit_task if progress is byte_progress is slots is None else partial(
         audit_task, progress=progress, byte_progress=byte_progress, audit_slot=slots)
-    tasks = (_task(job, options, reports_dir, failures) for job in todo)  # lazy: pulled as slots free up
+    tasks = (_task(job, options, reports_dir, failures, current) for job in todo)  # lazy: pulled as slots free up
     for task, outcome, error in engine.run(fn, tasks):
         if error is not None:
             outcome = failure(task, error)
@@ -217,9 +222,12 @@ def run_batch(
     return result
 
 
-def _task(job: Job, options: BatchOptions, reports_dir: Path, failures: dict[str, list]) -> Task:
+def _task(job: Job, options: BatchOptions, reports_dir: Path, failures: dict[str, list],
+          current: dict[str, set[str]]) -> Task:
+    """The job with what is known of its repo: shas with a report made with these options, and failures."""
     hint = job.repo_hint()
-    return Task(job, hint, reported_shas(reports_dir, hint), options, tuple(failures.get(hint or "", ())))
+    known = reported_shas(reports_dir, hint) & current.get(hint or "", set())
+    return Task(job, hint, known, options, tuple(failures.get(hint or "", ())))
 
 
 def _write(reports_dir: Path, outcome: Outcome) -> None:

@@ -1,10 +1,14 @@
 """The run state of batch audits: a JSON-lines journal beside the reports, appended one line per model.
 
 Lines (each a JSON object with `run`, the run id, and `event`):
-  {"event": "start", "inputs": <digest of the jobs and options>, "total": N}
+  {"event": "start", "inputs": <digest of the jobs and options>, "options": <digest of the report options>,
+   "total": N}
   {"event": "model", "key": ..., "status": "audited"|"unchanged"|"failed", "repo_id", "sha", "report",
-   "exit_code", "error_class", "error", "seconds"}
+   "exit_code", "error_class", "error", "unsafe_pickle"}
   {"event": "end", "tally": {...}}
+
+The run id is `<inputs digest>-<number of the run>` and no line holds a time, so a `--jobs 1` run over
+the same inputs writes the same bytes (with more jobs, models are recorded in the order they finish).
 
 A model's line is written after its report, in one `write` on a file opened for appending: a run
 killed at any moment leaves whole reports and at most one torn last line, which reading skips. Lines
@@ -19,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,9 +60,9 @@ def inputs_digest(keys: Iterable[str], options: dict) -> str:
 class RunState:
     """The journal of one reports folder; `begin()` starts or resumes a run."""
 
-    def __init__(self, path: Path, *, journal: bool = True):
+    def __init__(self, path: Path, *, write: bool = True):
         self.path = Path(path)
-        self.journal = journal  # False: read earlier runs, write nothing (a one-model run has nothing to resume)
+        self.write = write  # False: read what earlier runs did, record nothing (a run of one model)
         self.run_id: str | None = None
         self.resumed = False
 
@@ -77,20 +80,32 @@ class RunState:
                     out.append(line)
         return out
 
-    def begin(self, digest: str, total: int) -> set[str]:
+    def begin(self, digest: str, total: int, options: str = "") -> set[str]:
         """Start a run, or resume the interrupted one over the same inputs; the keys already done."""
         lines = self._lines()
         starts = [line for line in lines if line.get("event") == "start"]
         last = starts[-1] if starts else None
-        if last is not None and last.get("inputs") == digest and not any(
+        if self.write and last is not None and last.get("inputs") == digest and not any(
             line.get("event") == "end" and line["run"] == last["run"] for line in lines
         ):
             self.run_id, self.resumed = last["run"], True
             return {line["key"] for line in lines if line["run"] == self.run_id and line.get("event") == "model"
                     and line.get("status") in DONE and isinstance(line.get("key"), str)}
-        self.run_id, self.resumed = uuid.uuid4().hex[:16], False
-        self._append({"event": "start", "inputs": digest, "total": total})
+        self.run_id, self.resumed = f"{digest[:12]}-{len(starts) + 1}", False
+        self._append({"event": "start", "inputs": digest, "options": options, "total": total})
         return set()
+
+    def audited_with(self, options: str) -> dict[str, set[str]]:
+        """repo id -> commit shas audited (or found unchanged) by runs whose report options digest was
+        `options`: a report made with other options (rubrics, weights, linked evidence) is not current."""
+        lines = self._lines()
+        runs = {line["run"] for line in lines if line.get("event") == "start" and line.get("options") == options}
+        found: dict[str, set[str]] = {}
+        for line in lines:
+            if line.get("event") == "model" and line["run"] in runs and line.get("status") in DONE \
+                    and isinstance(line.get("repo_id"), str) and isinstance(line.get("sha"), str):
+                found.setdefault(line["repo_id"], set()).add(line["sha"])
+        return found
 
     def content_failures(self, codes: frozenset[int]) -> dict[str, list[tuple[str, int, str, str]]]:
         """repo id -> (sha, exit code, error class, message) of earlier failures with one of `codes`:
@@ -109,16 +124,16 @@ class RunState:
         return {repo: list(shas.values()) for repo, shas in found.items() if shas}
 
     def record(self, outcome: Outcome) -> None:
-        doc = {k: v for k, v in asdict(outcome).items() if k != "text"}
+        doc = {k: v for k, v in asdict(outcome).items() if k not in ("text", "seconds")}
         self._append({"event": "model", **doc})
 
     def end(self, tally: dict) -> None:
-        self._append({"event": "end", "tally": tally})
+        self._append({"event": "end", "tally": {k: v for k, v in tally.items() if k != "seconds"}})
 
     def _append(self, doc: dict) -> None:
         if self.run_id is None:
             raise UsageError("run state: begin() a run before recording it")
-        if not self.journal:
+        if not self.write:
             return
         data = (json.dumps({"run": self.run_id, **doc}, sort_keys=True) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
