@@ -25,6 +25,7 @@ from openscore.openness.licensing import dataset_licences, evaluate_licence
 from openscore.openness.lineage import resolve_base
 from openscore.overrides import load_overrides
 from openscore.report import AuditReport, SourceInfo
+from openscore.safeio import contained
 from openscore.sources.base import Inventory
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
@@ -152,12 +153,18 @@ def _base_document(base) -> dict | None:
 
 
 def report_path(report: AuditReport, reports_dir: Path) -> Path:
+    """`<reports_dir>/<org>/<name>/<sha>.json`, refused unless every part is one clean name inside the folder."""
     org, _, name = report.source.repo_id.partition("/")
+    sha = report.source.sha
     if not org or not name or ".." in (org, name) or "/" in name:
         raise UsageError(f"cannot file a report for repo id {report.source.repo_id!r}")
-    return Path(reports_dir) / org / name / f"{report.source.sha}.json"
+    if not sha or sha in (".", "..") or "/" in sha or "\\" in sha or "\0" in sha:
+        raise UsageError(f"cannot file a report for commit {sha!r}")
+    relative = Path(org) / name / f"{sha}.json"
+    contained(reports_dir, relative)
+    return Path(reports_dir) / relative
 
 
 def write_report(report: AuditReport, reports_dir: Path) -> Path:
     """Write `<reports_dir>/<org>/<name>/<sha>.json` atomically; equal reports give equal bytes."""
-    return write_text(report_path(report, reports_dir), report.to_json())
+    return write_text(report_path(report, reports_dir), report.to_json(), under=reports_dir)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from openscore.sources.base import SourceRef
 
 REPORT_SCHEMA_VERSION = "1.0"
+#: no audit report comes near this; a larger file is refused before it is parsed
+MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 GradeValue = Literal["open", "partial", "closed", "n/a", "unknown"]
 Verdict = Literal[

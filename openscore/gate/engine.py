@@ -21,7 +21,8 @@ from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_p
 from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
 from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, RuleOutcome, evaluate_report
 from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
-from openscore.report import AuditReport
+from openscore.report import MAX_REPORT_BYTES, AuditReport
+from openscore.safeio import read_bounded
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,7 @@ def run_gate(
 def load_report(path: str | Path) -> AuditReport:
     """A report saved by `openscore audit -o`; anything else is a usage error."""
     try:
-        return AuditReport.model_validate_json(Path(path).read_bytes())
-    except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from None
+        return AuditReport.model_validate_json(read_bounded(path, MAX_REPORT_BYTES, error=InvalidReport, what="report"))
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"

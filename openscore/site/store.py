@@ -16,11 +16,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from openscore.errors import InvalidReport
-from openscore.report import REPORT_SCHEMA_VERSION, AuditReport
+from openscore.report import MAX_REPORT_BYTES, REPORT_SCHEMA_VERSION, AuditReport
+from openscore.safeio import read_bounded
 from openscore.site.safety import path_segment
 
 #: A report bigger than this is not something `openscore audit` writes: refuse before parsing it.
-MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,7 @@ class AuditedModel:
 def read_report(path: Path) -> AuditReport:
     """One saved report, validated; a one-line InvalidReport for anything else."""
     try:
-        size = path.stat().st_size
-        if size > MAX_REPORT_BYTES:
-            raise InvalidReport(f"{path}: {size} bytes is larger than any audit report ({MAX_REPORT_BYTES})")
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        data = json.loads(read_bounded(path, MAX_REPORT_BYTES, error=InvalidReport, what="report"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidReport(f"{path}: not JSON: {exc}") from exc
     if not isinstance(data, dict):

@@ -18,6 +18,7 @@ from typing import Literal
 
 from openscore.errors import EntryNotFound, InvalidCheckpoint, UsageError
 from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
+from openscore.safeio import read_bounded
 from openscore.sources.lfs import POINTER_SUFFIX, read_pointer
 
 #: folders that belong to tools, not to the model (git metadata, huggingface_hub's local_dir cache)
@@ -172,7 +173,7 @@ class LocalSource(Source):
         entry, disk = item
         if entry.size > max_bytes:
             raise InvalidCheckpoint(f"{path}: {entry.size} bytes, over the {max_bytes}-byte limit for a text file")
-        return disk.read_bytes().decode("utf-8", errors="replace")
+        return read_bounded(disk, max_bytes, error=InvalidCheckpoint, what="text file").decode("utf-8", errors="replace")
 
     def local_path(self, path: str) -> Path | None:
         item = self._entries.get(path)
