@@ -16,7 +16,15 @@ from pathlib import Path
 
 from openscore import __version__
 from openscore.atomic import write_text
-from openscore.errors import GatedRepo, NothingToAnalyse, SourceError, UsageError
+from openscore.errors import (
+    DeadlineExceeded,
+    GatedRepo,
+    HubServerError,
+    InvalidHubResponse,
+    NothingToAnalyse,
+    SourceError,
+    UsageError,
+)
 from openscore.evidence import collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
@@ -86,6 +94,8 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list
     progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent else ": fingerprinting weights"))
     try:
         provenance = analyse(source, headers, layout, sample=sample, progress=_byte_progress(progress))
+    except (InvalidHubResponse, HubServerError, DeadlineExceeded):
+        raise  # a hostile or failing server: no verdict rather than one built on wrong bytes
     except (NothingToAnalyse, SourceError) as exc:
         notes.append(f"provenance: {exc}")
         provenance = None

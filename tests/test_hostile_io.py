@@ -273,3 +273,63 @@ def test_text_file_over_the_cap_is_refused(tmp_path):
     (tmp_path / "README.md").write_bytes(b"x" * 100)
     with pytest.raises(InvalidCheckpoint, match="over the 10-byte limit"):
         open_source(str(tmp_path)).read_text("README.md", max_bytes=10)
+
+
+# -- hashing a large local file: progress, and the deadline --------------------------------------------
+
+def test_a_40_gb_sparse_file_does_not_hash_for_ever(tmp_path):
+    from openscore.errors import DeadlineExceeded
+    from openscore.sources.limits import Limits, use_limits
+
+    build.single_safetensors(tmp_path)
+    with open(tmp_path / "huge.bin", "wb") as fh:
+        fh.truncate(40 << 30)  # 40 GB of holes: costs no disk, would take minutes to hash
+    started = time.monotonic()
+    with use_limits(Limits(file_deadline=0.5)):  # as `--file-deadline 0.5` sets them
+        with pytest.raises(DeadlineExceeded, match="hashing huge.bin: over the per-file deadline of 0.5 s") as info:
+            open_source(str(tmp_path)).inventory()
+    assert time.monotonic() - started < 5
+    assert info.value.exit_code == 18
+    with use_limits(Limits(file_deadline=60, deadline=0.5)):
+        with pytest.raises(DeadlineExceeded, match="over the per-audit deadline of 0.5 s"):
+            open_source(str(tmp_path)).inventory()
+
+
+def test_hashing_a_large_folder_shows_progress(tmp_path, monkeypatch):
+    from contextlib import contextmanager
+
+    from openscore.sources import local
+    from openscore.sources.limits import Limits
+
+    monkeypatch.setattr(local, "HASH_PROGRESS_MIN_BYTES", 1 << 20)
+    (tmp_path / "a.bin").write_bytes(bytes(3 << 20))
+    (tmp_path / "b.bin").write_bytes(bytes(2 << 20))
+    seen = []
+
+    @contextmanager
+    def bar(label, total):
+        seen.append((label, total))
+
+        class Bar:
+            def update(self, done):
+                seen.append(done)
+
+        yield Bar()
+
+    local.LocalSource(tmp_path, limits=Limits(progress=bar)).inventory()
+    assert seen[0] == ("hashing local files", 5 << 20)
+    assert seen[-1] == 5 << 20 and seen[1:] == sorted(seen[1:])
+
+
+def test_hashing_progress_goes_through_the_cli_console(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from openscore.cli import cli
+    from openscore.sources import local
+
+    monkeypatch.setattr(local, "HASH_PROGRESS_MIN_BYTES", 1 << 20)
+    build.single_safetensors(tmp_path / "m")
+    (tmp_path / "m" / "big.dat").write_bytes(bytes(3 << 20))
+    result = CliRunner().invoke(cli, ["inspect", str(tmp_path / "m")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "hashing local files: 3.0 of 3.0 MiB" in result.stderr

@@ -9,6 +9,7 @@ import pytest
 from openscore.errors import (
     EntryNotFound,
     GatedRepo,
+    HubServerError,
     NetworkUnavailable,
     RateLimited,
     RepoNotFound,
@@ -223,9 +224,9 @@ def test_transient_server_errors_are_retried_then_reported(fake_hub, tmp_path):
     fake_hub.fail_next(2, 503)
     assert _hub(fake_hub, "org/flaky").inventory().files
     fake_hub.fail_next(100, 500)
-    with pytest.raises(SourceError, match="HTTP 500") as info:
+    with pytest.raises(HubServerError, match="HTTP 500 .* after 3 tries") as info:
         _hub(fake_hub, "org/flaky").inventory()
-    assert info.value.exit_code == SourceError.exit_code and info.value.evaluation_failure
+    assert info.value.exit_code == 17 and info.value.evaluation_failure
 
 
 def test_retry_waits_follow_ratelimit_reset_capped(fake_hub, tmp_path, monkeypatch):

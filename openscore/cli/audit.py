@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from openscore.cli.limits import limit_options
 from openscore.errors import UnsafePickle, UsageError
 
 FORMATS = ("text", "json", "cyclonedx")
@@ -27,6 +28,7 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--token", default=None, metavar="T", help="Hub token for gated or private repositories.")
 @click.option("--overrides", "overrides_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of reviewed overrides (<org>/<name>.yaml); default: ./overrides when it exists.")
+@limit_options
 def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, endpoint, token, overrides_dir):
     """Audit SRC (Hub `org/name[@rev]`, a local folder, or `sample:NAME`) for openness and provenance.
 

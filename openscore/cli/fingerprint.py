@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from openscore.cli.limits import limit_options
 from openscore.atomic import canonical_json
 
 
@@ -25,6 +26,7 @@ def progress_printer(label: str):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Fingerprint file to write.")
 @click.option("--sample", is_flag=True, help="Read only the sketched rows (ranged reads); no content hashes.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device (default: cuda if available).")
+@limit_options
 def fingerprint_cmd(src: str, output: str, sample: bool, device: str | None) -> None:
     """Fingerprint the weights of SRC (folder, sample:NAME or org/name[@rev]) into a small file."""
     from openscore.weights.spec import fingerprint_spec
@@ -40,6 +42,7 @@ def fingerprint_cmd(src: str, output: str, sample: bool, device: str | None) -> 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--sample", is_flag=True, help="Fingerprint checkpoints by sampling rows only.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
+@limit_options
 def compare_cmd(reference: str, candidate: str, fmt: str, sample: bool, device: str | None) -> None:
     """Is CANDIDATE derived from REFERENCE? Each is a checkpoint or a fingerprint file."""
     from openscore.weights import compare

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from openscore.cli.limits import limit_options
+
 
 def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
     if value is None:
@@ -36,6 +38,7 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
               help="Fingerprint weights for provenance (--no-weights: card, files and headers only).")
 @click.option("-v", "--verbose", is_flag=True, help="List passing checks in the text on stderr too.")
 @click.pass_context
+@limit_options
 def gate_cmd(ctx: click.Context, sources, policy_path, formats, lock_path, allow_incomplete, today, endpoint, token,
              weights, verbose) -> None:
     """Gate SOURCES (Hub repo[@rev], folder, sample:NAME or a saved report .json) against a policy.

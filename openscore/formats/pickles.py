@@ -242,7 +242,8 @@ def scan_entry(source: Source, entry: FileEntry) -> PickleScan | None:
 
     if isinstance(source, HubSource):
         if entry.size <= REMOTE_SCAN_MAX_BYTES:
-            return scan_path(source.download(entry.path), entry.path)
+            with source.fetch(entry.path, REMOTE_SCAN_MAX_BYTES) as tmp:
+                return scan_path(tmp, entry.path)
         hub_scan = source.hub_pickle_scan(entry.path)
         if hub_scan is not None:
             return hub_scan
