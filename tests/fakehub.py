@@ -152,6 +152,7 @@ class FakeHub:
         self.range_from_zero = False  # True: answer Range with a 206 of the same length from offset 0
         self.trickle: float | None = None  # file bodies at this many bytes per second
         self.info_hooks: dict[str, Callable[[dict], object]] = {}  # repo id -> model info rewriter
+        self.tree_next: str | None = None  # a tree listing without `cursor` links to this next page
         self._stalls = 0
         self._closing = threading.Event()  # set by close(): stalled and trickling answers end
         self._lock = threading.Lock()
@@ -387,6 +388,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for entry in entries:
                     if entry["path"] in repo.security:
                         entry["securityFileStatus"] = repo.security[entry["path"]]
+            if self.hub.tree_next and "cursor" not in query:  # paginated, as the Hub does for large trees
+                return self._send_json(200, entries[:1], headers={"Link": f'<{self.hub.tree_next}>; rel="next"'})
             return self._send_json(200, entries)
         if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
             rev = self._revision(repo, rest[1])

@@ -246,3 +246,29 @@ def test_a_whole_file_longer_than_its_inventory_size_is_refused(fake_hub, small_
     fake_hub.hostile_info("org/m", _sib("README.md", "size", 10))
     with pytest.raises(InvalidHubResponse, match="download README.md: the answer is larger than the 10-byte limit"):
         _hub(fake_hub).read_text("README.md")
+
+
+def test_the_gate_maps_hostile_answers_to_could_not_evaluate(fake_hub, small_repo, tmp_path):
+    fake_hub.add_repo("org/m", small_repo)
+    fake_hub.hostile_info("org/m", _set("siblings", [{"rfilename": "../../x", "size": 1}]))
+    (tmp_path / "openscore.yaml").write_text("rubrics: {}\n")
+    args = ["gate", "org/m", "--endpoint", fake_hub.endpoint, "--no-weights", "--policy",
+            str(tmp_path / "openscore.yaml")]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    assert "'../../x' is not a clean relative path" in result.stderr
+
+
+def test_tree_pages_are_followed_on_the_endpoint_only(fake_hub, tmp_path):
+    build.torch_bin(tmp_path, shards=2)
+    verdict = {"status": "unsafe", "pickleImportScan": {
+        "imports": [{"module": "posix", "name": "system", "safety": "dangerous"}]}}
+    shard = "pytorch_model-00002-of-00002.bin"  # not on the first page (one entry per page)
+    fake_hub.add_repo("org/p", tmp_path, security={shard: verdict})
+    sha = fake_hub.repos["org/p"].revisions["main"].sha
+    fake_hub.tree_next = f"{fake_hub.endpoint}/api/models/org/p/tree/{sha}?recursive=true&expand=true&cursor=2"
+    assert _hub(fake_hub, "org/p").hub_pickle_scan(shard).dangerous == ("posix.system",)
+    fake_hub.tree_next = "http://elsewhere.invalid/api/models/org/p/tree/x?cursor=2"  # would carry our token
+    fake_hub.reset_counters()
+    assert _hub(fake_hub, "org/p").hub_pickle_scan(shard) is None
+    assert [r["path"] for r in fake_hub.requests if "/tree/" in r["path"]] == [f"/api/models/org/p/tree/{sha}"]

@@ -383,6 +383,9 @@ class HubSource(Source):
                                                            f"{self._name}: {what}"))
                 if not links:
                     break
+                if not links[0].startswith(self.endpoint + "/"):  # our token never goes to another host
+                    raise InvalidHubResponse(f"{self._name}: {what}: next page {links[0][:100]!r} is not on "
+                                             f"{self.endpoint}")
                 url, params = links[0], None  # the next page's URL carries its own query
         except SourceError:
             return {}
