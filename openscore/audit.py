@@ -25,7 +25,7 @@ from openscore.errors import (
     SourceError,
     UsageError,
 )
-from openscore.evidence import collect
+from openscore.evidence import LinkedConfig, collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
 from openscore.openness.grading import grade_rubric
@@ -38,6 +38,8 @@ from openscore.sources.base import Inventory
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
 Progress = Callable[[str], None]
+#: (bytes done, bytes total) of the weight fingerprint, for a caller that draws its own progress line
+ByteProgress = Callable[[int, int], None]
 
 
 def _quiet(_: str) -> None:
@@ -68,7 +70,8 @@ def _byte_progress(say: Progress) -> Callable[[int, int], None]:
     return report
 
 
-def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list[str]):
+def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
+             notes: list[str]):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
     from openscore.formats import read_checkpoint
 
@@ -93,7 +96,8 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list
 
     progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent else ": fingerprinting weights"))
     try:
-        provenance = analyse(source, headers, layout, sample=sample, progress=_byte_progress(progress))
+        provenance = analyse(source, headers, layout, sample=sample,
+                              progress=byte_progress or _byte_progress(progress))
     except (InvalidHubResponse, HubServerError, DeadlineExceeded):
         raise  # a hostile or failing server: no verdict rather than one built on wrong bytes
     except (NothingToAnalyse, SourceError) as exc:
@@ -112,8 +116,14 @@ def audit(
     rubrics: Sequence[str] | None = None,
     overrides_dir: Path | None = None,
     progress: Progress | None = None,
+    byte_progress: ByteProgress | None = None,
+    linked: bool = False,
 ) -> AuditReport:
-    """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for."""
+    """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for.
+
+    `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
+    line per quarter through `progress`. `linked` also reads what the card links outside the repository
+    (openscore.evidence.linked)."""
     from openscore.rubrics import load_rubric
     from openscore.sources import open_source
 
@@ -125,12 +135,14 @@ def audit(
     ref = inventory.ref
     overrides = load_overrides(overrides_dir, ref.repo_id, dimensions)
     say(f"{ref.key}: {len(inventory.files)} files")
-    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token)
+    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token,
+                        linked=LinkedConfig() if linked else None)
     bundle = collected.bundle
     notes: list[str] = []
     headers = layout = provenance = None
     if weights:
-        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say, notes=notes)
+        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say,
+                                                byte_progress=byte_progress, notes=notes)
     else:
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)

@@ -7,16 +7,26 @@ or removing one is a major change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openscore.errors import InvalidReport
+from openscore.safeio import read_bounded
 
 if TYPE_CHECKING:
     from openscore.sources.base import SourceRef
 
 REPORT_SCHEMA_VERSION = "1.0"
-#: no audit report comes near this; a larger file is refused before it is parsed
+#: no audit report comes near this size; a bigger file is refused before it is parsed
 MAX_REPORT_BYTES = 64 * 1024 * 1024
+#: reports nest a few levels (evidence inside collectors inside the report); deeper is not a report
+MAX_REPORT_DEPTH = 32
+
+#: a score or confidence: finite, in [0, 1]
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 GradeValue = Literal["open", "partial", "closed", "n/a", "unknown"]
 Verdict = Literal[
@@ -32,7 +42,7 @@ Verdict = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class Evidence(_Model):
@@ -74,7 +84,7 @@ class RubricResult(_Model):
     rubric: str  # "osai-v3", "osai-v1", "mof", "osaid"
     version: str
     grades: list[Grade]
-    scores: dict[str, float | None]  # profile id -> score in [0, 1] ("osai-compatible", "strict")
+    scores: dict[str, Unit | None]  # profile id -> score in [0, 1] ("osai-compatible", "strict")
     classification: str | None = None  # MOF: "Class I"/"Class II"/"Class III"/"Unclassified"; OSAID: "pass"/"fail"
     unmet: list[str] = Field(default_factory=list)  # OSAID unmet requirements / MOF missing components
     warnings: list[str] = Field(default_factory=list)  # e.g. MOF licence type-appropriateness
@@ -98,7 +108,10 @@ class LicenceFacts(_Model):
 class LicenceResult(_Model):
     declared: str | None = None  # card `license` as written
     resolved: LicenceFacts
-    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence}
+    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence, covers}
+    #: what governs each part when the repository licenses them apart ("code", "weights", "data");
+    #: `resolved` is the weights' licence
+    parts: dict[str, LicenceFacts] = Field(default_factory=dict)
     evidence: list[Evidence] = Field(default_factory=list)
 
 
@@ -115,7 +128,7 @@ class ProvenanceResult(_Model):
     verdict: Verdict
     base: str | None = None  # detected base, registry id ("meta-llama/Llama-2-7b-hf@sha")
     parents: list[str] = Field(default_factory=list)  # merges: both parents
-    confidence: float | None = None  # calibrated, in [0, 1]
+    confidence: Unit | None = None  # calibrated, in [0, 1]
     declared_base: str | None = None  # card base_model / config _name_or_path
     declared_relation: str | None = None  # card base_model_relation
     transformations: list[str] = Field(default_factory=list)  # "renamed 2 tensor kinds", "vocab +512 rows", ...
@@ -153,6 +166,12 @@ class AuditReport(_Model):
     default_rubric: str = "osai-v3"
     findings: list[Finding] = Field(default_factory=list)
 
+    def pipeline_notes(self) -> list[str]:
+        """Why the audit skipped a step (weights not read, no readable headers...): `evidence.pipeline.notes`."""
+        pipeline = self.evidence.get("pipeline")
+        notes = pipeline.get("notes") if isinstance(pipeline, dict) else None
+        return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
+
     def to_json(self) -> str:
         from openscore.atomic import canonical_json
 
@@ -160,3 +179,60 @@ class AuditReport(_Model):
 
 
 Grade.model_rebuild()
+
+
+def load_report(path: str | Path) -> AuditReport:
+    """A saved report (gate, site, export read them back), validated; one-line InvalidReport (exit 2) else.
+
+    A report is untrusted input like any other: bounded in size, no NaN/Infinity, no duplicate keys,
+    bounded nesting, no unknown fields, every score finite and within [0, 1].
+    """
+    path = Path(path)
+    raw = read_bounded(path, MAX_REPORT_BYTES, error=InvalidReport, what="report")
+    try:
+        data = json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_unique)
+    except RecursionError:
+        raise InvalidReport(f"{path}: not JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and the two hooks below
+        raise InvalidReport(f"{path}: not JSON: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise InvalidReport(f"{path}: not an audit report (top level is not an object)")
+    version = str(data.get("schema_version", ""))
+    if version.split(".")[0] != REPORT_SCHEMA_VERSION.split(".")[0]:
+        raise InvalidReport(
+            f"{path}: report schema {version or '?'} is not readable by this openscore (reads {REPORT_SCHEMA_VERSION})"
+        )
+    if _depth(data) > MAX_REPORT_DEPTH:
+        raise InvalidReport(f"{path}: invalid report: nested deeper than {MAX_REPORT_DEPTH} levels")
+    try:
+        return AuditReport.model_validate(data, strict=True)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = "/".join(str(part) for part in first["loc"])
+        raise InvalidReport(f"{path}: invalid report at {where or '/'}: {first['msg']}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {twice!r}")
+    return out
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_REPORT_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest

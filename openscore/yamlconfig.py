@@ -30,6 +30,21 @@ MAX_CONFIG_BYTES = 4_000_000
 MAX_EXPANDED_NODES = 1_000_000
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader where a value that looks like a date but is none (`2027-13-45`) is a YAML error at its
+    line, not a bare ValueError from datetime."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 @dataclass(frozen=True)
 class LoadedYaml:
     """The plain data of a YAML file and the 1-based line of every key path in it."""
@@ -53,7 +68,7 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
     raw = read_bounded(path, MAX_CONFIG_BYTES, error=ConfigError, what="config file")
     try:
         text = raw.decode("utf-8")
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             if node is not None:

@@ -10,11 +10,11 @@ from openscore.errors import (
     EntryNotFound,
     GatedRepo,
     HubServerError,
+    InvalidHubResponse,
     NetworkUnavailable,
     RateLimited,
     RepoNotFound,
     RevisionNotFound,
-    SourceError,
     UnsafePickle,
 )
 from openscore.formats import assert_safe, read_checkpoint
@@ -154,8 +154,9 @@ def test_server_ignoring_range(fake_hub, tmp_path, monkeypatch):
     assert source.read_range("model.safetensors", 10, 20) == data[10:30]  # near the start: skip and stop
     assert read_checkpoint(source).tensors == read_checkpoint(open_source(str(tmp_path))).tensors
     monkeypatch.setattr("openscore.sources.hub.MAX_SKIP_BYTES", 1000)
-    with pytest.raises(SourceError, match="ignores Range"):  # far in: refuse to stream the file up to there
+    with pytest.raises(InvalidHubResponse, match="ignores Range") as info:  # far in: refuse to stream up to there
         source.read_range("model.safetensors", 5000, 8)
+    assert info.value.exit_code == 16
 
 
 # -- errors -----------------------------------------------------------------------------------------

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
+from openscore.cli.console import ByteMeter, echo, paint
 from openscore.cli.limits import limit_options
+from openscore.cli.options import sparse_option
 from openscore.errors import UnsafePickle, UsageError
+from openscore.textstyle import unpainted
 
 FORMATS = ("text", "json", "cyclonedx")
 
@@ -23,13 +26,18 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--rubric", "rubrics", multiple=True, metavar="ID",
               help="Rubric to grade against (repeatable; default: osai-v3, osai-v1, mof, osaid).")
 @click.option("--no-weights", is_flag=True, help="Do not read weights: card, licence and files only (fast).")
-@click.option("--sample", is_flag=True, help="Fingerprint a sample of each tensor instead of all of it (faster).")
+@sparse_option("sample")
 @click.option("--endpoint", default=None, metavar="URL", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")
 @click.option("--token", default=None, metavar="T", help="Hub token for gated or private repositories.")
 @click.option("--overrides", "overrides_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of reviewed overrides (<org>/<name>.yaml); default: ./overrides when it exists.")
+@click.option("--linked", is_flag=True, help="Also read what the card links: GitHub repositories, arXiv, DOI papers, "
+              "Hub dataset cards (cached; GITHUB_TOKEN honoured).")
+@click.option("--offline", is_flag=True, help="Keep the audit to the repository alone (as HF_HUB_OFFLINE does for "
+              "linked sources); overrides --linked.")
 @limit_options
-def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, endpoint, token, overrides_dir):
+def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, endpoint, token, overrides_dir,
+              linked, offline):
     """Audit SRC (Hub `org/name[@rev]`, a local folder, or `sample:NAME`) for openness and provenance.
 
     With no SRC, audits the embedded sample models (works offline)."""
@@ -46,12 +54,12 @@ def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, en
     for spec in specs:
         click.echo(f"auditing {spec}", err=True)
         report = audit(spec, endpoint=endpoint, token=token, weights=not no_weights, sample=sample,
-                       rubrics=rubrics or None, overrides_dir=overrides_dir,
-                       progress=lambda msg: click.echo(f"  {msg}", err=True))
+                       rubrics=rubrics or None, overrides_dir=overrides_dir, linked=linked and not offline,
+                       progress=lambda msg: click.echo(f"  {msg}", err=True), byte_progress=ByteMeter("  fingerprint"))
         path = write_report(report, reports_dir)
         click.echo(f"  report: {path}", err=True)
         if fmt == "text":
-            rendered.append(summary_text(report, path))
+            rendered.append(summary_text(report, path, paint=paint if output is None else unpainted))
         elif fmt == "json":
             rendered.append(report.to_json())
         else:
@@ -65,6 +73,6 @@ def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, en
 
         write_text(output, text if text.endswith("\n") else text + "\n")
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        echo(text, nl=not text.endswith("\n"))
     if unsafe:
         raise UnsafePickle(unsafe[0])

@@ -6,31 +6,34 @@ turns into a partial or unknown grade rather than pretending the data is open or
 
 from __future__ import annotations
 
+from openscore.evidence.card import find_card
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
+from openscore.evidence.oddities import record_invalid
 
 EXTRACTOR = "datasets@1.0"
 MAX_DATASETS = 20  # a card listing hundreds of datasets is not fetched one by one
 
 
 def dataset_ids(front_matter: dict | None, linked: list[str]) -> list[str]:
+    """The ids named, sorted (never in set order: reports are the same bytes under any hash seed)."""
     listed = (front_matter or {}).get("datasets") or []
     if isinstance(listed, str):
         listed = [listed]
-    ids = [d for d in listed if isinstance(d, str) and d.strip()]
+    ids = [d for d in listed if isinstance(d, str) and d.strip()] if isinstance(listed, list) else []
     return sorted(set(ids) | set(linked))
 
 
-def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | None]:
-    """(facts, None) or (None, why it could not be checked); read through the model's Hub source, so
-    with its timeouts, deadlines and validation of the answer."""
+def _fetch(ctx: CollectContext, dataset_id: str, endpoint: str | None) -> tuple[dict | None, str | None]:
+    """(facts, None) or (None, why it could not be checked); read like every Hub answer, with the
+    timeouts, deadlines and validation of openscore.sources.hub (the audit's own source when on the Hub)."""
     from openscore.errors import GatedRepo, RepoNotFound, SourceError
     from openscore.sources.hub import HubSource
 
-    if not isinstance(ctx.source, HubSource):
-        return None, "the model's source cannot query the Hub"
+    hub = ctx.source if isinstance(ctx.source, HubSource) and ctx.on_hub else HubSource(
+        dataset_id, endpoint=endpoint, token=ctx.token)
     try:
-        return ctx.source.dataset_facts(dataset_id), None
+        return hub.dataset_facts(dataset_id), None
     except GatedRepo:
         return {"licence": None, "gated": True, "card": False}, None
     except RepoNotFound:
@@ -39,18 +42,24 @@ def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | Non
         return None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: list[str]) -> CollectorOutput:
+def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: list[str],
+                     hub: str | None = None) -> CollectorOutput:
+    """`hub`: the endpoint to ask about a local folder's datasets (linked evidence); a Hub audit asks its own."""
     out = CollectorOutput(extractor=EXTRACTOR)
     ids = dataset_ids(front_matter, linked)
     out.searched.append("card `datasets:` list and links to Hub datasets")
+    listed = (front_matter or {}).get("datasets")
+    if listed is not None and not isinstance(listed, (str, list)):
+        record_invalid(out, ctx, find_card(ctx), "datasets", listed, "a dataset id or a list of ids", EXTRACTOR)
+    endpoint = ctx.endpoint if ctx.on_hub else hub
     for n, dataset_id in enumerate(ids):
-        facts, why = (None, "local audit: the Hub is not queried") if not ctx.on_hub else (
-            (None, f"more than {MAX_DATASETS} datasets listed") if n >= MAX_DATASETS else _fetch(ctx, dataset_id))
+        facts, why = (None, "local audit: the Hub is not queried") if not ctx.on_hub and hub is None else (
+            (None, f"more than {MAX_DATASETS} datasets listed") if n >= MAX_DATASETS else _fetch(ctx, dataset_id, endpoint))
         value = {"id": dataset_id, "checked": facts is not None, **(facts or {"licence": None, "gated": None})}
         if why:
             value["not_checked"] = why
             out.not_checked.append(f"dataset {dataset_id}: {why}")
-        base = (ctx.endpoint or "https://huggingface.co").rstrip("/")
+        base = (endpoint or "https://huggingface.co").rstrip("/")
         out.observations.append(Observation(
             kind="dataset", value=value,
             evidence=ctx.cite(rule="collect/datasets/card" if facts else "collect/datasets/listed", extractor=EXTRACTOR,

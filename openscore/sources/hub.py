@@ -215,7 +215,7 @@ class HubSource(Source):
             elif status == 200:  # Range ignored: the body is the whole file
                 skip = start
                 if skip > MAX_SKIP_BYTES:
-                    raise SourceError(f"{what}: {self.endpoint} ignores Range requests; refusing to download "
+                    raise InvalidHubResponse(f"{what}: {self.endpoint} ignores Range requests; refusing to download "
                                       f"{start} bytes to reach offset {start}")
             else:
                 raise InvalidHubResponse(f"{self._name}: {what}: HTTP {status} to a Range request")
