@@ -68,14 +68,7 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
     raw = read_bounded(path, MAX_CONFIG_BYTES, error=ConfigError, what="config file")
     try:
         text = raw.decode("utf-8")
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            if node is not None:
-                _check_expansion(node, file)
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        node, data = compose_and_load(text, file, _Loader)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
@@ -89,6 +82,22 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
     if node is not None:
         _index(node, (), lines, file)
     return LoadedYaml(file=file, data=data, lines=lines)
+
+
+def compose_and_load(text: str, file: str, loader_class: type = yaml.SafeLoader) -> tuple[yaml.Node | None, Any]:
+    """(root node, data) of one YAML document; aliases are checked before anything is constructed.
+
+    The one way openscore parses YAML from outside (policies, configs, OSAI and MOT files): YAML errors
+    propagate as yaml.YAMLError, an alias bomb or a self-referencing alias is a ConfigError."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_expansion(node, file)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _check_expansion(root: yaml.Node, file: str) -> None:

@@ -160,6 +160,11 @@ def test_yaml_alias_bomb_is_refused_fast(tmp_path):
     with pytest.raises(ConfigError, match="alias bomb"):
         read_yaml(bomb)
     assert time.monotonic() - started < 2
+    from openscore.anchors import mot, osai
+
+    for reader in (mot.load, osai.load):  # OSAI and MOT files come from outside too
+        with pytest.raises(ConfigError, match="alias bomb"):
+            reader(bomb)
     recursive = tmp_path / "recursive.yaml"
     recursive.write_text("a: &a\n  - *a\n")
     with pytest.raises(ConfigError, match="refers to itself"):
