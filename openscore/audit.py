@@ -70,6 +70,17 @@ def _byte_progress(say: Progress) -> Callable[[int, int], None]:
     return report
 
 
+def _within_deadline(source, report: ByteProgress) -> ByteProgress:
+    """The fingerprint's progress callback, checking the source's per-audit deadline after each tensor
+    (local weights are read without a request that could time out)."""
+    def tick(done: int, total: int) -> None:
+        if source.deadline is not None:
+            source.deadline.check("fingerprinting weights")
+        report(done, total)
+
+    return tick
+
+
 def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
              notes: list[str]):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
@@ -97,7 +108,7 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progre
     progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent else ": fingerprinting weights"))
     try:
         provenance = analyse(source, headers, layout, sample=sample,
-                              progress=byte_progress or _byte_progress(progress))
+                              progress=_within_deadline(source, byte_progress or _byte_progress(progress)))
     except (InvalidHubResponse, HubServerError, DeadlineExceeded):
         raise  # a hostile or failing server: no verdict rather than one built on wrong bytes
     except (NothingToAnalyse, SourceError) as exc:

@@ -338,3 +338,20 @@ def test_hashing_progress_goes_through_the_cli_console(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["inspect", str(tmp_path / "m")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "hashing local files: 3.0 of 3.0 MiB" in result.stderr
+
+
+def test_the_audit_deadline_is_checked_while_fingerprinting(tmp_path, monkeypatch):
+    from openscore.errors import DeadlineExceeded
+    from openscore.sources.limits import Deadline
+
+    real_check = Deadline.check
+
+    def check(self, doing):  # the deadline passes once the weights are being fingerprinted
+        if doing == "fingerprinting weights":
+            raise DeadlineExceeded(f"{doing}: over the {self.what} deadline of {self.seconds:g} s")
+        real_check(self, doing)
+
+    monkeypatch.setattr(Deadline, "check", check)
+    build.single_safetensors(tmp_path)
+    with pytest.raises(DeadlineExceeded, match="fingerprinting weights: over the per-audit deadline"):
+        audit(str(tmp_path), rubrics=["osai-v3"])
