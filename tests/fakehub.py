@@ -3,6 +3,7 @@
 It speaks the subset of the Hub HTTP API that huggingface_hub 2.x uses for reading (verified against
 2.4.0, see ../shared/research/ecosystem.md §1.6), so tests exercise the real client library, not a mock:
 
+  GET  /api/models?author=&search=&limit=        list_models (ids, shas), in repo id order
   GET  /api/models/{id}[/revision/{rev}]         model_info / repo_info (`?blobs=true` adds sizes, blob ids, LFS)
   GET  /api/models/{id}/tree/{rev}[/{path}]      list_repo_tree (recursive, expand)
   POST /api/models/{id}/paths-info/{rev}         get_paths_info
@@ -26,6 +27,7 @@ info (a bad sha, a negative size, a body that is not JSON), `stall_next(n)` acce
 and never answers, `trickle` sends file bodies at that many bytes per second, `range_from_zero` answers
 a Range request with a 206 of the bytes from offset 0 (a broken proxy), `honour_range = False` ignores
 Range as some mirrors do.
+`latency` (seconds) delays every answer, like a Hub far away.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -155,6 +158,7 @@ class FakeHub:
         self.tree_next: str | None = None  # a tree listing without `cursor` links to this next page
         self._stalls = 0
         self._closing = threading.Event()  # set by close(): stalled and trickling answers end
+        self.latency = 0.0  # seconds added before every answer
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -300,11 +304,15 @@ class _Handler(BaseHTTPRequestHandler):
             entry["status"] = "stalled"
             self.close_connection = True
             return
+        if self.hub.latency:
+            time.sleep(self.hub.latency)
         try:
             failure = self.hub._take_failure()
             if failure is not None:
                 raise _HubError(failure[0], None, failure[1], failure[2])
-            if parts[:2] == ["api", "models"] and len(parts) >= 4:
+            if parts == ["api", "models"] and method == "GET":
+                entry["status"] = self._list_models(query)
+            elif parts[:2] == ["api", "models"] and len(parts) >= 4:
                 entry["status"] = self._api(method, parts[2:], query, body)
             elif parts[:2] == ["api", "datasets"] and len(parts) >= 4 and method == "GET":
                 entry["status"] = self._dataset_api(parts[2:], query)
@@ -402,6 +410,18 @@ class _Handler(BaseHTTPRequestHandler):
         if "json" in ctype:
             return list(json.loads(body or b"{}").get("paths", []))
         return parse_qs(body.decode()).get("paths", [])
+
+    def _list_models(self, query: dict) -> int:
+        author = query.get("author", [None])[0]
+        search = (query.get("search", [""])[0] or "").lower()
+        limit = int(query.get("limit", ["0"])[0] or 0)
+        with self.hub._lock:
+            repos = sorted(self.hub.repos.values(), key=lambda r: r.repo_id)
+        found = [{"_id": r.repo_id, "id": r.repo_id, "modelId": r.repo_id, "sha": r.revisions["main"].sha,
+                  "private": False, "tags": []}
+                 for r in repos
+                 if (author is None or r.repo_id.split("/")[0] == author) and search in r.repo_id.lower()]
+        return self._send_json(200, found[:limit] if limit else found)
 
     # -- /api/datasets/... --------------------------------------------------------------------
     def _dataset_api(self, parts: list[str], query: dict) -> int:

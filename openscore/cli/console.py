@@ -160,11 +160,15 @@ class _MiBRateColumn(ProgressColumn):
 
 
 class _LiveBar:
-    def __init__(self, progress: Progress, task):
-        self.progress, self.task = progress, task
+    def __init__(self, progress: Progress, task, label: str):
+        self.progress, self.task, self.label = progress, task, label
 
-    def update(self, done: float) -> None:
-        self.progress.update(self.task, completed=done)
+    def update(self, done: float, note: str | None = None) -> None:
+        """`note` (rich markup) follows the label, e.g. failures and a rate."""
+        if note is None:
+            self.progress.update(self.task, completed=done)
+        else:
+            self.progress.update(self.task, completed=done, description=f"{self.label} {note}")
 
 
 def _label() -> TextColumn:
@@ -190,7 +194,7 @@ def progress_bar(label: str, total: float, *, unit: str = "bytes") -> Iterator[_
     else:
         columns = (_label(), BarColumn(bar_width=16), MofNCompleteColumn(), TaskProgressColumn(), _eta())
     with Progress(*columns, console=console, transient=True) as progress:
-        yield _LiveBar(progress, progress.add_task(label, total=total))
+        yield _LiveBar(progress, progress.add_task(label, total=total), label)
 
 
 class ByteMeter:

@@ -325,8 +325,17 @@ def architecture_documented(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def datasets_listed(ctx: GradingContext) -> CheckOutcome:
-    return _outcome(ctx, ctx.bundle.find("dataset") + ctx.bundle.find("card.field.datasets"),
+    named = [o for o in ctx.bundle.find("card.field.datasets")  # `datasets: 7` names none
+             if isinstance(o.value, str) or (isinstance(o.value, list) and any(isinstance(v, str) for v in o.value))]
+    return _outcome(ctx, ctx.bundle.find("dataset") + named,
                     "training datasets named in the card (`datasets:` or Hub dataset links)", file=_card_file(ctx))
+
+
+@check
+def card_field_unreadable(ctx: GradingContext, field: str) -> CheckOutcome:
+    """The card sets `field` to a value of the wrong type (`datasets: 7`): what it names cannot be read."""
+    found = [o for o in ctx.bundle.find("card.invalid-field") if o.value.get("field") == field]
+    return _outcome(ctx, found, f"card `{field}:` of the wrong type", file=_card_file(ctx))
 
 
 @check

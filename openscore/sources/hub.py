@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -51,7 +50,7 @@ from openscore.errors import (
 )
 from openscore.formats.records import PickleScan
 from openscore.sources import hub_answers
-from openscore.sources.base import Inventory, Source, SourceRef
+from openscore.sources.base import Inventory, Source, SourceRef, cached_property
 from openscore.sources.limits import Deadline, Limits, Transfer, current_limits
 
 T = TypeVar("T")
@@ -109,8 +108,10 @@ class HubSource(Source):
         token: str | bool | None = None,
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
+        limiter=None,
     ):
         self.repo_id = repo_id
+        self.limiter = limiter  # shared pacing per endpoint (openscore.batch.ratelimit); None: retries sleep alone
         self.revision = revision
         self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
         self.token = token
@@ -159,6 +160,8 @@ class HubSource(Source):
             raise NetworkUnavailable(f"{self.repo_id}: {what}: offline mode (HF_HUB_OFFLINE) is set")
         wait = self.retry.base_wait
         for attempt in range(1, self.retry.tries + 1):
+            if self.limiter is not None:
+                self.limiter.acquire()
             with self._errors(what):
                 try:
                     return fn()
@@ -166,13 +169,15 @@ class HubSource(Source):
                     response = exc.response
                     if response is None or response.status_code not in RETRY_STATUSES or attempt == self.retry.tries:
                         raise
-                    info = parse_ratelimit_headers(response.headers)
-                    delay = float(info.reset_in_seconds) if info is not None else wait
+                    delay = retry_delay(response.headers, wait)
             delay = min(delay, self.retry.max_wait)
             if delay > self.deadline.remaining():
                 raise DeadlineExceeded(f"{self._name}: {what}: the Hub asks to wait {delay:g} s, past the "
                                        f"per-audit deadline of {self.deadline.seconds:g} s")
-            time.sleep(delay)
+            if self.limiter is not None:
+                self.limiter.pause(delay)  # every request to the endpoint waits
+            else:
+                time.sleep(delay)
             wait *= 2
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
@@ -394,6 +399,23 @@ class HubSource(Source):
     def hub_pickle_scan(self, path: str) -> PickleScan | None:
         """The Hub's scan of a pickle file as a PickleScan, or None when the Hub reports none."""
         return self._security.get(path)
+
+
+def retry_delay(headers, default: float) -> float:
+    """Seconds the server asks us to wait: `Retry-After` (seconds or an HTTP date), else the reset of
+    the Hub's `RateLimit` header, else `default`."""
+    value = next((str(v).strip() for k, v in headers.items() if k.lower() == "retry-after"), "")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                when = parsedate_to_datetime(value)
+                return max(0.0, when.timestamp() - time.time())
+    info = parse_ratelimit_headers(headers)
+    return float(info.reset_in_seconds) if info is not None else default
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ def render_text(result: GateResult, *, verbose: bool = False, paint: Paint = unp
     lines = [f"openscore gate: policy {result.policy}, waivers judged on {result.today.isoformat()}"]
     for model in result.models:
         lines.extend(_model_lines(result, model, verbose, paint))
+    lines.extend(f"{paint('severity', 'warning')}: {w.file}:{w.line}: {w.message}" for w in result.warnings)
     counts = result.counts()
     if counts["unevaluated"] and not result.allow_incomplete:
         lines.append("hint: --allow-incomplete turns models that cannot be evaluated into warnings (exit 0 or 1)")
