@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from openscore.safeio import contained
+
 
 def _file_mode() -> int:
     umask = os.umask(0)  # reading the umask means setting it; done once, at import
@@ -19,9 +21,13 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, under: str | os.PathLike[str] | None = None) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and an atomic rename.
+
+    With `under`, `path` must resolve inside that folder (safeio.contained), symlinks followed."""
     target = Path(path)
+    if under is not None:
+        contained(under, target.absolute())
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -38,8 +44,8 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return target
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | os.PathLike[str], text: str, *, under: str | os.PathLike[str] | None = None) -> Path:
+    return write_bytes(path, text.encode("utf-8"), under=under)
 
 
 def canonical_json(obj: Any) -> str:
@@ -47,5 +53,5 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    return write_text(path, canonical_json(obj))
+def write_json(path: str | os.PathLike[str], obj: Any, *, under: str | os.PathLike[str] | None = None) -> Path:
+    return write_text(path, canonical_json(obj), under=under)

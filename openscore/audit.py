@@ -17,7 +17,15 @@ from pathlib import Path
 
 from openscore import __version__
 from openscore.atomic import write_text
-from openscore.errors import GatedRepo, NothingToAnalyse, SourceError, UsageError
+from openscore.errors import (
+    DeadlineExceeded,
+    GatedRepo,
+    HubServerError,
+    InvalidHubResponse,
+    NothingToAnalyse,
+    SourceError,
+    UsageError,
+)
 from openscore.evidence import LinkedConfig, collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
@@ -26,6 +34,7 @@ from openscore.openness.licensing import dataset_licences, evaluate_licence
 from openscore.openness.lineage import resolve_base
 from openscore.overrides import load_overrides
 from openscore.report import AuditReport, SourceInfo
+from openscore.safeio import contained
 from openscore.sources.base import Inventory, Source
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
@@ -62,6 +71,17 @@ def _byte_progress(say: Progress) -> Callable[[int, int], None]:
     return report
 
 
+def _within_deadline(source, report: ByteProgress) -> ByteProgress:
+    """The fingerprint's progress callback, checking the source's per-audit deadline after each tensor
+    (local weights are read without a request that could time out)."""
+    def tick(done: int, total: int) -> None:
+        if source.deadline is not None:
+            source.deadline.check("fingerprinting weights")
+        report(done, total)
+
+    return tick
+
+
 def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
              notes: list[str], cpu: AbstractContextManager):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
@@ -91,7 +111,9 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progre
                                  else ": fingerprinting weights"))
         try:
             provenance = analyse(source, headers, layout, sample=sample,
-                                  progress=byte_progress or _byte_progress(progress))
+                                  progress=_within_deadline(source, byte_progress or _byte_progress(progress)))
+        except (InvalidHubResponse, HubServerError, DeadlineExceeded):
+            raise  # a hostile or failing server: no verdict rather than one built on wrong bytes
         except (NothingToAnalyse, SourceError) as exc:
             notes.append(f"provenance: {exc}")
             provenance = None
@@ -195,12 +217,18 @@ def _base_document(base) -> dict | None:
 
 
 def report_path(report: AuditReport, reports_dir: Path) -> Path:
+    """`<reports_dir>/<org>/<name>/<sha>.json`, refused unless every part is one clean name inside the folder."""
     org, _, name = report.source.repo_id.partition("/")
+    sha = report.source.sha
     if not org or not name or ".." in (org, name) or "/" in name:
         raise UsageError(f"cannot file a report for repo id {report.source.repo_id!r}")
-    return Path(reports_dir) / org / name / f"{report.source.sha}.json"
+    if not sha or sha in (".", "..") or "/" in sha or "\\" in sha or "\0" in sha:
+        raise UsageError(f"cannot file a report for commit {sha!r}")
+    relative = Path(org) / name / f"{sha}.json"
+    contained(reports_dir, relative)
+    return Path(reports_dir) / relative
 
 
 def write_report(report: AuditReport, reports_dir: Path) -> Path:
     """Write `<reports_dir>/<org>/<name>/<sha>.json` atomically; equal reports give equal bytes."""
-    return write_text(report_path(report, reports_dir), report.to_json())
+    return write_text(report_path(report, reports_dir), report.to_json(), under=reports_dir)

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from openscore.atomic import canonical_json, write_text
 from openscore.errors import ConfigError, UsageError
 from openscore.formats.pickles import PICKLE_SUFFIXES
+from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.sources.local import LocalSource, inventory_digest
 
@@ -40,6 +41,8 @@ DEFAULT_LOCK = "openscore.lock"
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", ".h5", ".msgpack", ".npz", ".tflite") + PICKLE_SUFFIXES
 #: a non-LFS Hub file without a sha256 is read to hash it; anything bigger than this is refused
 MAX_UNHASHED_READ = 64 << 20
+#: a lock file lists files and hashes: thousands of models fit well under this
+MAX_LOCK_BYTES = 64 << 20
 
 
 class _Strict(BaseModel):
@@ -132,10 +135,9 @@ def _hash_remote(source: Source, entry) -> str:
 
 def load_lock(path: str | Path) -> LockFile:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the lock file: {exc.strerror or exc} (create it with `openscore lock`)") from None
+    if not path.exists():
+        raise ConfigError(f"{path}: cannot read the lock file: No such file or directory (create it with `openscore lock`)")
+    raw = read_bounded(path, MAX_LOCK_BYTES, error=ConfigError, what="lock file")
     try:
         return LockFile.model_validate_json(raw)
     except ValidationError as exc:
@@ -165,7 +167,7 @@ def model_line(lock_path: str | Path, model: LockedModel) -> int:
 @functools.lru_cache(maxsize=4)
 def _source_lines(path: str, _stamp: int) -> dict[str, int]:
     """source -> line of every model in a lock file, in one pass (a search per model was quadratic)."""
-    raw = Path(path).read_bytes()
+    raw = read_bounded(path, MAX_LOCK_BYTES, error=ConfigError, what="lock file")
     lines: dict[str, int] = {}
     line, at = 1, 0
     for match in re.finditer(rb'"source": ("(?:[^"\\]|\\.)*")', raw):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openscore.errors import InvalidReport
+from openscore.safeio import read_bounded
 
 if TYPE_CHECKING:
     from openscore.sources.base import SourceRef
@@ -187,13 +188,9 @@ def load_report(path: str | Path) -> AuditReport:
     bounded nesting, no unknown fields, every score finite and within [0, 1].
     """
     path = Path(path)
+    raw = read_bounded(path, MAX_REPORT_BYTES, error=InvalidReport, what="report")
     try:
-        size = path.stat().st_size
-        if size > MAX_REPORT_BYTES:
-            raise InvalidReport(f"{path}: {size} bytes is larger than any audit report ({MAX_REPORT_BYTES})")
-        data = json.loads(path.read_bytes(), parse_constant=_no_constant, object_pairs_hook=_unique)
-    except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from None
+        data = json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_unique)
     except RecursionError:
         raise InvalidReport(f"{path}: not JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and the two hooks below

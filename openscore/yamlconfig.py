@@ -19,12 +19,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from openscore.errors import ConfigError
+from openscore.safeio import read_bounded
 
 M = TypeVar("M", bound=BaseModel)
 KeyPath = tuple[str | int, ...]
 
 #: policies are small; a larger file is a mistake (or hostile), not a configuration
 MAX_CONFIG_BYTES = 4_000_000
+#: nodes once aliases are expanded: an alias bomb (`&a [*b, *b, ...]` nested) is refused before it grows
+MAX_EXPANDED_NODES = 1_000_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -62,16 +65,10 @@ class LoadedYaml:
 def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYaml:
     """Parse a YAML file safely, with line numbers; YAML errors become ConfigError."""
     file = display_name or str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{file}: {len(raw)} bytes, over the {MAX_CONFIG_BYTES}-byte limit for a config file")
+    raw = read_bounded(path, MAX_CONFIG_BYTES, error=ConfigError, what="config file")
     try:
         text = raw.decode("utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        node, data = compose_and_load(text, file, _Loader)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except RecursionError:
@@ -88,6 +85,55 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
         except RecursionError:
             raise ConfigError(f"{file}: nested too deeply to be a configuration") from None
     return LoadedYaml(file=file, data=data, lines=lines)
+
+
+def compose_and_load(text: str, file: str, loader_class: type = yaml.SafeLoader) -> tuple[yaml.Node | None, Any]:
+    """(root node, data) of one YAML document; aliases are checked before anything is constructed.
+
+    The one way openscore parses YAML from outside (policies, configs, OSAI and MOT files): YAML errors
+    propagate as yaml.YAMLError, an alias bomb or a self-referencing alias is a ConfigError."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_expansion(node, file)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a document whose aliases expand past MAX_EXPANDED_NODES, or refer to themselves.
+
+    Sizes are memoised per node, so the check is linear in the file even when the expansion is not."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(f"{file}:{node.start_mark.line + 1}: an alias refers to itself")
+        active.add(key)
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_EXPANDED_NODES:
+                raise ConfigError(f"{file}:{node.start_mark.line + 1}: aliases expand to more than "
+                                  f"{MAX_EXPANDED_NODES:,} nodes (an alias bomb?)")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def _index(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: str) -> None:

@@ -21,6 +21,12 @@ Errors follow the Hub: 401 + `X-Error-Code: RepoNotFound` for an unknown repo or
 repo's files are resolved without an Authorization header (its metadata stays readable), 404 +
 `RevisionNotFound` / `EntryNotFound`, 429 with `RateLimit`/`RateLimit-Policy` headers for the next N
 requests after `rate_limit_next(n)`, and any status for the next N requests after `fail_next(n, status)`.
+
+Hostile or broken servers, for the tests of issue 19: `hostile_info(repo, fn)` rewrites a repo's model
+info (a bad sha, a negative size, a body that is not JSON), `stall_next(n)` accepts the next N requests
+and never answers, `trickle` sends file bodies at that many bytes per second, `range_from_zero` answers
+a Range request with a 206 of the bytes from offset 0 (a broken proxy), `honour_range = False` ignores
+Range as some mirrors do.
 `latency` (seconds) delays every answer, like a Hub far away.
 """
 
@@ -31,6 +37,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -145,6 +152,12 @@ class FakeHub:
         self._failures = 0  # the next N requests get self._failure (status, message, headers)
         self._failure: tuple[int, str, dict] = (429, "", {})
         self.honour_range = True  # False: answer Range requests with the whole file, as some mirrors do
+        self.range_from_zero = False  # True: answer Range with a 206 of the same length from offset 0
+        self.trickle: float | None = None  # file bodies at this many bytes per second
+        self.info_hooks: dict[str, Callable[[dict], object]] = {}  # repo id -> model info rewriter
+        self.tree_next: str | None = None  # a tree listing without `cursor` links to this next page
+        self._stalls = 0
+        self._closing = threading.Event()  # set by close(): stalled and trickling answers end
         self.latency = 0.0  # seconds added before every answer
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
@@ -155,6 +168,7 @@ class FakeHub:
         self._thread.start()
 
     def close(self) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -209,6 +223,16 @@ class FakeHub:
         with self._lock:
             self._failures, self._failure = n, (status, message, dict(headers or {}))
 
+    def hostile_info(self, repo_id: str, rewrite: Callable[[dict], object]) -> None:
+        """Serve `rewrite(model info document)` for `repo_id`: JSON of any shape, or raw bytes as the body."""
+        with self._lock:
+            self.info_hooks[repo_id] = rewrite
+
+    def stall_next(self, n: int) -> None:
+        """Accept the next `n` requests and send nothing back until the fake Hub closes."""
+        with self._lock:
+            self._stalls = n
+
     def bytes_sent(self, path: str | None = None) -> int:
         """Body bytes sent for file `path` (repo-relative, any repo), or for all files."""
         with self._lock:
@@ -220,6 +244,13 @@ class FakeHub:
             self.requests.clear()
 
     # -- used by the handler ------------------------------------------------------------------
+    def _take_stall(self) -> bool:
+        with self._lock:
+            if self._stalls > 0:
+                self._stalls -= 1
+                return True
+            return False
+
     def _take_failure(self) -> tuple[int, str, dict] | None:
         with self._lock:
             if self._failures > 0:
@@ -268,6 +299,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = b""
         if method == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.hub._take_stall():
+            self.hub._closing.wait(120)
+            entry["status"] = "stalled"
+            self.close_connection = True
+            return
         if self.hub.latency:
             time.sleep(self.hub.latency)
         try:
@@ -303,6 +339,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         return status
 
+    def _send_raw(self, status: int, data: bytes) -> int:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return status
+
     def _repo(self, repo_id: str, served: dict[str, FakeRepo] | None = None) -> FakeRepo:
         repo = (self.hub.repos if served is None else served).get(repo_id)
         if repo is None:
@@ -329,7 +373,13 @@ class _Handler(BaseHTTPRequestHandler):
         rest = parts[2:]
         if method == "GET" and (not rest or rest[0] == "revision"):
             rev = self._revision(repo, rest[1] if len(rest) > 1 else "main")
-            return self._send_json(200, self._model_json(repo, rev, blobs=query.get("blobs") == ["true"]))
+            doc = self._model_json(repo, rev, blobs=query.get("blobs") == ["true"])
+            hook = self.hub.info_hooks.get(repo.repo_id)
+            if hook is not None:
+                doc = hook(doc)
+                if isinstance(doc, bytes):
+                    return self._send_raw(200, doc)
+            return self._send_json(200, doc)
         if method == "GET" and rest == ["refs"]:
             refs = {"branches": [], "tags": [], "converts": []}
             for r in repo.revisions.values():
@@ -346,6 +396,8 @@ class _Handler(BaseHTTPRequestHandler):
                 for entry in entries:
                     if entry["path"] in repo.security:
                         entry["securityFileStatus"] = repo.security[entry["path"]]
+            if self.hub.tree_next and "cursor" not in query:  # paginated, as the Hub does for large trees
+                return self._send_json(200, entries[:1], headers={"Link": f'<{self.hub.tree_next}>; rel="next"'})
             return self._send_json(200, entries)
         if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
             rev = self._revision(repo, rest[1])
@@ -449,6 +501,8 @@ class _Handler(BaseHTTPRequestHandler):
             if start >= f.size or end < start:
                 raise _HubError(416, None, "range not satisfiable", {"Content-Range": f"bytes */{f.size}"})
             status = 206
+            if self.hub.range_from_zero:  # a broken proxy: the right length, from the wrong offset
+                start, end = 0, end - start
             headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
         length = end - start + 1 if f.size else 0
         self.send_response(status)
@@ -461,12 +515,16 @@ class _Handler(BaseHTTPRequestHandler):
             with open(f.disk, "rb") as fh:
                 fh.seek(start)
                 remaining = length
+                step = 1 if self.hub.trickle else 64 * 1024
                 while remaining:
-                    chunk = fh.read(min(remaining, 1 << 20))
+                    if self.hub.trickle and self.hub._closing.wait(1 / self.hub.trickle):
+                        break
+                    chunk = fh.read(min(remaining, step))
                     if not chunk:
                         break
                     try:
                         self.wfile.write(chunk)
+                        self.wfile.flush()
                     except (BrokenPipeError, ConnectionResetError):
                         break  # the client stopped reading (it had what it needed)
                     self.hub._count(path, len(chunk))

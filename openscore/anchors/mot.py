@@ -19,6 +19,8 @@ from openscore.anchors import hub_url, reviewed_grades
 from openscore.errors import ConfigError
 from openscore.report import AuditReport
 from openscore.rubrics import ComponentStatus, MofClassification, Rubric, classify_mof, load_rubric, statuses_from_grades
+from openscore.safeio import read_bounded
+from openscore.yamlconfig import MAX_CONFIG_BYTES, compose_and_load
 
 UNLICENSED = "unlicensed"  # MOT's value for "included, without a licence"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -58,9 +60,12 @@ class MotModel(_Lenient):
 def load(path: str | Path) -> MotModel:
     """Parse one MOT model file; a malformed one is a ConfigError naming the file."""
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a safe loader)
+        text = read_bounded(path, MAX_CONFIG_BYTES, error=ConfigError, what="MOT file").decode("utf-8")
+        data = compose_and_load(text, str(path), _Loader)[1]
         return MotModel.model_validate(data)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except RecursionError:
+        raise ConfigError(f"{path}:1: nested too deeply") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}:1: not a readable MOT file: {exc}") from None
     except ValueError as exc:  # pydantic ValidationError
         raise ConfigError(f"{path}:1: not a MOT model file: {' '.join(str(exc).split())[:300]}") from None

@@ -20,6 +20,8 @@ from openscore.anchors import hub_url, reviewed_grades
 from openscore.errors import ConfigError
 from openscore.report import AuditReport
 from openscore.rubrics import Rubric, load_rubric, score
+from openscore.safeio import read_bounded
+from openscore.yamlconfig import MAX_CONFIG_BYTES, compose_and_load
 
 RUBRIC_ID = "osai-v3"
 #: libyaml when PyYAML has it: the database is ~200 files
@@ -64,7 +66,9 @@ class OsaiEntry(BaseModel):
 
 def parse(text: str, *, source: str = "<osai entry>") -> OsaiEntry:
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        data = compose_and_load(text, source, _Loader)[1]
+    except RecursionError:
+        raise ConfigError(f"{source}:1: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"{source}:{mark.line + 1 if mark else 1}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
@@ -94,8 +98,8 @@ def parse(text: str, *, source: str = "<osai entry>") -> OsaiEntry:
 def load(path: str | Path) -> OsaiEntry:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_bounded(path, MAX_CONFIG_BYTES, error=ConfigError, what="OSAI entry").decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}:1: cannot read: {exc}") from None
     return parse(text, source=str(path))
 

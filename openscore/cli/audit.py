@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from openscore.cli.console import ByteMeter, echo, paint
+from openscore.cli.limits import limit_options
 from openscore.cli.options import sparse_option
 from openscore.errors import UsageError
 from openscore.textstyle import unpainted
@@ -56,6 +57,7 @@ FORMATS = ("text", "json", "cyclonedx")
               "Hub dataset cards (cached; GITHUB_TOKEN honoured).")
 @click.option("--offline", is_flag=True, help="Keep the audit to the repository alone (as HF_HUB_OFFLINE does for "
               "linked sources); overrides --linked.")
+@limit_options
 def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, output, rubrics, no_weights, sample,
               jobs, engine, address, force, state_path, max_rps, endpoint, token, overrides_dir, linked, offline):
     """Audit SRC (Hub `org/name[@rev]`, a local folder, or `sample:NAME`) for openness and provenance.

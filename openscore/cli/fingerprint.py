@@ -8,6 +8,7 @@ import click
 
 from openscore.atomic import canonical_json
 from openscore.cli.console import ByteMeter, echo, mib, paint
+from openscore.cli.limits import limit_options
 from openscore.cli.options import sparse_option
 
 
@@ -25,6 +26,7 @@ def fingerprint_with_progress(src: str, **kwargs):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Fingerprint file to write.")
 @sparse_option()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device (default: cuda if available).")
+@limit_options
 def fingerprint_cmd(src: str, output: str, sparse: bool, device: str | None) -> None:
     """Fingerprint the weights of SRC (folder, sample:NAME or org/name[@rev]) into a small file."""
     fp = fingerprint_with_progress(src, sample=sparse, device=device)
@@ -38,6 +40,7 @@ def fingerprint_cmd(src: str, output: str, sparse: bool, device: str | None) -> 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @sparse_option()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
+@limit_options
 def compare_cmd(reference: str, candidate: str, fmt: str, sparse: bool, device: str | None) -> None:
     """Is CANDIDATE derived from REFERENCE? Each is a checkpoint or a fingerprint file."""
     from openscore.weights import compare

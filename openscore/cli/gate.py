@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from openscore.cli.limits import limit_options
 from openscore.errors import UsageError
 
 #: the example policy in a checkout (and on GitHub); a starting point for a team's own
@@ -42,6 +43,7 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
               help="Fingerprint weights for provenance (--no-weights: card, files and headers only).")
 @click.option("-v", "--verbose", is_flag=True, help="List passing checks in the text on stderr too.")
 @click.pass_context
+@limit_options
 def gate_cmd(ctx: click.Context, sources, policy_path, formats, lock_path, allow_incomplete, today, endpoint, token,
              weights, verbose) -> None:
     """Gate SOURCES (Hub repo[@rev], folder, sample:NAME or a saved report .json) against a policy.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from openscore.cli.limits import limit_options
+
 
 @click.command("inspect")
 @click.argument("spec")
@@ -12,6 +14,7 @@ import click
 @click.option("--endpoint", metavar="URL", default=None, help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")
 @click.option("--token", default=None, help="Hub token (default: HF_TOKEN or the stored login).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@limit_options
 def inspect_cmd(spec: str, fmt: str, endpoint: str | None, token: str | None, output: str | None) -> None:
     """Inspect SPEC: a Hub repo `org/name[@revision]`, a local folder, or `sample:NAME`."""
     from openscore.atomic import write_text

@@ -23,16 +23,13 @@ def identify_cmd(files: tuple[Path, ...], as_json: bool) -> None:
     from dataclasses import asdict
 
     from openscore.atomic import canonical_json
-    from openscore.errors import UsageError
     from openscore.licences import identify_text
+    from openscore.safeio import open_regular
 
     results = {}
     for path in files:
-        try:
-            with path.open("rb") as fh:
-                raw = fh.read(MAX_LICENCE_BYTES)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with open_regular(path, what="licence file") as fh:
+            raw = fh.read(MAX_LICENCE_BYTES)
         results[str(path)] = identify_text(raw.decode("utf-8", errors="replace"))
     if as_json:
         click.echo(canonical_json({p: asdict(m) for p, m in results.items()}), nl=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from openscore.cli.limits import limit_options
+
 
 @click.command("lock")
 @click.argument("sources", nargs=-1, required=True)
@@ -11,6 +13,7 @@ import click
               type=click.Path(dir_okay=False), help="Lock file to write.")
 @click.option("--endpoint", envvar="HF_ENDPOINT", help="Hub endpoint (default: huggingface.co).")
 @click.option("--token", envvar="HF_TOKEN", help="Hub token for gated repositories.")
+@limit_options
 def lock_cmd(sources, lock_path, endpoint, token) -> None:
     """Pin SOURCES (Hub repo[@rev], folder, sample:NAME) to their commit with every file's sha256 and size."""
     from openscore.lock import lock_sources
@@ -32,6 +35,7 @@ def lock_cmd(sources, lock_path, endpoint, token) -> None:
 @click.option("--endpoint", envvar="HF_ENDPOINT", help="Hub endpoint (default: huggingface.co).")
 @click.option("--token", envvar="HF_TOKEN", help="Hub token for gated repositories.")
 @click.pass_context
+@limit_options
 def verify_cmd(ctx: click.Context, folders, lock_path, offline, model, endpoint, token) -> None:
     """Check local FOLDERS (default: the folders recorded in the lock) against the lock file.
 

@@ -25,25 +25,21 @@ def dataset_ids(front_matter: dict | None, linked: list[str]) -> list[str]:
 
 
 def _fetch(ctx: CollectContext, dataset_id: str, endpoint: str | None) -> tuple[dict | None, str | None]:
-    """(facts, None) or (None, why it could not be checked)."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+    """(facts, None) or (None, why it could not be checked); read like every Hub answer, with the
+    timeouts, deadlines and validation of openscore.sources.hub (the audit's own source when on the Hub)."""
+    from openscore.errors import GatedRepo, RepoNotFound, SourceError
+    from openscore.sources.hub import HubSource
 
-    from openscore.sources.hub import TRANSPORT_ERROR  # the HTTP client's own base error (not wrapped by the Hub)
-
+    hub = ctx.source if isinstance(ctx.source, HubSource) and ctx.on_hub else HubSource(
+        dataset_id, endpoint=endpoint, token=ctx.token)
     try:
-        info = HfApi(endpoint=endpoint, token=ctx.token).dataset_info(dataset_id)
-    except GatedRepoError:  # a subclass of RepositoryNotFoundError: first
+        return hub.dataset_facts(dataset_id), None
+    except GatedRepo:
         return {"licence": None, "gated": True, "card": False}, None
-    except RepositoryNotFoundError:
+    except RepoNotFound:
         return None, "dataset not found on the Hub"
-    except HfHubHTTPError as exc:  # rate limited, server error, an endpoint without dataset routes
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        return None, f"the Hub answered HTTP {status}" if status else f"Hub error ({type(exc).__name__})"
-    except (ConnectionError, OSError, TRANSPORT_ERROR) as exc:  # offline, DNS, refused
-        return None, f"Hub unreachable ({type(exc).__name__})"
-    card = info.card_data.to_dict() if info.card_data is not None else {}
-    return {"licence": card.get("license"), "gated": info.gated or False, "card": bool(card)}, None
+    except SourceError as exc:  # rate limited, server error, unreachable, an invalid answer
+        return None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: list[str],

@@ -25,12 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openscore.atomic import write_text
+from openscore.errors import OpenscoreError
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
+from openscore.safeio import read_bounded
 
 EXTRACTOR = "linked@1.0"
 TIMEOUT_S = 10.0
 MAX_BYTES = 2_000_000
+#: a cached answer holds facts drawn from at most MAX_BYTES of answer
+MAX_CACHE_ENTRY_BYTES = 4 * MAX_BYTES
 #: most links of each kind followed per audit (a card linking dozens of repositories is not crawled)
 MAX_LINKS = 8
 #: files in a code repository that show training / evaluation / data-preparation code
@@ -91,14 +95,15 @@ def _cached(cfg: LinkedConfig, key: str, compute) -> dict:
     """The facts for `key` from the cache, else computed now and stored with today's date."""
     path = cfg.cache_dir / (hashlib.sha256(key.encode()).hexdigest() + ".json")
     try:
-        entry = json.loads(path.read_text("utf-8"))
+        entry = json.loads(read_bounded(path, MAX_CACHE_ENTRY_BYTES, what="cache entry"))
         if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("facts"), dict):
             return {**entry["facts"], "fetched": str(entry.get("fetched"))}
-    except (OSError, ValueError):
-        pass
+    except (OpenscoreError, ValueError, RecursionError):
+        pass  # absent, not a regular file, too large or not JSON: fetched again
     facts = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps({"key": key, "fetched": cfg.today, "facts": facts}, sort_keys=True))
+    write_text(path, json.dumps({"key": key, "fetched": cfg.today, "facts": facts}, sort_keys=True),
+               under=cfg.cache_dir)
     return {**facts, "fetched": cfg.today}
 
 

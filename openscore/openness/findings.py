@@ -5,6 +5,8 @@
                       verbatim copy of a base's weights declares a licence other than the base's
   base-mismatch       the declared base differs from the detected one (or a copy claims no base)
   unsafe-pickle       a pickle-based weight file imports dangerous globals
+  suspicious-pickle   a pickle imports globals that are neither known safe nor known dangerous
+  unscannable-pickle  a pickle the static scanner could not parse to the end (or that ran past its caps)
 """
 
 from __future__ import annotations
@@ -103,23 +105,26 @@ def base_mismatch(bundle: EvidenceBundle, provenance: ProvenanceResult | None) -
 
 
 def unsafe_pickle(headers: CheckpointHeaders | None, source_key: str) -> list[Finding]:
-    """Dangerous imports are an error; a pickle the scanner could not parse is a warning (never clean)."""
+    """Dangerous imports are an error; unknown imports and a pickle the scanner could not parse are
+    warnings (`suspicious-pickle`, `unscannable-pickle`): never clean."""
     if headers is None:
         return []
     out = []
     for scan in headers.pickle_scans:
+        found = []
         if scan.dangerous:
-            what, severity = "imports dangerous globals: " + ", ".join(scan.dangerous), "error"
-        elif scan.error is not None:
-            what, severity = f"could not be verified by the static scanner ({scan.error})", "warning"
-        else:
-            continue
-        out.append(Finding(
-            id="unsafe-pickle", severity=severity,
+            found.append(("unsafe-pickle", "error", "imports dangerous globals: " + ", ".join(scan.dangerous)))
+        if scan.suspicious:
+            found.append(("suspicious-pickle", "warning", "imports globals that are not known safe: "
+                          + ", ".join(scan.suspicious)))
+        if scan.error is not None:
+            found.append(("unscannable-pickle", "warning", f"could not be verified by the static scanner ({scan.error})"))
+        out.extend(Finding(
+            id=finding_id, severity=severity,
             message=f"{scan.file} {what}; never load it with torch.load or pickle",
-            evidence=[Evidence(source=source_key, file=scan.file, snippet=what[:300], rule="finding/unsafe-pickle",
-                               extractor="picklescan@static")],
-        ))
+            evidence=[Evidence(source=source_key, file=scan.file, snippet=what[:300], rule=f"finding/{finding_id}",
+                               extractor="pickle-scan@static")],
+        ) for finding_id, severity, what in found)
     return out
 
 

@@ -18,6 +18,7 @@ from openscore import __version__
 from openscore.atomic import canonical_json
 from openscore.errors import UsageError
 from openscore.resources import site_dir
+from openscore.safeio import contained
 from openscore.site.catalog import RubricCatalog
 from openscore.site.render import SiteRenderer
 from openscore.site.store import AuditedModel, load_reports
@@ -55,7 +56,7 @@ def write_site(files: dict[str, bytes], out: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         for relative, data in files.items():
-            target = staging / relative
+            target = contained(staging, relative)  # a site path from a report never leaves the site
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a published site is world-readable

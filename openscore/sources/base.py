@@ -82,6 +82,8 @@ class Source(abc.ABC):
     """A pinned, read-only view of one model repository."""
 
     ref: SourceRef
+    #: the per-audit deadline of everything read through this source (sources.limits), when it has one
+    deadline = None
 
     @abc.abstractmethod
     def inventory(self) -> Inventory:

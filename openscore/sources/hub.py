@@ -1,32 +1,42 @@
-"""A Hugging Face Hub repository, read through `huggingface_hub` and pinned to one commit.
+"""A Hugging Face Hub repository, read through `huggingface_hub`'s HTTP session and pinned to one commit.
 
-Budget: one `model_info(files_metadata=True)` call gives every file's size and LFS sha256; the
-resolved commit sha is used for every later read, so a branch moving mid-audit changes nothing.
-Weight headers are read with HTTP Range requests, small text files through `hf_hub_download`
-(cached by sha). Every Hub or network failure becomes one typed openscore error.
+Budget: one model-info call (`blobs=true`) gives every file's size and LFS sha256; the resolved commit
+sha is used for every later read, so a branch moving mid-audit changes nothing. Weight headers are read
+with HTTP Range requests, small files (card, config, licences, small pickles to scan) with one GET.
+
+Every request goes through `_transfer`: the connect/read timeout, the per-file and per-audit deadlines
+and the minimum rate of `Limits`, a byte cap (JSON answers, whole files, ranges), and the status and
+Content-Range checks. The client library's own calls (`model_info`, `hf_hub_download`) are not used
+because they wait for ever and read any body whole. Every answer is validated (hub_answers) before use;
+every Hub or network failure becomes one typed openscore error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
+from urllib.parse import quote
 
-from huggingface_hub import HfApi, constants, hf_hub_url
+from huggingface_hub import constants, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
     HfHubHTTPError,
-    LocalEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, parse_ratelimit_headers
 
 from openscore.errors import (
+    DeadlineExceeded,
     EntryNotFound,
     GatedRepo,
     HubServerError,
@@ -39,7 +49,9 @@ from openscore.errors import (
     SourceError,
 )
 from openscore.formats.records import PickleScan
-from openscore.sources.base import FileEntry, Inventory, Source, SourceRef, cached_property
+from openscore.sources import hub_answers
+from openscore.sources.base import Inventory, Source, SourceRef, cached_property
+from openscore.sources.limits import Deadline, Limits, Transfer, current_limits
 
 T = TypeVar("T")
 
@@ -47,12 +59,19 @@ T = TypeVar("T")
 TRANSPORT_ERROR = next(
     b for b in HfHubHTTPError.__mro__ if b.__name__ == "HTTPError" and not b.__module__.startswith("huggingface_hub")
 )
+_HTTPX = __import__(TRANSPORT_ERROR.__module__.split(".")[0])
+TIMEOUT_ERROR = _HTTPX.TimeoutException
 _TRUE = {"1", "ON", "YES", "TRUE"}
 #: rate limiting and transient server failures: worth another try
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_CHUNK = 64 * 1024
 #: a server that ignores Range sends the file from byte 0: skipping this much to reach an offset is tolerable
 MAX_SKIP_BYTES = 8 << 20
+#: an error answer's body is read up to this much (for its message), never more
+MAX_ERROR_BODY = 64 * 1024
+#: pages of a paginated listing followed at most
+MAX_PAGES = 100
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
 @dataclass(frozen=True)
@@ -77,15 +96,6 @@ def offline_mode() -> bool:
     return constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE
 
 
-def hub_cache_dir() -> str:
-    """The Hub cache as the environment says now (huggingface_hub fixes it at import time)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
-    return constants.HF_HUB_CACHE
-
-
 class HubSource(Source):
     """Files of `repo_id` at one commit of a Hub (or any server speaking the Hub API)."""
 
@@ -97,22 +107,28 @@ class HubSource(Source):
         endpoint: str | None = None,
         token: str | bool | None = None,
         retry: RetryPolicy | None = None,
+        limits: Limits | None = None,
         limiter=None,
     ):
         self.repo_id = repo_id
         self.limiter = limiter  # shared pacing per endpoint (openscore.batch.ratelimit); None: retries sleep alone
         self.revision = revision
-        self.api = HfApi(endpoint=endpoint, token=token)
-        self.endpoint = self.api.endpoint.rstrip("/")
+        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
         self.token = token
         self.retry = retry or RetryPolicy.from_env()
+        self.limits = limits or current_limits()
+        self.deadline = Deadline(self.limits.deadline, "per-audit")
         self.bytes_transferred = 0  # body bytes received by read_range
+
+    @property
+    def _name(self) -> str:
+        return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
 
     # -- error handling -------------------------------------------------------------------------
     @contextlib.contextmanager
     def _errors(self, what: str) -> Iterator[None]:
         """Translate huggingface_hub and transport exceptions into one-line openscore errors."""
-        name = f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
+        name = self._name
         try:
             yield
         except GatedRepoError:
@@ -122,16 +138,19 @@ class HubSource(Source):
                 from None
         except RevisionNotFoundError:
             raise RevisionNotFound(f"{name}: revision {self.revision!r} not found") from None
-        except LocalEntryNotFoundError:
-            raise NetworkUnavailable(f"{name}: {what}: the Hub is unreachable and the file is not cached") from None
         except EntryNotFoundError:
             raise EntryNotFound(f"{name}: {what}: no such file in the repository") from None
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
             if status == 429:
                 raise RateLimited(f"{name}: {what}: rate limited by {self.endpoint} ({_first_line(exc)})") from None
-            error = HubServerError if status is not None and status >= 500 else SourceError
-            raise error(f"{name}: {what}: HTTP {status} from {self.endpoint}: {_first_line(exc)}") from None
+            if status is not None and status >= 500:
+                raise HubServerError(f"{name}: {what}: HTTP {status} from {self.endpoint} after "
+                                     f"{self.retry.tries} tries: {_first_line(exc)}") from None
+            raise SourceError(f"{name}: {what}: HTTP {status} from {self.endpoint}: {_first_line(exc)}") from None
+        except TIMEOUT_ERROR as exc:
+            raise DeadlineExceeded(f"{name}: {what}: no answer from {self.endpoint} within the timeout "
+                                   f"({type(exc).__name__})") from None
         except (ConnectionError, TRANSPORT_ERROR) as exc:  # OfflineModeIsEnabled is a ConnectionError
             raise NetworkUnavailable(f"{name}: {what}: cannot reach {self.endpoint} ({_first_line(exc)})") from None
 
@@ -151,65 +170,154 @@ class HubSource(Source):
                     if response is None or response.status_code not in RETRY_STATUSES or attempt == self.retry.tries:
                         raise
                     delay = retry_delay(response.headers, wait)
+            delay = min(delay, self.retry.max_wait)
+            if delay > self.deadline.remaining():
+                raise DeadlineExceeded(f"{self._name}: {what}: the Hub asks to wait {delay:g} s, past the "
+                                       f"per-audit deadline of {self.deadline.seconds:g} s")
             if self.limiter is not None:
-                self.limiter.pause(min(delay, self.retry.max_wait))  # every request to the endpoint waits
+                self.limiter.pause(delay)  # every request to the endpoint waits
             else:
-                time.sleep(min(delay, self.retry.max_wait))
+                time.sleep(delay)
             wait *= 2
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
+    # -- the one way a request is made ----------------------------------------------------------
+    def _transfer(self, url: str, what: str, *, max_bytes: int, params: dict | None = None,
+                  byte_range: tuple[int, int, int] | None = None, sink: Callable[[bytes], None] | None = None,
+                  links: list[str] | None = None) -> bytes:
+        """GET `url`, bounded in time (Limits) and in bytes; the body (or what was passed to `sink`).
+
+        With `byte_range` (start, length, file size) the answer must be a 206 whose Content-Range is that range, or
+        a 200 (Range ignored) whose body is skipped to `start`; reading stops after `length` bytes
+        either way. Without it, a body over `max_bytes` is refused."""
+        headers = build_hf_headers(token=self.token)
+        if byte_range is not None:
+            start, length, _ = byte_range
+            headers["Range"] = f"bytes={start}-{start + length - 1}"
+        clock = Transfer(self.limits, self.deadline, f"{self._name}: {what}")
+        clock.check()
+        timeout = _HTTPX.Timeout(min(self.limits.timeout, clock.remaining()))
+        with get_session().stream("GET", url, params=params, headers=headers, follow_redirects=True,
+                                  timeout=timeout) as response:
+            status = response.status_code
+            if status == 416:
+                raise InvalidCheckpoint(f"{what}: the server has fewer bytes than the inventory says")
+            if status >= 300:
+                body = self._read(response, clock, MAX_ERROR_BODY, truncate=True)
+                hf_raise_for_status(_HTTPX.Response(status, headers=response.headers, content=body,
+                                                    request=response.request))
+                raise InvalidHubResponse(f"{self._name}: {what}: unexpected HTTP {status} from {self.endpoint}")
+            if links is not None:
+                links.extend(_NEXT_LINK.findall(response.headers.get("Link", "")))
+            if byte_range is None:
+                if status != 200:
+                    raise InvalidHubResponse(f"{self._name}: {what}: HTTP {status} where 200 was expected")
+                return self._read(response, clock, max_bytes, sink=sink)
+            start, length, size = byte_range
+            skip = 0
+            if status == 206:
+                self._check_content_range(response.headers.get("Content-Range"), start, length, size, what)
+            elif status == 200:  # Range ignored: the body is the whole file
+                skip = start
+                if skip > MAX_SKIP_BYTES:
+                    raise InvalidHubResponse(f"{what}: {self.endpoint} ignores Range requests; refusing to download "
+                                      f"{start} bytes to reach offset {start}")
+            else:
+                raise InvalidHubResponse(f"{self._name}: {what}: HTTP {status} to a Range request")
+            return self._read(response, clock, length, skip=skip, truncate=True)
+
+    def _read(self, response, clock: Transfer, max_bytes: int, *, skip: int = 0, truncate: bool = False,
+              sink: Callable[[bytes], None] | None = None) -> bytes:
+        """Read the body chunk by chunk as it arrives; stop at `max_bytes` after skipping `skip`.
+
+        `truncate`: stop reading there (a range, an error message); otherwise more is refused."""
+        data = bytearray()
+        kept = 0
+        for chunk in response.iter_bytes():  # as the network delivers: a trickle is seen byte by byte
+            self.bytes_transferred += len(chunk)
+            clock.check(len(chunk))
+            if skip:
+                cut = min(skip, len(chunk))
+                chunk, skip = chunk[cut:], skip - cut
+            if kept + len(chunk) > max_bytes:
+                if not truncate:
+                    raise InvalidHubResponse(f"{clock.doing}: the answer is larger than the "
+                                             f"{max_bytes:,}-byte limit")
+                chunk = chunk[: max_bytes - kept]
+            kept += len(chunk)
+            if sink is not None:
+                sink(bytes(chunk))
+            else:
+                data += chunk
+            if truncate and kept >= max_bytes:
+                break
+        return bytes(data)
+
+    def _check_content_range(self, value: str | None, start: int, length: int, size: int, what: str) -> None:
+        """A 206 must carry exactly the range asked for, of a file of the inventory's size."""
+        m = _CONTENT_RANGE.match((value or "").strip())
+        want = f"bytes {start}-{start + length - 1}"
+        if m is None or int(m.group(1)) != start or int(m.group(2)) != start + length - 1:
+            raise InvalidHubResponse(f"{self._name}: {what}: a 206 answer with Content-Range {value!r}, "
+                                     f"not the range asked for ({want})")
+        total = m.group(3)
+        if total != "*" and int(total) != size:
+            raise InvalidHubResponse(f"{self._name}: {what}: Content-Range says {total} bytes, the inventory {size}")
+
+    def _json(self, url: str, what: str, *, params: dict | None = None, links: list[str] | None = None) -> object:
+        body = self._call(what, lambda: self._transfer(url, what, max_bytes=self.limits.max_json_bytes,
+                                                       params=params, links=links))
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise InvalidHubResponse(f"{self._name}: {what}: the Hub's answer is not JSON "
+                                     f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") \
+                from None
+
     # -- the pinned view ------------------------------------------------------------------------
     @cached_property
-    def _info(self):
-        return self._call(
-            "model info", lambda: self.api.model_info(self.repo_id, revision=self.revision, files_metadata=True)
-        )
+    def _answer(self) -> hub_answers.ModelAnswer:
+        url = f"{self.endpoint}/api/models/{self.repo_id}"
+        if self.revision is not None:
+            url += f"/revision/{quote(self.revision, safe='')}"
+        doc = self._json(url, "model info", params={"blobs": "true"})
+        return hub_answers.model_answer(doc, f"{self._name}: model info")
 
     @cached_property
     def ref(self) -> SourceRef:  # type: ignore[override]
-        sha = self._info.sha
-        if not sha:
-            raise SourceError(f"{self.repo_id}: the Hub did not report a commit sha")
-        modified = self._info.last_modified
-        return SourceRef(kind="hub", repo_id=self.repo_id, revision=self.revision, sha=sha, location=self.endpoint,
-                         committed_at=modified.isoformat() if modified is not None else None)
+        answer = self._answer
+        return SourceRef(kind="hub", repo_id=self.repo_id, revision=self.revision, sha=answer.sha,
+                         location=self.endpoint, committed_at=answer.last_modified)
 
     @cached_property
     def _inventory(self) -> Inventory:
-        info = self._info
-        files = []
-        for s in info.siblings or ():
-            if s.lfs is not None:
-                files.append(FileEntry(s.rfilename, s.lfs.size, s.lfs.sha256, lfs=True, blob_id=s.blob_id))
-            else:
-                files.append(FileEntry(s.rfilename, s.size or 0, None, lfs=False, blob_id=s.blob_id))
-        card = info.card_data.to_dict() if info.card_data is not None else {}
-        return Inventory(
-            ref=self.ref,
-            files=tuple(sorted(files, key=lambda f: f.path)),
-            refs=self._refs(),
-            gated=info.gated or False,
-            card_data=card,
-        )
+        answer = self._answer
+        return Inventory(ref=self.ref, files=answer.files, refs=self._refs(), gated=answer.gated,
+                         card_data=answer.card_data)
 
     def inventory(self) -> Inventory:
         return self._inventory
 
     def _refs(self) -> tuple[str, ...]:
         """Branches and tags other than `main` (intermediate checkpoints, releases); () if unavailable."""
+        what = "list refs"
         try:
-            refs = self._call("list refs", lambda: self.api.list_repo_refs(self.repo_id))
+            names = hub_answers.ref_names(self._json(f"{self.endpoint}/api/models/{self.repo_id}/refs", what),
+                                          f"{self._name}: {what}")
         except (SourceError, NetworkUnavailable):
             return ()  # best effort: some mirrors do not serve the refs endpoint
-        return tuple(sorted({r.name for r in (*refs.branches, *refs.tags)} - {"main"}))
+        return tuple(n for n in names if n != "main")
 
-    def _entry(self, path: str) -> FileEntry:
+    def _entry(self, path: str):
         entry = self._inventory.get(path)
         if entry is None:
             raise EntryNotFound(f"{self.repo_id}@{self.ref.sha[:12]}: {path}: no such file in the repository")
         return entry
 
     # -- reads --------------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return hf_hub_url(self.repo_id, path, revision=self.ref.sha, endpoint=self.endpoint)
+
     def read_range(self, path: str, start: int, length: int) -> bytes:
         entry = self._entry(path)
         if start < 0 or length < 0:
@@ -218,87 +326,79 @@ class HubSource(Source):
             raise InvalidCheckpoint(f"{path}: truncated: wanted bytes {start}..{start + length}, file has {entry.size}")
         if length == 0:
             return b""
-        url = hf_hub_url(self.repo_id, path, revision=self.ref.sha, endpoint=self.endpoint)
-        headers = {**build_hf_headers(token=self.token), "Range": f"bytes={start}-{start + length - 1}"}
-        return self._call(f"read {path}", lambda: self._ranged_get(url, headers, path, start, length))
-
-    def _ranged_get(self, url: str, headers: dict, path: str, start: int, length: int) -> bytes:
-        """GET with a Range header, streamed: a server that ignores Range never sends us the whole file."""
-        with get_session().stream("GET", url, headers=headers, follow_redirects=True) as response:
-            if response.status_code == 416:
-                raise InvalidCheckpoint(f"{path}: the server has fewer bytes than the inventory says")
-            if response.status_code >= 400:
-                response.read()
-                hf_raise_for_status(response)
-            skip = start if response.status_code == 200 else 0  # Range ignored: the body is the whole file
-            if skip > MAX_SKIP_BYTES:
-                raise InvalidHubResponse(f"{path}: {self.endpoint} ignores Range requests; refusing to download "
-                                  f"{start} bytes to reach offset {start}")
-            data = bytearray()
-            for chunk in response.iter_bytes(_CHUNK):
-                self.bytes_transferred += len(chunk)
-                if skip:
-                    cut = min(skip, len(chunk))
-                    chunk, skip = chunk[cut:], skip - cut
-                data += chunk
-                if len(data) >= length:
-                    break
+        what = f"read {path}"
+        data = self._call(what, lambda: self._transfer(self._url(path), what, max_bytes=length,
+                                                       byte_range=(start, length, entry.size)))
         if len(data) < length:
             raise InvalidCheckpoint(f"{path}: truncated: got {len(data)} of {length} bytes at offset {start}")
-        return bytes(data[:length])
+        return data
 
-    def download(self, path: str) -> Path:
-        """The whole file in the local Hub cache (for small files: text, small pickles to scan)."""
-        self._entry(path)
-        return Path(
-            self._call(
-                f"download {path}",
-                lambda: self.api.hf_hub_download(self.repo_id, path, revision=self.ref.sha, cache_dir=hub_cache_dir()),
-            )
-        )
+    def _whole(self, path: str, max_bytes: int, sink: Callable[[bytes], None] | None = None) -> bytes:
+        """A whole file of at most `max_bytes` (and exactly its inventory size)."""
+        entry = self._entry(path)
+        if entry.size > max_bytes:
+            raise InvalidCheckpoint(f"{path}: {entry.size} bytes, over the {max_bytes}-byte limit for this read")
+        what = f"download {path}"
+        got = [0]
+
+        def count(chunk: bytes) -> None:
+            got[0] += len(chunk)
+            if sink is not None:
+                sink(chunk)
+
+        data = self._call(what, lambda: self._transfer(self._url(path), what, max_bytes=entry.size,
+                                                       sink=count if sink is not None else None))
+        size = got[0] if sink is not None else len(data)
+        if size != entry.size:
+            raise InvalidHubResponse(f"{self._name}: {what}: {size} bytes received, the inventory says {entry.size}")
+        return data
+
+    @contextlib.contextmanager
+    def fetch(self, path: str, max_bytes: int) -> Iterator[Path]:
+        """The whole file in a temporary file, removed after the block (small pickles to scan)."""
+        with tempfile.NamedTemporaryFile(prefix="openscore-", suffix=Path(path).suffix) as tmp:
+            self._whole(path, max_bytes, sink=tmp.write)
+            tmp.flush()
+            yield Path(tmp.name)
 
     def read_text(self, path: str, max_bytes: int = 4_000_000) -> str | None:
-        entry = self._inventory.get(path)
-        if entry is None:
+        if self._inventory.get(path) is None:
             return None
-        if entry.size > max_bytes:
-            raise InvalidCheckpoint(f"{path}: {entry.size} bytes, over the {max_bytes}-byte limit for a text file")
-        return self.download(path).read_bytes().decode("utf-8", errors="replace")
+        return self._whole(path, max_bytes).decode("utf-8", errors="replace")
+
+    # -- datasets the card names ----------------------------------------------------------------
+    def dataset_facts(self, dataset_id: str) -> dict:
+        """{"licence", "gated", "card"} of a Hub dataset, read with the same bounds as the model."""
+        what = f"dataset {dataset_id}"
+        doc = self._json(f"{self.endpoint}/api/datasets/{quote(dataset_id, safe='/')}", what)
+        return hub_answers.dataset_answer(doc, f"{self._name}: {what}")
 
     # -- the Hub's own pickle scan ------------------------------------------------------------
     @cached_property
-    def _security(self) -> dict[str, dict]:
-        """path -> the Hub's pickle-import scan (from one expanded tree listing); {} when unavailable."""
+    def _security(self) -> dict[str, PickleScan]:
+        """path -> the Hub's pickle-import scan (from the expanded tree listing); {} when unavailable."""
+        what = "list tree"
+        url: str | None = f"{self.endpoint}/api/models/{self.repo_id}/tree/{self.ref.sha}"
+        params: dict | None = {"recursive": "true", "expand": "true"}
+        scans: dict[str, PickleScan] = {}
         try:
-            tree = self._call(
-                "list tree",
-                lambda: list(self.api.list_repo_tree(self.repo_id, revision=self.ref.sha, recursive=True, expand=True)),
-            )
+            for _ in range(MAX_PAGES):
+                links: list[str] = []
+                scans.update(hub_answers.tree_pickle_scans(self._json(url, what, params=params, links=links),
+                                                           f"{self._name}: {what}"))
+                if not links:
+                    break
+                if not links[0].startswith(self.endpoint + "/"):  # our token never goes to another host
+                    raise InvalidHubResponse(f"{self._name}: {what}: next page {links[0][:100]!r} is not on "
+                                             f"{self.endpoint}")
+                url, params = links[0], None  # the next page's URL carries its own query
         except SourceError:
             return {}
-        return {
-            item.path: item.security.pickle_import_scan
-            for item in tree
-            if getattr(item, "security", None) is not None and item.security.pickle_import_scan
-        }
+        return scans
 
     def hub_pickle_scan(self, path: str) -> PickleScan | None:
         """The Hub's scan of a pickle file as a PickleScan, or None when the Hub reports none."""
-        scan = self._security.get(path)
-        if scan is None:
-            return None
-        imports = scan.get("imports") or []
-        by_level: dict[str, set[str]] = {"dangerous": set(), "suspicious": set()}
-        for item in imports:
-            level = str(item.get("safety", "")).lower()
-            if level in by_level:
-                by_level[level].add(f"{item.get('module')}.{item.get('name')}")
-        return PickleScan(
-            file=path,
-            dangerous=tuple(sorted(by_level["dangerous"])),
-            suspicious=tuple(sorted(by_level["suspicious"])),
-            error=None,
-        )
+        return self._security.get(path)
 
 
 def retry_delay(headers, default: float) -> float:

@@ -7,21 +7,28 @@ and sha256 and `present=False`, so the rest of openscore sees the same inventory
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 from openscore.errors import EntryNotFound, InvalidCheckpoint, UsageError
+from openscore.safeio import read_bounded
 from openscore.sources.base import FileEntry, Inventory, Source, SourceRef, cached_property
 from openscore.sources.lfs import POINTER_SUFFIX, read_pointer
+from openscore.sources.limits import Deadline, Limits, current_limits
 
 #: folders that belong to tools, not to the model (git metadata, huggingface_hub's local_dir cache)
 SKIPPED_DIRS = frozenset({".git", ".cache", "__pycache__"})
 _CHUNK = 1 << 20
+#: a folder smaller than this is hashed without a progress line
+HASH_PROGRESS_MIN_BYTES = 256 << 20
 #: the Hub's size limit for a file kept in git rather than LFS (10 MiB)
 BLOB_SHA1_MAX_BYTES = 10 * 1024 * 1024
 
@@ -29,8 +36,10 @@ BLOB_SHA1_MAX_BYTES = 10 * 1024 * 1024
 _digest_cache: dict[tuple[str, int, int], tuple[str, str | None]] = {}
 
 
-def file_digests(path: Path) -> tuple[str, str | None]:
+def file_digests(path: Path, clock: HashClock | None = None) -> tuple[str, str | None]:
     """(sha256, git blob sha1) of a file, streamed, cached by (path, size, mtime).
+
+    With a `clock`, progress is shown and the deadlines are checked after every chunk.
 
     Both in one pass: sha256 is what LFS and lock files use, the blob sha1 is what the Hub reports
     for small (non-LFS) files. A file over BLOB_SHA1_MAX_BYTES gets no blob sha1: the Hub stores such
@@ -43,21 +52,48 @@ def file_digests(path: Path) -> tuple[str, str | None]:
     if cached is None:
         sha256 = hashlib.sha256()
         blob = hashlib.sha1(b"blob %d\0" % st.st_size) if st.st_size <= BLOB_SHA1_MAX_BYTES else None
+        tick = clock.file(path) if clock is not None else None
         with open(path, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 sha256.update(chunk)
                 if blob is not None:
                     blob.update(chunk)
+                if tick is not None:
+                    tick(len(chunk))
         cached = _digest_cache[key] = (sha256.hexdigest(), blob.hexdigest() if blob is not None else None)
     return cached
 
 
-def prefetch_digests(paths: list[Path]) -> None:
+def prefetch_digests(paths: list[Path], clock: HashClock | None = None) -> None:
     """Hash several files at once (hashlib releases the GIL): a sharded checkpoint uses every core."""
     todo = [p for p in paths if p.stat().st_size > _CHUNK]
     if len(todo) > 1:
         with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            list(pool.map(file_digests, todo))
+            list(pool.map(lambda p: file_digests(p, clock), todo))
+
+
+class HashClock:
+    """Progress and deadlines while a folder's files are hashed (shared by the hashing threads)."""
+
+    def __init__(self, limits: Limits, overall: Deadline, bar=None):
+        self.limits, self.overall, self.bar = limits, overall, bar
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def file(self, path: Path) -> Callable[[int], None]:
+        """A `tick(n)` for one file: its own deadline, the audit's, and the shared progress."""
+        deadline = Deadline(self.limits.file_deadline, "per-file")
+        doing = f"hashing {path.name}"
+
+        def tick(n: int) -> None:
+            with self._lock:
+                self.done += n
+                if self.bar is not None:
+                    self.bar.update(self.done)
+            self.overall.check(doing)
+            deadline.check(doing)
+
+        return tick
 
 
 def inventory_digest(files: tuple[FileEntry, ...]) -> str:
@@ -94,6 +130,7 @@ class LocalSource(Source):
         revision: str | None = None,
         sha: str | None = None,
         links_within: str | os.PathLike[str] | None = None,
+        limits: Limits | None = None,
     ):
         root = Path(folder).resolve()
         if not root.is_dir():
@@ -105,6 +142,8 @@ class LocalSource(Source):
         self._revision, self._sha = revision, sha  # an identity the user (or the cache layout) gave the folder
         # symlinks may lead here and no further: the folder itself, or a Hub cache repo whose blobs it links to
         self._links_within = Path(links_within).resolve() if links_within is not None else root
+        self.limits = limits or current_limits()
+        self.deadline = Deadline(self.limits.deadline, "per-audit")
 
     @cached_property
     def _entries(self) -> dict[str, tuple[FileEntry, Path]]:
@@ -118,10 +157,14 @@ class LocalSource(Source):
                 if rel in self._ignore or not disk.is_file() or not self._inside(disk):
                     continue
                 files.append((rel, disk))
-        prefetch_digests([disk for _, disk in files])
+        total = sum(disk.stat().st_size for _, disk in files)
+        show = self.limits.progress is not None and total >= HASH_PROGRESS_MIN_BYTES
         found: dict[str, tuple[FileEntry, Path]] = {}
-        for rel, disk in files:
-            entry = self._entry(rel, disk)
+        with self.limits.progress("hashing local files", total) if show else contextlib.nullcontext() as bar:
+            clock = HashClock(self.limits, self.deadline, bar)
+            prefetch_digests([disk for _, disk in files], clock)
+            entries = [(rel, disk, self._entry(rel, disk, clock)) for rel, disk in files]
+        for rel, disk, entry in entries:
             if entry.path in found and found[entry.path][0].present:
                 continue  # a real file and its `.lfs-pointer`: keep the real file
             found[entry.path] = (entry, disk)
@@ -131,14 +174,14 @@ class LocalSource(Source):
         """False for a symlink leading out of the folder: a cloned repo must not make us read ~/.ssh."""
         return not disk.is_symlink() or disk.resolve().is_relative_to(self._links_within)
 
-    def _entry(self, rel: str, disk: Path) -> FileEntry:
+    def _entry(self, rel: str, disk: Path, clock: HashClock) -> FileEntry:
         size = disk.stat().st_size
         pointer = read_pointer(disk, size)
         if pointer is not None:
             real = rel[: -len(POINTER_SUFFIX)] if rel.endswith(POINTER_SUFFIX) else rel
-            _, blob = file_digests(disk)
+            _, blob = file_digests(disk, clock)
             return FileEntry(real, pointer.size, pointer.sha256, lfs=True, present=False, blob_id=blob)
-        sha256, blob = file_digests(disk)
+        sha256, blob = file_digests(disk, clock)
         return FileEntry(rel, size, sha256, lfs=False, present=True, blob_id=blob)
 
     @cached_property
@@ -177,7 +220,7 @@ class LocalSource(Source):
         entry, disk = item
         if entry.size > max_bytes:
             raise InvalidCheckpoint(f"{path}: {entry.size} bytes, over the {max_bytes}-byte limit for a text file")
-        return disk.read_bytes().decode("utf-8", errors="replace")
+        return read_bounded(disk, max_bytes, error=InvalidCheckpoint, what="text file").decode("utf-8", errors="replace")
 
     def local_path(self, path: str) -> Path | None:
         item = self._entries.get(path)

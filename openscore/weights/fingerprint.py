@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from openscore.atomic import write_bytes
 from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
+from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import sampling
 from openscore.weights.decode import FLOAT_DTYPES, INT8_DTYPES, decode_rows, is_readable, matrix_shape, row_bytes
@@ -58,6 +59,8 @@ CAST_ALL_ROWS_BELOW = 1 << 16
 #: at memory speed, not collision-resistant against a forger; file-level hashes (LFS, lock, verify) stay sha256
 HASH_ALGORITHM = "xxh3-128"
 METADATA_KEY = "openscore.fingerprint"
+#: a fingerprint holds sketches, not weights: far below this even for the largest models
+MAX_FINGERPRINT_BYTES = 256 << 20
 #: rows and columns of the direct sketch (columns in GGUF-block multiples)
 SKETCH_ROWS = 32
 #: rows a sampled fingerprint reads per matrix (the first-ranked blocks of the same choice, a subset of a
@@ -143,7 +146,8 @@ class Fingerprint(_Model):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Fingerprint:
-        return cls.from_bytes(Path(path).read_bytes(), str(path))
+        return cls.from_bytes(read_bounded(path, MAX_FINGERPRINT_BYTES, error=InvalidCheckpoint, what="fingerprint"),
+                              str(path))
 
     @classmethod
     def from_bytes(cls, data: bytes, label: str = "fingerprint") -> Fingerprint:

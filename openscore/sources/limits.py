@@ -1,0 +1,89 @@
+"""Bounds in time on everything a source reads: a Hub that stalls or trickles, a 40 GB file to hash.
+
+One `Limits` holds them: a connect/read timeout on every request (seconds without a byte), a deadline
+per file (one download, one ranged read, one API answer, one local file hashed), a deadline per audit
+(everything one source reads), a minimum transfer rate once a grace window has passed, and a cap on
+every JSON body. The CLI sets them with `--timeout`, `--file-deadline`, `--deadline`, `--min-rate`
+(`use_limits`); library callers pass `limits=` to a source or use the same context manager.
+Running past any of them is `DeadlineExceeded` (exit 18).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from openscore.errors import DeadlineExceeded
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 30.0  # connect, and read between two bytes, of every request (seconds)
+    file_deadline: float = 900.0  # one file or one API answer, first byte asked to last byte read
+    deadline: float = 3600.0  # everything one source (one audit) reads, from when it is opened
+    min_rate: float = 1024.0  # bytes/s, averaged from the start of a transfer once rate_window has passed
+    rate_window: float = 30.0
+    max_json_bytes: int = 64 << 20  # any JSON answer of the Hub API
+    #: `progress(label, total)`, a context manager yielding `.update(done)` (cli.console.progress_bar):
+    #: shown while a large local folder is hashed
+    progress: Callable[[str, int], AbstractContextManager] | None = None
+
+
+_current = [Limits()]
+
+
+def current_limits() -> Limits:
+    """The limits a source opened now gets when none are passed."""
+    return _current[0]
+
+
+@contextlib.contextmanager
+def use_limits(limits: Limits) -> Iterator[Limits]:
+    """Make `limits` the default for sources opened inside the block (process-wide: worker threads too)."""
+    previous, _current[0] = _current[0], limits
+    try:
+        yield limits
+    finally:
+        _current[0] = previous
+
+
+class Deadline:
+    """A point in monotonic time; `check` raises DeadlineExceeded once it has passed."""
+
+    def __init__(self, seconds: float, what: str):
+        self.seconds, self.what = seconds, what
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def check(self, doing: str) -> None:
+        if time.monotonic() > self.end:
+            raise DeadlineExceeded(f"{doing}: over the {self.what} deadline of {self.seconds:g} s")
+
+
+class Transfer:
+    """One transfer's clock: its own deadline, the source's, and the minimum rate."""
+
+    def __init__(self, limits: Limits, overall: Deadline, doing: str):
+        self.limits, self.overall, self.doing = limits, overall, doing
+        self.file = Deadline(limits.file_deadline, "per-file")
+        self.started = time.monotonic()
+        self.bytes = 0
+
+    def remaining(self) -> float:
+        """Seconds left before the nearer deadline (never below a small positive number)."""
+        return max(0.01, min(self.file.remaining(), self.overall.remaining()))
+
+    def check(self, received: int = 0) -> None:
+        """Account `received` bytes and raise when a deadline passed or the rate is below the minimum."""
+        self.bytes += received
+        self.overall.check(self.doing)
+        self.file.check(self.doing)
+        elapsed = time.monotonic() - self.started
+        if elapsed > self.limits.rate_window and self.bytes < self.limits.min_rate * elapsed:
+            raise DeadlineExceeded(f"{self.doing}: transfer too slow ({self.bytes / elapsed:,.0f} bytes/s after "
+                                   f"{elapsed:.0f} s, minimum {self.limits.min_rate:,.0f})")
