@@ -1,4 +1,4 @@
-"""`openscore registry add|list|match`: the reference fingerprints a candidate is matched against."""
+"""`openscore registry add|list|match|remove|sync|export|pull`: the reference fingerprints a candidate is matched against."""
 
 from __future__ import annotations
 
@@ -59,3 +59,76 @@ def match_cmd(src: str, top: int, sample: bool, fmt: str) -> None:
     for m in matches:
         c = m.comparison
         click.echo(f"{m.id}\t{c.verdict}\tconfidence {c.confidence:.3f}\tscore {c.score:.3f}\t{c.reason}")
+
+
+@registry_group.command("remove")
+@click.argument("entry_id", metavar="ID")
+def remove_cmd(entry_id: str) -> None:
+    """Delete the user registry entry ID (shipped entries cannot be removed)."""
+    from openscore.weights.registry import Registry
+
+    registry = Registry.load()
+    registry.remove(entry_id)
+    click.echo(f"removed {entry_id} from {registry.user_dir}")
+
+
+@registry_group.command("sync")
+@click.option("--only", multiple=True, metavar="ID", help="Sync only this curated base (repeatable).")
+@click.option("--family", "families", multiple=True, metavar="F", help="Sync only this family (repeatable).")
+@click.option("--refresh", is_flag=True, help="Fingerprint again bases already registered at the current commit.")
+@click.option("--endpoint", default=None, metavar="URL", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")
+@click.option("--token", default=None, metavar="T", help="Hub token (gated bases need one with access).")
+def sync_cmd(only, families, refresh, endpoint, token) -> None:
+    """Fingerprint the curated popular bases (known_bases.yaml) into the user registry by sampled reads.
+
+    Resumable: bases already registered at the Hub's current commit are skipped."""
+    from openscore.cli.console import progress_bar
+    from openscore.errors import UsageError
+    from openscore.weights.registry import Registry
+    from openscore.weights.sync import selected, sync
+
+    repos = selected(tuple(only), tuple(families))
+    if not repos:
+        raise UsageError("registry sync: no curated base matches --only/--family (see openscore/data/known_bases.yaml)")
+    registry = Registry.load()
+    with progress_bar(f"registry sync: {len(repos)} bases", len(repos), unit="bases") as bar:
+        done = [0]
+
+        def report(repo_id: str, status: str, note: str) -> None:
+            click.echo(f"{repo_id}: {status} ({note})", err=True)
+            done[0] += 1
+            bar.update(done[0])
+
+        outcome = sync(registry, repos, endpoint=endpoint or None, token=token, refresh=refresh, report=report,
+                       progress=lambda repo: progress_printer(repo.id))
+    tally = ", ".join(f"{outcome.count(s)} {s}" for s in ("added", "up-to-date", "gated", "absent", "failed",
+                                                           "not-reached") if outcome.count(s))
+    click.echo(f"synced {len(repos)} bases into {registry.user_dir}: {tally}; "
+               f"{outcome.bytes_read / 1e6:,.2f} MB read from the Hub")
+
+
+@registry_group.command("export")
+@click.argument("dest", type=click.Path(file_okay=False))
+def export_cmd(dest: str) -> None:
+    """Write the whole registry (shipped + user entries) as static files into DEST: index.yaml + *.osfp."""
+    from pathlib import Path
+
+    from openscore.weights.publish import export
+    from openscore.weights.registry import Registry
+
+    entries = export(Registry.load(), Path(dest))
+    click.echo(f"exported {len(entries)} entries to {dest}")
+
+
+@registry_group.command("pull")
+@click.argument("origin", metavar="URL-or-DIR")
+def pull_cmd(origin: str) -> None:
+    """Fetch a registry published by `registry export` (an http(s) URL or a folder) into the user registry.
+
+    Every fingerprint is checked against the index's sha256 before anything is written."""
+    from openscore.weights.publish import pull
+    from openscore.weights.registry import Registry
+
+    registry = Registry.load()
+    entries = pull(origin, registry)
+    click.echo(f"pulled {len(entries)} entries from {origin} into {registry.user_dir}")
