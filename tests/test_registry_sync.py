@@ -320,3 +320,19 @@ def test_pull_verifies_before_writing_anything(models, registry, tmp_path, monke
     with pytest.raises(ConfigError, match="larger than 64 bytes"):
         publish.pull(str(out), target)
     assert not (tmp_path / "target").exists()
+
+
+def test_site_build_publishes_the_registry_for_pull(tmp_path, registry, models):
+    registry.add(fingerprint_spec(str(models["base"])), "acme/base")
+    from test_site_reports import write_fixture_reports
+
+    reports = write_fixture_reports(tmp_path / "reports")
+    res = CliRunner().invoke(cli, ["site", "build", "--reports", str(reports), "--out", str(tmp_path / "site")])
+    assert res.exit_code == 0 and "site/registry: 3 registry entries" in res.output, res.output
+    from openscore.weights.publish import pull
+
+    pulled = pull(str(tmp_path / "site" / "registry"), Registry([], tmp_path / "elsewhere"))
+    assert "acme/base" in {e.id for e in pulled}
+    res = CliRunner().invoke(cli, ["site", "build", "--reports", str(reports), "--out", str(tmp_path / "bare"),
+                                   "--no-registry"])
+    assert res.exit_code == 0 and not (tmp_path / "bare" / "registry").exists()
