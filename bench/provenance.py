@@ -11,7 +11,7 @@ fingerprints everything, then:
     repository and the cross-base merge go through openscore.provenance.analyse) and checks the base.
 Exits 1 if an unrelated pair is called derived-or-copy or a derivation is matched to the wrong base.
 
-    python bench/provenance.py [--quick] [--dest DIR] [--sample] [--no-real] [--json FILE]
+    python bench/provenance.py [--quick] [--dest DIR] [--sparse] [--no-real] [--json FILE]
 """
 
 from __future__ import annotations
@@ -54,11 +54,14 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="the test-suite zoo only")
     ap.add_argument("--dest", type=Path, default=None,
                     help="zoo cache folder (default: $OPENSCORE_CACHE/zoo or ~/.cache/openscore/zoo)")
-    ap.add_argument("--sample", action="store_true", help="fingerprint by sampled rows only (ranged reads)")
+    ap.add_argument("--sparse", action="store_true", help="fingerprint by sampled rows only (ranged reads)")
+    ap.add_argument("--sample", dest="sparse", action="store_true", help=argparse.SUPPRESS)  # deprecated name
     ap.add_argument("--no-real", action="store_true", help="skip the real-model (MiniLM) cases")
     ap.add_argument("--realmodels", type=Path, default=ROOT.parent / "shared" / "data" / "realmodels")
     ap.add_argument("--json", type=Path, help="also write every pair's result here")
     args = ap.parse_args()
+    if "--sample" in sys.argv[1:]:
+        print("provenance.py: warning: --sample is deprecated, use --sparse (same meaning)", file=sys.stderr)
 
     from openscore.atomic import canonical_json, write_text
     from openscore.weights import compare
@@ -84,13 +87,13 @@ def main() -> int:
     by_name = {c.name: c for c in cases}
     t0 = time.perf_counter()
     # Candidates are fingerprinted as asked; references (registry entries) always in full.
-    prints = {c.name: _fingerprint(c.path, args.sample) for c in cases if c.weight_format != "adapter"}
+    prints = {c.name: _fingerprint(c.path, args.sparse) for c in cases if c.weight_format != "adapter"}
     t_fp = time.perf_counter() - t0
     read = sum(fp.bytes_read for fp in prints.values())
     total = sum(fp.bytes_total for fp in prints.values())
-    print(f"fingerprints{' (sampled)' if args.sample else ''}: {len(prints)} in {t_fp:.1f} s "
+    print(f"fingerprints{' (sampled)' if args.sparse else ''}: {len(prints)} in {t_fp:.1f} s "
           f"({t_fp / len(prints) * 1000:.0f} ms each), read {read / 1e6:.1f} of {total / 1e6:.1f} MB")
-    references = {n: _fingerprint(by_name[n].path, False) for n in prints} if args.sample else prints
+    references = {n: _fingerprint(by_name[n].path, False) for n in prints} if args.sparse else prints
 
     rows: dict[str, Counter] = defaultdict(Counter)
     pairs = []

@@ -29,6 +29,8 @@ from openscore.sources.base import Inventory
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
 Progress = Callable[[str], None]
+#: (bytes done, bytes total) of the weight fingerprint, for a caller that draws its own progress line
+ByteProgress = Callable[[int, int], None]
 
 
 def _quiet(_: str) -> None:
@@ -59,7 +61,8 @@ def _byte_progress(say: Progress) -> Callable[[int, int], None]:
     return report
 
 
-def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list[str]):
+def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
+             notes: list[str]):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
     from openscore.formats import read_checkpoint
 
@@ -84,7 +87,8 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, notes: list
 
     progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent else ": fingerprinting weights"))
     try:
-        provenance = analyse(source, headers, layout, sample=sample, progress=_byte_progress(progress))
+        provenance = analyse(source, headers, layout, sample=sample,
+                              progress=byte_progress or _byte_progress(progress))
     except (NothingToAnalyse, SourceError) as exc:
         notes.append(f"provenance: {exc}")
         provenance = None
@@ -112,8 +116,12 @@ def audit(
     rubrics: Sequence[str] | None = None,
     overrides_dir: Path | None = None,
     progress: Progress | None = None,
+    byte_progress: ByteProgress | None = None,
 ) -> AuditReport:
-    """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for."""
+    """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for.
+
+    `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
+    line per quarter through `progress`."""
     from openscore.rubrics import load_rubric
     from openscore.sources import open_source
 
@@ -130,7 +138,8 @@ def audit(
     notes: list[str] = []
     headers = layout = provenance = None
     if weights:
-        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say, notes=notes)
+        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say,
+                                                byte_progress=byte_progress, notes=notes)
     else:
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)

@@ -11,18 +11,20 @@ Format (JSON, canonical, versioned by `lock_version`; documented in docs/gate.md
      "models": [{"source": "org/name@main", "kind": "hub", "repo_id": "org/name", "revision": "main",
                  "sha": "<commit>", "path": null,
                  "files": [{"path": "model.safetensors", "size": 123, "sha256": "<hex>"}, ...]}]}
-`path` is set for local folders, relative to the lock file's folder.
+`path` is set for local folders inside the lock file's folder, relative to it (never `..`: a folder
+outside is locked without a path and verified when named as DIR).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from openscore.atomic import canonical_json, write_text
 from openscore.errors import ConfigError, UsageError
@@ -42,10 +44,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _inside(path: str | None) -> str | None:
+    """A relative POSIX path that cannot leave the folder it is relative to (no `..`, no root, no drive)."""
+    if path is None:
+        return None
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or re.match(r"[A-Za-z]:", path) or ".." in parts or "\0" in path:
+        raise ValueError(f"{path!r} is not a relative path inside the lock file's folder")
+    return path
+
+
 class LockedFile(_Strict):
     path: str
     size: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    _relative = field_validator("path")(_inside)
 
 
 class LockedModel(_Strict):
@@ -54,8 +68,10 @@ class LockedModel(_Strict):
     repo_id: str
     revision: str | None = None
     sha: str
-    path: str | None = None  # local folders: relative to the lock file's folder, POSIX separators
+    path: str | None = None  # local folders: relative to the lock file's folder, POSIX separators, never above it
     files: list[LockedFile]
+
+    _relative = field_validator("path")(_inside)
 
 
 class LockFile(_Strict):
@@ -98,6 +114,8 @@ def lock_model(spec: str, source: Source, lock_path: Path) -> LockedModel:
     if ref.kind == "local":
         # a folder's identity is its content (not the git HEAD, which moves when the lock is committed)
         folder = Path(os.path.relpath(ref.location, lock_abs.parent)).as_posix()
+        if folder == ".." or folder.startswith("../"):
+            folder = None  # outside the lock's folder: no recorded path, `verify` is given the folder as DIR
         sha = inventory_digest(tuple(entries))
     return LockedModel(source=spec, kind=ref.kind, repo_id=ref.repo_id, revision=ref.revision, sha=sha,
                        path=folder, files=files)
@@ -187,7 +205,10 @@ def verify(lock_path: str | Path = DEFAULT_LOCK, folders: list[str] | None = Non
             continue
         line = model_line(lock_path, entry)
         if entry.path is not None:
-            checks.append(verify_folder(entry, lock_path.parent / entry.path, line))
+            checks.append(verify_folder(entry, _locked_folder(lock_path, entry, line), line))
+        elif entry.kind == "local":
+            checks.append(ModelCheck(repo_id=entry.repo_id, target=entry.source, status="skipped", line=line,
+                                     note="not checked: the folder is outside the lock file's folder; name it as DIR"))
         elif entry.kind == "sample":  # regenerated locally from fixed seeds: no network either way
             from openscore.samples import materialize
 
@@ -200,6 +221,15 @@ def verify(lock_path: str | Path = DEFAULT_LOCK, folders: list[str] | None = Non
     if not checks:
         raise UsageError(f"{lock_path}: no model {model!r} in the lock")
     return checks
+
+
+def _locked_folder(lock_path: Path, entry: LockedModel, line: int) -> Path:
+    """The entry's folder, which must resolve (symbolic links followed) inside the lock file's folder."""
+    root = lock_path.resolve().parent
+    folder = root / entry.path
+    if not folder.resolve().is_relative_to(root):
+        raise ConfigError(f"{lock_path}:{line}: path {entry.path!r} resolves outside the lock file's folder")
+    return folder
 
 
 def _entry_for_folder(lock: LockFile, lock_path: Path, folder: Path, model: str | None) -> LockedModel:
@@ -226,7 +256,8 @@ def verify_folder(entry: LockedModel, folder: Path, line: int) -> ModelCheck:
                           problems=[Problem(path=str(folder), kind="missing", message=f"{folder}: folder not found")])
     inventory = LocalSource(folder).inventory()
     problems = compare_files(entry.files, {f.path: (f.size, f.sha256) for f in inventory.files})
-    pointers = sum(1 for f in inventory.files if not f.present and any(f.path == locked.path for locked in entry.files))
+    locked = {f.path for f in entry.files}
+    pointers = sum(1 for f in inventory.files if not f.present and f.path in locked)
     note = f"{pointers} file(s) are Git-LFS pointers: checked against the pointer's sha256 and size" if pointers else None
     return ModelCheck(repo_id=entry.repo_id, target=str(folder), status="failed" if problems else "ok", line=line,
                       problems=problems, note=note)

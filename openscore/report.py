@@ -7,14 +7,25 @@ or removing one is a major change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openscore.errors import InvalidReport
 
 if TYPE_CHECKING:
     from openscore.sources.base import SourceRef
 
 REPORT_SCHEMA_VERSION = "1.0"
+#: no audit report comes near this size; a bigger file is refused before it is parsed
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+#: reports nest a few levels (evidence inside collectors inside the report); deeper is not a report
+MAX_REPORT_DEPTH = 32
+
+#: a score or confidence: finite, in [0, 1]
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 GradeValue = Literal["open", "partial", "closed", "n/a", "unknown"]
 Verdict = Literal[
@@ -30,7 +41,7 @@ Verdict = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class Evidence(_Model):
@@ -72,7 +83,7 @@ class RubricResult(_Model):
     rubric: str  # "osai-v3", "osai-v1", "mof", "osaid"
     version: str
     grades: list[Grade]
-    scores: dict[str, float | None]  # profile id -> score in [0, 1] ("osai-compatible", "strict")
+    scores: dict[str, Unit | None]  # profile id -> score in [0, 1] ("osai-compatible", "strict")
     classification: str | None = None  # MOF: "Class I"/"Class II"/"Class III"/"Unclassified"; OSAID: "pass"/"fail"
     unmet: list[str] = Field(default_factory=list)  # OSAID unmet requirements / MOF missing components
     warnings: list[str] = Field(default_factory=list)  # e.g. MOF licence type-appropriateness
@@ -122,7 +133,7 @@ class ProvenanceResult(_Model):
     verdict: Verdict
     base: str | None = None  # detected base, registry id ("meta-llama/Llama-2-7b-hf@sha")
     parents: list[str] = Field(default_factory=list)  # merges: both parents
-    confidence: float | None = None  # calibrated, in [0, 1]
+    confidence: Unit | None = None  # calibrated, in [0, 1]
     declared_base: str | None = None  # card base_model / config _name_or_path
     declared_relation: str | None = None  # card base_model_relation
     declared_base_check: DeclaredBaseCheck | None = None  # None when nothing declares a base
@@ -168,3 +179,64 @@ class AuditReport(_Model):
 
 
 Grade.model_rebuild()
+
+
+def load_report(path: str | Path) -> AuditReport:
+    """A saved report (gate, site, export read them back), validated; one-line InvalidReport (exit 2) else.
+
+    A report is untrusted input like any other: bounded in size, no NaN/Infinity, no duplicate keys,
+    bounded nesting, no unknown fields, every score finite and within [0, 1].
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise InvalidReport(f"{path}: {size} bytes is larger than any audit report ({MAX_REPORT_BYTES})")
+        data = json.loads(path.read_bytes(), parse_constant=_no_constant, object_pairs_hook=_unique)
+    except OSError as exc:
+        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise InvalidReport(f"{path}: not JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and the two hooks below
+        raise InvalidReport(f"{path}: not JSON: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise InvalidReport(f"{path}: not an audit report (top level is not an object)")
+    version = str(data.get("schema_version", ""))
+    if version.split(".")[0] != REPORT_SCHEMA_VERSION.split(".")[0]:
+        raise InvalidReport(
+            f"{path}: report schema {version or '?'} is not readable by this openscore (reads {REPORT_SCHEMA_VERSION})"
+        )
+    if _depth(data) > MAX_REPORT_DEPTH:
+        raise InvalidReport(f"{path}: invalid report: nested deeper than {MAX_REPORT_DEPTH} levels")
+    try:
+        return AuditReport.model_validate(data, strict=True)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = "/".join(str(part) for part in first["loc"])
+        raise InvalidReport(f"{path}: invalid report at {where or '/'}: {first['msg']}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {twice!r}")
+    return out
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_REPORT_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -27,6 +27,21 @@ KeyPath = tuple[str | int, ...]
 MAX_CONFIG_BYTES = 4_000_000
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader where a value that looks like a date but is none (`2027-13-45`) is a YAML error at its
+    line, not a bare ValueError from datetime."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 @dataclass(frozen=True)
 class LoadedYaml:
     """The plain data of a YAML file and the 1-based line of every key path in it."""
@@ -56,7 +71,7 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
     try:
         text = raw.decode("utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:

@@ -3,27 +3,48 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 SHARED_DATA = Path(os.environ.get("OPENSCORE_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
 
 
+def shared_absent(what: str) -> NoReturn:
+    """Skip a test whose reference data is absent; in CI (`CI` set, as `.ci/run` runs) fail it instead:
+    there ../shared is part of the checkout, and a skip would hide that the test never ran."""
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{what}; CI is set, so tests that need ../shared/data fail instead of skipping", pytrace=False)
+    pytest.skip(what)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data, or a clean skip when this checkout has none beside it."""
+    """../shared/data, or a clean skip (a failure in CI) when this checkout has none beside it."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data not found at {SHARED_DATA} (../shared/data is absent)")
+        shared_absent(f"reference data not found at {SHARED_DATA} (../shared/data is absent)")
     return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
-def realcards(shared_data: Path) -> Path:
-    path = shared_data / "realcards"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
+def shared_path(shared_data: Path) -> Callable[..., Path]:
+    """`shared_path("realmodels", name, "model.safetensors")`: that path under ../shared/data, or a skip
+    (a failure in CI) when it is absent."""
+
+    def need(*parts: str) -> Path:
+        path = shared_data.joinpath(*parts)
+        if not path.exists():
+            shared_absent(f"{path} is absent")
+        return path
+
+    return need
+
+
+@pytest.fixture(scope="session")
+def realcards(shared_path) -> Path:
+    return shared_path("realcards")
 
 
 @pytest.fixture

@@ -44,11 +44,8 @@ NAMES_DISAGREE_WITH_MOT_EVALUATOR = {
 
 
 @pytest.fixture(scope="module")
-def mot_dir(shared_data: Path) -> Path:
-    path = shared_data / "anchors" / "mot"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
+def mot_dir(shared_path) -> Path:
+    return shared_path("anchors", "mot")
 
 
 def _gated(c1: int, c2: int, c3: int) -> tuple[int, int, int]:

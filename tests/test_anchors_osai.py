@@ -17,11 +17,8 @@ SITE_VALUES = {"open": 1.0, "partial": 0.5, "closed": 0.0}
 
 
 @pytest.fixture(scope="module")
-def database(shared_data: Path) -> Path:
-    path = shared_data / "anchors" / "osai-main-database"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
+def database(shared_path) -> Path:
+    return shared_path("anchors", "osai-main-database")
 
 
 @pytest.fixture(scope="module")

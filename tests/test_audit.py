@@ -12,10 +12,12 @@ import pytest
 
 from openscore.audit import audit, report_path, write_report
 from openscore.cli.schema import shipped
+from openscore.errors import UsageError
 from openscore.samples import materialize
 from tests import checkpoint_builders as build
+from tests.conftest import SHARED_DATA
 
-REALCARDS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "realcards"
+REALCARDS = SHARED_DATA / "realcards"
 CARD_DIRS = sorted(p.name for p in REALCARDS.iterdir() if p.is_dir()) if REALCARDS.is_dir() else []
 _CACHE: dict[str, object] = {}
 
@@ -176,8 +178,9 @@ def test_gated_hub_repo_grades_weights_partial_without_reading_them(fake_hub, tm
 def test_report_path_refuses_odd_repo_ids(realcards, tmp_path):
     report = _audit_card(realcards, "microsoft__phi-2").model_copy(deep=True)
     report.source.repo_id = "../../etc"
-    with pytest.raises(Exception, match="cannot file a report"):
+    with pytest.raises(UsageError, match="cannot file a report") as caught:
         report_path(report, tmp_path)
+    assert type(caught.value) is UsageError and caught.value.exit_code == 2
 
 
 def test_a_declared_quantization_keeps_its_base_licence(tmp_path):

@@ -56,7 +56,7 @@ def test_hub_fingerprint_by_range_reads_equals_the_local_one(fake_hub, tmp_path)
 
     fake_hub.reset_counters()
     sampled = tmp_path / "sampled.osfp"
-    res = hub.invoke(cli, ["fingerprint", "org/wide", "--sample", "-o", str(sampled)], catch_exceptions=False)
+    res = hub.invoke(cli, ["fingerprint", "org/wide", "--sparse", "-o", str(sampled)], catch_exceptions=False)
     assert res.exit_code == 0
     fp = Fingerprint.load(sampled)
     shard_bytes = sum((folder / f).stat().st_size for f in fp.files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from openscore.cli import cli
@@ -44,5 +45,25 @@ def test_resolve_prints_the_facts():
     assert result.exit_code == 0, result.output
     facts = json.loads(result.output)
     assert (facts["id"], facts["open"], facts["use_policy_passes_down"]) == ("gemma", False, True)
-    unknown = json.loads(CliRunner().invoke(cli, ["licence", "resolve"]).output)
-    assert (unknown["id"], unknown["open"]) == ("unknown", False)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["foo-bar"], "unknown licence (id 'foo-bar'): not a Hub licence id"),
+    (["other", "--name", "our own terms"], "unknown licence (id 'other', --name 'our own terms')"),
+    ([], "nothing to resolve: give LICENSE_ID"),
+])
+def test_resolve_an_unknown_licence_exits_2_with_nothing_on_stdout(args, message):
+    result = CliRunner().invoke(cli, ["licence", "resolve", *args])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"openscore: error: {result.stderr.removeprefix('openscore: error: ')}"
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_license_is_an_alias_of_licence_not_listed_in_help():
+    us = CliRunner().invoke(cli, ["license", "resolve", "mit"])
+    assert us.exit_code == 0, us.output
+    assert us.stdout == CliRunner().invoke(cli, ["licence", "resolve", "mit"]).stdout
+    assert json.loads(us.stdout)["id"] == "MIT"
+    listed = CliRunner().invoke(cli, ["--help"]).stdout
+    assert "  licence " in listed and "  license " not in listed

@@ -31,11 +31,8 @@ TEXTS = ["Return a new list containing the items.", "Open the file and return a 
 
 
 @pytest.fixture(scope="module")
-def minilm(shared_data) -> Path:
-    folder = shared_data / "realmodels" / MINILM
-    if not (folder / "model.safetensors").is_file():
-        pytest.skip(f"{folder} is absent")
-    return folder
+def minilm(shared_path) -> Path:
+    return shared_path("realmodels", MINILM, "model.safetensors").parent
 
 
 @pytest.fixture(scope="module")

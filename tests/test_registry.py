@@ -54,11 +54,11 @@ def test_shipped_sample_entry_is_current():
     assert registry.fingerprint("openscore-samples/tiny-llama").to_bytes() == fresh.to_bytes()
 
 
-def test_shipped_minilm_entry_records_the_real_file_hash(shared_data):
+def test_shipped_minilm_entry_records_the_real_file_hash(shared_path):
     entry = Registry.load().get("sentence-transformers/all-MiniLM-L6-v2")
     assert entry.licence == "apache-2.0"
     assert entry.files == {"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"}
-    folder = shared_data / "realmodels" / "sentence-transformers__all-MiniLM-L6-v2"
+    folder = shared_path("realmodels", "sentence-transformers__all-MiniLM-L6-v2", "model.safetensors").parent
     result = analysed(folder)
     assert result.verdict == "identical" and result.base == entry.id
     assert result.declared_base == "nreimers/MiniLM-L6-H384-uncased"

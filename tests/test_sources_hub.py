@@ -9,11 +9,12 @@ import pytest
 from openscore.errors import (
     EntryNotFound,
     GatedRepo,
+    HubServerError,
+    InvalidHubResponse,
     NetworkUnavailable,
     RateLimited,
     RepoNotFound,
     RevisionNotFound,
-    SourceError,
     UnsafePickle,
 )
 from openscore.formats import assert_safe, read_checkpoint
@@ -153,8 +154,9 @@ def test_server_ignoring_range(fake_hub, tmp_path, monkeypatch):
     assert source.read_range("model.safetensors", 10, 20) == data[10:30]  # near the start: skip and stop
     assert read_checkpoint(source).tensors == read_checkpoint(open_source(str(tmp_path))).tensors
     monkeypatch.setattr("openscore.sources.hub.MAX_SKIP_BYTES", 1000)
-    with pytest.raises(SourceError, match="ignores Range"):  # far in: refuse to stream the file up to there
+    with pytest.raises(InvalidHubResponse, match="ignores Range") as info:  # far in: refuse to stream up to there
         source.read_range("model.safetensors", 5000, 8)
+    assert info.value.exit_code == 16
 
 
 # -- errors -----------------------------------------------------------------------------------------
@@ -223,9 +225,9 @@ def test_transient_server_errors_are_retried_then_reported(fake_hub, tmp_path):
     fake_hub.fail_next(2, 503)
     assert _hub(fake_hub, "org/flaky").inventory().files
     fake_hub.fail_next(100, 500)
-    with pytest.raises(SourceError, match="HTTP 500") as info:
+    with pytest.raises(HubServerError, match="HTTP 500") as info:
         _hub(fake_hub, "org/flaky").inventory()
-    assert info.value.exit_code == SourceError.exit_code and info.value.evaluation_failure
+    assert info.value.exit_code == 17 and info.value.evaluation_failure
 
 
 def test_retry_waits_follow_ratelimit_reset_capped(fake_hub, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ becomes one line on stderr and its exit code: no tracebacks for bad input.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -30,13 +31,16 @@ COMMANDS = {
     "licence": "openscore.cli.licence:licence_group",
 }
 
+#: other spellings accepted for a command, not listed in --help (documented in the README)
+ALIASES = {"license": "licence"}
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
         if target is None:
             return None
         module_name, attr = target.split(":")
@@ -46,8 +50,18 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OpenscoreError as exc:
+            from openscore.cli.console import close_meters
+
+            close_meters()
             click.echo(f"openscore: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            # any path the user gave (an output folder, a file): a usage error, whichever command met it
+            click.echo(f"openscore: error: {str(exc.filename)[:80]}...: a file name in this path is longer than "
+                       "the file system allows (255 bytes)", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from openscore.cli.console import ByteMeter, echo, paint
+from openscore.cli.options import sparse_option
 from openscore.errors import UnsafePickle, UsageError
+from openscore.textstyle import unpainted
 
 FORMATS = ("text", "json", "cyclonedx")
 
@@ -22,7 +25,7 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--rubric", "rubrics", multiple=True, metavar="ID",
               help="Rubric to grade against (repeatable; default: osai-v3, osai-v1, mof, osaid).")
 @click.option("--no-weights", is_flag=True, help="Do not read weights: card, licence and files only (fast).")
-@click.option("--sample", is_flag=True, help="Fingerprint a sample of each tensor instead of all of it (faster).")
+@sparse_option("sample")
 @click.option("--endpoint", default=None, metavar="URL", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")
 @click.option("--token", default=None, metavar="T", help="Hub token for gated or private repositories.")
 @click.option("--overrides", "overrides_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -45,11 +48,11 @@ def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, en
         click.echo(f"auditing {spec}", err=True)
         report = audit(spec, endpoint=endpoint, token=token, weights=not no_weights, sample=sample,
                        rubrics=rubrics or None, overrides_dir=overrides_dir,
-                       progress=lambda msg: click.echo(f"  {msg}", err=True))
+                       progress=lambda msg: click.echo(f"  {msg}", err=True), byte_progress=ByteMeter("  fingerprint"))
         path = write_report(report, reports_dir)
         click.echo(f"  report: {path}", err=True)
         if fmt == "text":
-            rendered.append(summary_text(report, path))
+            rendered.append(summary_text(report, path, paint=paint if output is None else unpainted))
         elif fmt == "json":
             rendered.append(report.to_json())
         else:
@@ -63,6 +66,6 @@ def audit_cmd(sources, reports_dir, fmt, output, rubrics, no_weights, sample, en
 
         write_text(output, text if text.endswith("\n") else text + "\n")
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        echo(text, nl=not text.endswith("\n"))
     if unsafe:
         raise UnsafePickle(unsafe[0])

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 from rich.theme import Theme
 
 #: One style per word that carries meaning: grades, provenance verdicts, finding severities.
@@ -75,8 +76,39 @@ def styled(kind: str, word: str | None) -> str:
     return f"[{style}]{escaped}[/{style}]" if style in STYLES else escaped
 
 
+def colour_on(err: bool = False) -> bool:
+    """Whether stdout (or stderr) gets colour: a terminal, and neither NO_COLOR nor TERM=dumb."""
+    console = _console(err)
+    return console.is_terminal and console.color_system is not None and not console.no_color
+
+
+def paint(kind: str, word: str | None, meaning: str | None = None, *, err: bool = False) -> str:
+    """`word` with the ANSI colour of its meaning (`kind.meaning`, by default `kind.word`) when stdout (or
+    stderr) gets colour, else `word` unchanged.
+
+    For text that library functions build (they take a `paint`-like callable and default to plain), so
+    the same text can be written to a file without escapes."""
+    if not word:
+        return ""
+    style = f"{kind}.{meaning or word}"
+    if style not in STYLES or not colour_on(err):
+        return word
+    console = _console(err)
+    return console.get_style(style).render(word, color_system=console.color_system)
+
+
+def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """click.echo that keeps `paint`'s colours exactly when `colour_on` (click alone would strip them)."""
+    click.echo(text, err=err, nl=nl, color=colour_on(err))
+
+
+def paint_err(kind: str, word: str | None, meaning: str | None = None) -> str:
+    """`paint` for text going to stderr (progress, the gate's summary)."""
+    return paint(kind, word, meaning, err=True)
+
+
 class _PlainLines:
-    """The non-terminal stand-in for a live bar: a line at each quarter of the work, and the last."""
+    """The non-terminal stand-in for a live bar: the size of the work, then a line at each quarter of it."""
 
     def __init__(self, console: Console, label: str, total: float, unit: str):
         self.console, self.label, self.total, self.unit = console, label, total, unit
@@ -84,16 +116,40 @@ class _PlainLines:
         self.quarter = -1
 
     def update(self, done: float) -> None:
+        if self.quarter < 0:  # the size of the work first; a rate only once there is one
+            self.quarter = 0
+            size = f"{mib(self.total)} MiB to read" if self.unit == "bytes" else f"{self.total:,.0f} {self.unit} to do"
+            self.console.print(f"  {self.label}: {size}", markup=False)
         quarter = int(4 * done // self.total) if self.total else 4
-        if quarter == self.quarter:
+        if quarter <= self.quarter:
             return
         self.quarter = quarter
         elapsed = max(time.monotonic() - self.started, 1e-9)
         if self.unit == "bytes":
-            text = f"{done / 2**20:,.1f} of {self.total / 2**20:,.1f} MiB, {done / elapsed / 2**20:,.1f} MiB/s"
+            text = f"{mib(done)} of {mib(self.total)} MiB, {mib(done / elapsed)} MiB/s"
         else:
             text = f"{done:,.0f} of {self.total:,.0f} {self.unit}, {done / elapsed * 60:,.1f}/min"
         self.console.print(f"  {self.label}: {text}", markup=False)
+
+
+def mib(n: float) -> str:
+    """Bytes in MiB, the one unit every byte count and rate is shown in (no MB/MiB/GB mix)."""
+    return f"{n / 2**20:,.1f}"
+
+
+class _MiBColumn(ProgressColumn):
+    """`done/total MiB` (rich's DownloadColumn switches units with size)."""
+
+    def render(self, task) -> Text:
+        return Text(f"{mib(task.completed)}/{mib(task.total or 0)} MiB")
+
+
+class _MiBRateColumn(ProgressColumn):
+    """`rate MiB/s` (rich's TransferSpeedColumn is in decimal MB/s)."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- MiB/s" if speed is None else f"{mib(speed)} MiB/s")
 
 
 class _LiveBar:
@@ -113,10 +169,52 @@ def progress_bar(label: str, total: float, *, unit: str = "bytes") -> Iterator[_
         yield _PlainLines(console, label, total, unit)
         return
     if unit == "bytes":
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
-                   TransferSpeedColumn(), TimeRemainingColumn())
+        columns = (TextColumn("{task.description}"), BarColumn(), _MiBColumn(), _MiBRateColumn(),
+                   TimeRemainingColumn())
     else:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         yield _LiveBar(progress, progress.add_task(label, total=total))
+
+
+class ByteMeter:
+    """A `(done, total)` callback (what fingerprinting reports) shown through `progress_bar`: the bar opens
+    at the first call and closes when `done` reaches `total`, at `close()` (also on leaving a `with`), or
+    when any other meter opens or the command fails (`close_meters`): a run cut short leaves no live line."""
+
+    _open: list[ByteMeter] = []
+
+    def __init__(self, label: str):
+        self.label = label
+        self._stack: ExitStack | None = None
+        self._bar: _LiveBar | _PlainLines | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            close_meters()  # rich draws one live display at a time
+            self._stack = ExitStack()
+            self._bar = self._stack.enter_context(progress_bar(self.label, total))
+            ByteMeter._open.append(self)
+        self._bar.update(done)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self in ByteMeter._open:
+            ByteMeter._open.remove(self)
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._bar = None
+
+    def __enter__(self) -> ByteMeter:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+def close_meters() -> None:
+    """Close every open ByteMeter (before an error line is printed, or a new meter opens)."""
+    for meter in list(ByteMeter._open):
+        meter.close()

@@ -32,9 +32,9 @@ def export_group() -> None:
 def osai_cmd(report: Path, output: Path | None) -> None:
     """REPORT's osai-v3 grades as a European Open Source AI Index entry (YAML, CC-BY-4.0 header)."""
     from openscore.anchors import osai
-    from openscore.site.store import read_report
+    from openscore.report import load_report
 
-    _emit(osai.dump(osai.from_report(read_report(report))), output)
+    _emit(osai.dump(osai.from_report(load_report(report))), output)
 
 
 @export_group.command("mot")
@@ -43,6 +43,6 @@ def osai_cmd(report: Path, output: Path | None) -> None:
 def mot_cmd(report: Path, output: Path | None) -> None:
     """REPORT's MOF grades as a Model Openness Tool model file (YAML)."""
     from openscore.anchors import mot
-    from openscore.site.store import read_report
+    from openscore.report import load_report
 
-    _emit(mot.from_report(read_report(report)), output)
+    _emit(mot.from_report(load_report(report)), output)

@@ -5,52 +5,46 @@ from __future__ import annotations
 import click
 
 from openscore.atomic import canonical_json
+from openscore.cli.console import ByteMeter, echo, mib, paint
+from openscore.cli.options import sparse_option
 
 
-def progress_printer(label: str):
-    """A progress callback printing whole-ten percentages of bytes to stderr."""
-    state = {"shown": -1}
+def fingerprint_with_progress(src: str, **kwargs):
+    """`fingerprint_spec(src)` with a live progress line (rate, ETA) on a terminal, plain lines otherwise."""
+    from openscore.weights.spec import fingerprint_spec
 
-    def report(done: int, total: int) -> None:
-        pct = 100 if not total else done * 100 // total
-        if pct // 10 > state["shown"]:
-            state["shown"] = pct // 10
-            click.echo(f"{label}: {pct}% of {total / 1e6:.1f} MB", err=True)
-
-    return report
+    with ByteMeter(f"fingerprint {src}") as meter:
+        return fingerprint_spec(src, progress=meter, **kwargs)
 
 
 @click.command("fingerprint")
 @click.argument("src")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Fingerprint file to write.")
-@click.option("--sample", is_flag=True, help="Read only the sketched rows (ranged reads); no content hashes.")
+@sparse_option()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device (default: cuda if available).")
-def fingerprint_cmd(src: str, output: str, sample: bool, device: str | None) -> None:
+def fingerprint_cmd(src: str, output: str, sparse: bool, device: str | None) -> None:
     """Fingerprint the weights of SRC (folder, sample:NAME or org/name[@rev]) into a small file."""
-    from openscore.weights.spec import fingerprint_spec
-
-    fp = fingerprint_spec(src, sample=sample, device=device, progress=progress_printer(src))
+    fp = fingerprint_with_progress(src, sample=sparse, device=device)
     fp.save(output)
-    click.echo(f"{output}: {len(fp.tensors)} tensors, read {fp.bytes_read} of {fp.bytes_total} bytes", err=True)
+    click.echo(f"{output}: {len(fp.tensors)} tensors, read {mib(fp.bytes_read)} of {mib(fp.bytes_total)} MiB", err=True)
 
 
 @click.command("compare")
 @click.argument("reference")
 @click.argument("candidate")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--sample", is_flag=True, help="Fingerprint checkpoints by sampling rows only.")
+@sparse_option()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
-def compare_cmd(reference: str, candidate: str, fmt: str, sample: bool, device: str | None) -> None:
+def compare_cmd(reference: str, candidate: str, fmt: str, sparse: bool, device: str | None) -> None:
     """Is CANDIDATE derived from REFERENCE? Each is a checkpoint or a fingerprint file."""
     from openscore.weights import compare
-    from openscore.weights.spec import fingerprint_spec
 
-    fps = [fingerprint_spec(s, sample=sample, device=device, progress=progress_printer(s)) for s in (reference, candidate)]
+    fps = [fingerprint_with_progress(s, sample=sparse, device=device) for s in (reference, candidate)]
     result = compare(*fps)
     if fmt == "json":
         click.echo(canonical_json(result.model_dump(mode="json", exclude={"tensors"})), nl=False)
         return
-    click.echo(f"verdict: {result.verdict} (confidence {result.confidence:.3f}, score {result.score:.3f})")
+    echo(f"verdict: {paint('verdict', result.verdict)} (confidence {result.confidence:.3f}, score {result.score:.3f})")
     click.echo(f"reason: {result.reason}")
     for item in result.transformations:
         click.echo(f"transformation: {item}")

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import click
+
+from openscore.errors import UsageError
+
+#: the example policy in a checkout (and on GitHub); a starting point for a team's own
+EXAMPLE_POLICY = "examples/openscore.yaml"
 
 
 def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
@@ -20,7 +26,7 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
 @click.command("gate")
 @click.argument("sources", nargs=-1)
 @click.option("--policy", "policy_path", default="openscore.yaml", show_default=True,
-              type=click.Path(dir_okay=False), help="Policy file (YAML).")
+              type=click.Path(dir_okay=False), help=f"Policy file (YAML); start from {EXAMPLE_POLICY}.")
 @click.option("--format", "formats", multiple=True, metavar="FORMAT[:PATH]",
               help="text, json, sarif, junit, github, markdown; repeatable. Without :PATH it goes to stdout. "
                    "Human text always goes to stderr.")
@@ -43,15 +49,21 @@ def gate_cmd(ctx: click.Context, sources, policy_path, formats, lock_path, allow
     With no SOURCES, the models listed under `models:` in the policy are gated.
     Exit: 0 pass, 1 policy violation, 2 usage/config error, 3 could not evaluate.
     """
+    from openscore.cli.console import echo, paint_err
     from openscore.gate import load_policy, parse_output_specs, run_gate, write_outputs
     from openscore.gate.formats.text import render_text
 
     specs = parse_output_specs(formats)  # before any audit: a typo in --format costs nothing
+    if not Path(policy_path).exists():
+        missing = (f"no --policy given and no {policy_path} in this folder"
+                   if ctx.get_parameter_source("policy_path") is click.core.ParameterSource.DEFAULT
+                   else f"{policy_path}: no such policy file")
+        raise UsageError(f"{missing}: pass --policy FILE (start from {EXAMPLE_POLICY} in the openscore repository)")
     policy = load_policy(policy_path)
     progress = (lambda msg: click.echo(f"openscore: {msg}", err=True)) if verbose else None
     result = run_gate(policy, list(sources), today=today, allow_incomplete=allow_incomplete, lock_path=lock_path,
                       endpoint=endpoint, token=token, weights=weights, progress=progress)
-    click.echo(render_text(result, verbose=verbose), err=True, nl=False)
+    echo(render_text(result, verbose=verbose, paint=paint_err), err=True, nl=False)
     write_outputs(result, specs, echo=lambda text: click.echo(text, nl=False))
     sys.stdout.flush()
     ctx.exit(result.exit_code)

@@ -12,7 +12,7 @@ MAX_LICENCE_BYTES = 4_000_000
 
 @click.group("licence")
 def licence_group() -> None:
-    """Identify licence texts and look up licence facts."""
+    """Identify licence texts and look up licence facts (`openscore license` works too)."""
 
 
 @licence_group.command("identify")
@@ -37,9 +37,12 @@ def identify_cmd(files: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         click.echo(canonical_json({p: asdict(m) for p, m in results.items()}), nl=False)
         return
+    from openscore.cli.console import echo, paint
+
     for path, match in results.items():
         where = f" line {match.line}" if match.line else ""
-        click.echo(f"{path}: {match.id} (confidence {match.confidence:.2f}, {match.method}{where})")
+        shown = paint("grade", match.id, "unknown") if match.id == "unknown" else match.id
+        echo(f"{path}: {shown} (confidence {match.confidence:.2f}, {match.method}{where})")
 
 
 @licence_group.command("resolve")
@@ -47,9 +50,19 @@ def identify_cmd(files: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--name", "license_name", help="The card's license_name (for `other`).")
 @click.option("--link", "license_link", help="The card's license_link.")
 def resolve_cmd(license_id: str | None, license_name: str | None, license_link: str | None) -> None:
-    """Print the facts (JSON) of a card's licence: LICENSE_ID is its `license:` value (e.g. llama3.1)."""
+    """Print the facts (JSON) of a card's licence: LICENSE_ID is its `license:` value (e.g. llama3.1).
+
+    Exit 2, with nothing on stdout, when openscore does not know the licence."""
     from openscore.atomic import canonical_json
+    from openscore.errors import UsageError
     from openscore.licences import resolve
 
+    given = [f"{what} {value!r}" for what, value in (("id", license_id), ("--name", license_name),
+                                                     ("--link", license_link)) if value]
+    if not given:
+        raise UsageError("nothing to resolve: give LICENSE_ID (a card's `license:` value), --name or --link")
     facts = resolve(license_id, license_name=license_name, license_link=license_link)
+    if facts.id == "unknown":
+        raise UsageError(f"unknown licence ({', '.join(given)}): not a Hub licence id, SPDX id, licence name or "
+                         "link openscore knows (openscore/data/licences.yaml)")
     click.echo(canonical_json(facts.model_dump(mode="json")), nl=False)

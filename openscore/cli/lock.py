@@ -19,7 +19,8 @@ def lock_cmd(sources, lock_path, endpoint, token) -> None:
                         progress=lambda msg: click.echo(f"openscore: {msg}", err=True))
     for model in lock.models:
         click.echo(f"locked {model.repo_id}@{model.sha} ({len(model.files)} files)", err=True)
-    click.echo(f"wrote {lock_path}", err=True)
+    files = sum(len(model.files) for model in lock.models)
+    click.echo(f"wrote {lock_path}: {len(lock.models)} model(s), {files} files pinned", err=True)
 
 
 @click.command("verify")
@@ -36,18 +37,22 @@ def verify_cmd(ctx: click.Context, folders, lock_path, offline, model, endpoint,
 
     Exit 0 when every file matches, 1 when a file is modified, missing or an unlisted weight file.
     """
+    from openscore.cli.console import echo, paint_err
     from openscore.lock import verify
+    from openscore.textstyle import pad
 
     checks = verify(lock_path, list(folders), offline=offline, model=model, endpoint=None if offline else endpoint,
                     token=None if offline else token)
+    meaning = {"ok": "pass", "failed": "fail"}
     for check in checks:
-        click.echo(f"{check.status.upper():<7} {check.repo_id} ({check.target}) [{lock_path}:{check.line}]", err=True)
+        status = pad(paint_err, "gate", check.status.upper(), 7, meaning.get(check.status, check.status))
+        echo(f"{status} {check.repo_id} ({check.target}) [{lock_path}:{check.line}]", err=True)
         for problem in check.problems:
             click.echo(f"  {problem.kind:<8} {problem.message}", err=True)
         if check.note:
             click.echo(f"  note: {check.note}", err=True)
     counts = {s: sum(c.status == s for c in checks) for s in ("ok", "failed", "skipped")}
     skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
-    click.echo(f"{'FAILED' if counts['failed'] else 'OK'}: {counts['ok']} of {len(checks)} model(s) match {lock_path}"
-               f"{skipped}", err=True)
+    verdict = paint_err("gate", "FAILED", "fail") if counts["failed"] else paint_err("gate", "OK", "pass")
+    echo(f"{verdict}: {counts['ok']} of {len(checks)} model(s) match {lock_path}{skipped}", err=True)
     ctx.exit(1 if counts["failed"] else 0)

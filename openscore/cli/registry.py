@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from openscore.atomic import canonical_json
-from openscore.cli.fingerprint import progress_printer
+from openscore.cli.fingerprint import fingerprint_with_progress
+from openscore.cli.options import sparse_option
 
 
 @click.group("registry")
@@ -20,10 +21,9 @@ def registry_group() -> None:
 def add_cmd(src: str, entry_id: str, licence: str | None) -> None:
     """Fingerprint SRC (or load a fingerprint file) and store it in the user registry."""
     from openscore.weights.registry import Registry
-    from openscore.weights.spec import fingerprint_spec
 
     registry = Registry.load()
-    entry = registry.add(fingerprint_spec(src, progress=progress_printer(src)), entry_id, licence=licence)
+    entry = registry.add(fingerprint_with_progress(src), entry_id, licence=licence)
     click.echo(f"added {entry.id} ({len(entry.files)} weight files) to {registry.user_dir}")
 
 
@@ -44,14 +44,13 @@ def list_cmd(fmt: str) -> None:
 @registry_group.command("match")
 @click.argument("src")
 @click.option("--top", default=3, show_default=True, type=click.IntRange(1, 100))
-@click.option("--sample", is_flag=True, help="Read only the sketched rows of SRC.")
+@sparse_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def match_cmd(src: str, top: int, sample: bool, fmt: str) -> None:
+def match_cmd(src: str, top: int, sparse: bool, fmt: str) -> None:
     """The registry entries SRC is most strongly related to."""
     from openscore.weights.registry import Registry
-    from openscore.weights.spec import fingerprint_spec
 
-    matches = Registry.load().match(fingerprint_spec(src, sample=sample, progress=progress_printer(src)), top=top)
+    matches = Registry.load().match(fingerprint_with_progress(src, sample=sparse), top=top)
     if fmt == "json":
         click.echo(canonical_json([m.model_dump(mode="json", exclude={"comparison": {"tensors"}}) for m in matches]),
                    nl=False)

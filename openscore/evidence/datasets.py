@@ -6,18 +6,21 @@ turns into a partial or unknown grade rather than pretending the data is open or
 
 from __future__ import annotations
 
+from openscore.evidence.card import find_card
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
+from openscore.evidence.oddities import record_invalid
 
 EXTRACTOR = "datasets@1.0"
 MAX_DATASETS = 20  # a card listing hundreds of datasets is not fetched one by one
 
 
 def dataset_ids(front_matter: dict | None, linked: list[str]) -> list[str]:
+    """The ids named, sorted (never in set order: reports are the same bytes under any hash seed)."""
     listed = (front_matter or {}).get("datasets") or []
     if isinstance(listed, str):
         listed = [listed]
-    ids = [d for d in listed if isinstance(d, str) and d.strip()]
+    ids = [d for d in listed if isinstance(d, str) and d.strip()] if isinstance(listed, list) else []
     return sorted(set(ids) | set(linked))
 
 
@@ -47,6 +50,9 @@ def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: lis
     out = CollectorOutput(extractor=EXTRACTOR)
     ids = dataset_ids(front_matter, linked)
     out.searched.append("card `datasets:` list and links to Hub datasets")
+    listed = (front_matter or {}).get("datasets")
+    if listed is not None and not isinstance(listed, (str, list)):
+        record_invalid(out, ctx, find_card(ctx), "datasets", listed, "a dataset id or a list of ids", EXTRACTOR)
     for n, dataset_id in enumerate(ids):
         facts, why = (None, "local audit: the Hub is not queried") if not ctx.on_hub else (
             (None, f"more than {MAX_DATASETS} datasets listed") if n >= MAX_DATASETS else _fetch(ctx, dataset_id))

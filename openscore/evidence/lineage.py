@@ -13,6 +13,7 @@ from openscore.evidence.card import find_card, split_front_matter
 from openscore.evidence.context import CollectContext
 from openscore.evidence.known_bases import known_bases
 from openscore.evidence.model import CollectorOutput, Observation
+from openscore.evidence.oddities import record_invalid
 
 EXTRACTOR = "lineage@1.1"
 #: the Hub's `base_model_relation` values
@@ -71,7 +72,10 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
     card = find_card(ctx)
     declared = (front_matter or {}).get("base_model")
     relation = (front_matter or {}).get("base_model_relation")
-    relation = relation if relation in RELATIONS else None
+    relation = relation if isinstance(relation, str) and relation in RELATIONS else None
+    if declared is not None and not isinstance(declared, (str, list)):
+        record_invalid(out, ctx, card, "base_model", declared, "a model id or a list of ids", EXTRACTOR)
+        declared = None
     for value in ([declared] if isinstance(declared, str) else declared or []):
         if isinstance(value, str) and value and value.lower() not in own_ids(own):
             family = bases.by_id(value)

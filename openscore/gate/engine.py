@@ -3,6 +3,8 @@
 A source is anything `openscore audit` takes (Hub repo id[@rev], folder, `sample:NAME`) or a report
 JSON saved earlier. "Could not evaluate" (network, rate limit, gated repo) is kept apart from
 "evaluated and bad": the first gives exit 3 (or a warning with allow_incomplete), the second exit 1.
+Each model is isolated: one that cannot be audited at all (an invalid report, an unexpected error) is
+reported under rule gate.audit as not evaluated, and every other model is still gated.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from openscore import __version__
-from openscore.errors import InvalidReport, OpenscoreError, UsageError
+from openscore.errors import InvalidCheckpoint, OpenscoreError, UsageError
 from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_path
 from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
 from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, RuleOutcome, evaluate_report
 from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
-from openscore.report import AuditReport
+from openscore.report import AuditReport, load_report
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,13 @@ def run_gate(
     run = _Run(policy=policy, today=today or dt.date.today(), lock=load_lock(lock_path) if lock_path else None,
                lock_file=display_path(Path(lock_path)) if lock_path else None,
                endpoint=endpoint, token=token, weights=weights, progress=progress)
+    for spec in wanted:  # a typo in a source costs nothing: refused before any audit
+        _check_spec(spec)
     models = []
     for spec in wanted:
         if progress:
             progress(f"gating {spec}")
-        models.append(_gate_one(spec, run))
+        models.append(_isolated(spec, run))
     return GateResult(
         tool=f"openscore@{__version__}",
         policy=policy.file,
@@ -78,31 +80,37 @@ def run_gate(
     )
 
 
-def load_report(path: str | Path) -> AuditReport:
-    """A report saved by `openscore audit -o`; anything else is a usage error."""
-    try:
-        return AuditReport.model_validate_json(Path(path).read_bytes())
-    except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InvalidReport(f"{path}: not an openscore audit report: {where}: {first['msg']}") from None
-
-
 def is_report_path(spec: str) -> bool:
     return spec.endswith(".json") and Path(spec).is_file()
+
+
+def _check_spec(spec: str) -> None:
+    """A UsageError when `spec` is no report file, folder, sample name or Hub repo id (no I/O beyond stat)."""
+    from openscore.sources import SAMPLE_PREFIX, check_path_length, parse_hub_spec
+
+    check_path_length(spec)
+    if not (is_report_path(spec) or Path(spec).is_dir() or spec.startswith(SAMPLE_PREFIX) or parse_hub_spec(spec)):
+        raise UsageError(f"{spec!r} is neither a saved report (.json), nor an existing folder, nor `sample:<name>`, "
+                         "nor a Hub repo id `org/name[@revision]`")
+
+
+def _isolated(spec: str, run: _Run) -> ModelResult:
+    """`_gate_one`, where any failure but a rejected checkpoint leaves this model unevaluated (exit 3)."""
+    try:
+        return _gate_one(spec, run)
+    except OpenscoreError as exc:
+        error, rule = str(exc), None if exc.evaluation_failure else AUDIT_RULE
+    except Exception as exc:  # noqa: BLE001 - one model's unexpected failure must not abort the others
+        error, rule = f"the audit failed unexpectedly: {type(exc).__name__}: {' '.join(str(exc).split())}", AUDIT_RULE
+    file, line = _model_location(run, spec, None)
+    return ModelResult(source=spec, status="unevaluated", file=file, line=line, error=error, error_rule=rule)
 
 
 def _gate_one(spec: str, run: _Run) -> ModelResult:
     where = _model_location(run, spec, None)
     try:
         report = _obtain_report(spec, run)
-    except OpenscoreError as exc:
-        if isinstance(exc, UsageError):
-            raise
-        if exc.evaluation_failure:
-            return ModelResult(source=spec, status="unevaluated", file=where[0], line=where[1], error=str(exc))
+    except InvalidCheckpoint as exc:  # evaluated: the checkpoint is malformed or hostile
         outcome = RuleOutcome(AUDIT_RULE, (), False, f"the audit rejected the checkpoint: {exc}")
         return _judge(spec, None, [outcome], run, where)
     where = _model_location(run, spec, report)

@@ -53,6 +53,8 @@ class ModelResult(_Model):
     line: int | None = None  # its line there
     checks: list[CheckResult] = Field(default_factory=list)
     error: str | None = None  # why it could not be evaluated
+    #: the rule an unevaluated model is reported under: gate.audit when its audit failed, else gate.evaluation
+    error_rule: str | None = None
     lineage: Lineage | None = None
 
     @property

@@ -43,7 +43,8 @@ def evaluate_report(report: AuditReport, policy: Policy) -> list[RuleOutcome]:
     return outcomes
 
 
-#: rule id for a model the audit rejected outright (malformed or hostile checkpoint)
+#: rule id for a model the audit rejected outright (malformed or hostile checkpoint: fails), or could not
+#: audit at all (an unreadable report, an unexpected error: not evaluated, exit 3)
 AUDIT_RULE = "gate.audit"
 #: rule id for a report whose revision is not the one the policy pins
 PINNED_RULE = "policy.pinned-revision"
@@ -51,6 +52,12 @@ PINNED_RULE = "policy.pinned-revision"
 LOCK_RULE = "lock.files"
 #: rule id under which a model that could not be evaluated is reported (not a check: never waived)
 EVALUATION_RULE = "gate.evaluation"
+
+
+def unevaluated_rule(model) -> str:
+    """The rule id an unevaluated ModelResult is reported under in SARIF, JUnit and annotations."""
+    return model.error_rule or EVALUATION_RULE
+
 
 #: policy key -> rule id, for the licence and provenance sections
 LICENCE_RULE_IDS = {

@@ -290,7 +290,10 @@ class RoleMap:
 
     def family_for_config(self, config: dict) -> str | None:
         model_type = config.get("model_type")
-        architectures = config.get("architectures") or []
+        model_type = model_type if isinstance(model_type, str) else None  # a config is untrusted: 5, [..]
+        architectures = config.get("architectures")
+        architectures = [architectures] if isinstance(architectures, str) else architectures
+        architectures = [a for a in architectures if isinstance(a, str)] if isinstance(architectures, list) else []
         for name, family in self.families.items():
             if model_type in family.model_types:
                 return name

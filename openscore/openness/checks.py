@@ -218,7 +218,7 @@ def code_link(ctx: GradingContext) -> CheckOutcome:
 def preprint(ctx: GradingContext) -> CheckOutcome:
     """An `arxiv:` tag, or an arXiv link where the card speaks about the model itself."""
     tags = [o for o in ctx.bundle.find("card.field.tags")
-            if any(str(t).lower().startswith("arxiv:") for t in (o.value or []))]
+            if any(str(t).lower().startswith("arxiv:") for t in (o.value if isinstance(o.value, list) else []))]
     return _outcome(ctx, tags + _links(ctx, "preprint"), "arXiv tag, or arXiv link in the card's description or citation",
                     file=_card_file(ctx))
 

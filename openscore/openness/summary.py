@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from openscore.report import AuditReport
+from openscore.textstyle import Paint, pad, unpainted
+
 
 def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def summary_text(report: AuditReport, path: Path | None = None) -> str:
+def summary_text(report: AuditReport, path: Path | None = None, *, paint: Paint = unpainted) -> str:
+    """The summary of `report`; every verdict is followed by its reason, every grade by why."""
     src = report.source
     lines = [f"{src.repo_id}@{src.sha[:12]} ({src.kind})"]
     lic = report.licence.resolved
@@ -20,7 +23,8 @@ def summary_text(report: AuditReport, path: Path | None = None) -> str:
     if prov is not None:
         conf = f", confidence {prov.confidence:.2f}" if prov.confidence is not None else ""
         base = (f" {'to' if prov.verdict == 'identical' else 'of'} {prov.base}") if prov.base else ""
-        lines.append(f"  provenance: {prov.verdict}{base}{conf}")
+        reason = prov.details.get("reason") if isinstance(prov.details.get("reason"), str) else None
+        lines.append(f"  provenance: {paint('verdict', prov.verdict)}{base}{conf}: {reason or 'no reason recorded'}")
         lines += [f"    - {t}" for t in prov.transformations[:5]]
     else:
         why = "; ".join(report.evidence.get("pipeline", {}).get("notes", [])) or "not computed"
@@ -34,17 +38,18 @@ def summary_text(report: AuditReport, path: Path | None = None) -> str:
             width = max((len(g.dimension) for g in result.grades), default=0)
             for g in result.grades:
                 over = f"  [override: {g.override.grade} by {g.override.reviewer}]" if g.override else ""
-                lines.append(f"    {g.dimension:<{width}}  {g.grade:<7}  {g.reason}{over}")
+                lines.append(f"    {g.dimension:<{width}}  {pad(paint, 'grade', g.grade, 7)}  {g.reason}{over}")
         else:
             counts = {}
             for g in result.grades:
                 counts[g.grade] = counts.get(g.grade, 0) + 1
-            lines.append("    " + ", ".join(f"{n} {grade}" for grade, n in sorted(counts.items())))
+            lines.append("    " + ", ".join(f"{n} {paint('grade', grade)}" for grade, n in sorted(counts.items())))
         if result.unmet:
             lines.append(f"    unmet: {', '.join(result.unmet)}")
     if report.findings:
         lines.append("  findings:")
-        lines += [f"    {f.severity.upper()} {f.id}: {f.message}" for f in report.findings]
+        lines += [f"    {paint('severity', f.severity).replace(f.severity, f.severity.upper())} {f.id}: {f.message}"
+                  for f in report.findings]
     else:
         lines.append("  findings: none")
     if path is not None:

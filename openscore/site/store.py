@@ -9,18 +9,12 @@ then by file name; commits without a date come first. The last entry is the mode
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from openscore.errors import InvalidReport
-from openscore.report import REPORT_SCHEMA_VERSION, AuditReport
+from openscore.report import AuditReport, load_report
 from openscore.site.safety import path_segment
-
-#: A report bigger than this is not something `openscore audit` writes: refuse before parsing it.
-MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,32 +36,6 @@ class AuditedModel:
         return f"{self.org}/{self.name}"
 
 
-def read_report(path: Path) -> AuditReport:
-    """One saved report, validated; a one-line InvalidReport for anything else."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_REPORT_BYTES:
-            raise InvalidReport(f"{path}: {size} bytes is larger than any audit report ({MAX_REPORT_BYTES})")
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidReport(f"{path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidReport(f"{path}: not an audit report (top level is not an object)")
-    version = str(data.get("schema_version", ""))
-    if version.split(".")[0] != REPORT_SCHEMA_VERSION.split(".")[0]:
-        raise InvalidReport(
-            f"{path}: report schema {version or '?'} is not readable by this openscore (reads {REPORT_SCHEMA_VERSION})"
-        )
-    try:
-        return AuditReport.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "/".join(str(part) for part in first["loc"])
-        raise InvalidReport(f"{path}: invalid report at {where or '/'}: {first['msg']}") from exc
-
-
 def _site_path(repo_id: str, kind: str) -> tuple[str, str]:
     org, _, name = repo_id.partition("/")
     if not name:  # a local folder audited without an org: group it under its source kind
@@ -84,7 +52,7 @@ def load_reports(reports_dir: Path) -> list[AuditedModel]:
     for path in sorted(reports_dir.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(reports_dir).parts):
             continue
-        report = read_report(path)
+        report = load_report(path)
         order = (report.source.committed_at or "", path.name)
         by_repo.setdefault(report.source.repo_id, []).append((*order, report))
 

@@ -14,7 +14,8 @@ from openscore.errors import UsageError
 from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
 from openscore.sources.local import LocalSource
 
-__all__ = ["FileEntry", "Inventory", "LocalSource", "Source", "SourceRef", "open_source", "parse_hub_spec"]
+__all__ = ["FileEntry", "Inventory", "LocalSource", "Source", "SourceRef", "check_path_length", "open_source",
+           "parse_hub_spec"]
 
 SAMPLE_PREFIX = "sample:"
 #: Hub repo ids: `org/name`, letters, digits, `-`, `_`, `.` (no leading/trailing separators, no `--`/`..`)
@@ -30,11 +31,24 @@ def parse_hub_spec(spec: str) -> tuple[str, str | None] | None:
     return m.group("repo"), m.group("rev")
 
 
+#: the longest file name (one path component) the usual file systems take, in bytes
+MAX_NAME_BYTES = 255
+
+
+def check_path_length(spec: str) -> None:
+    """A UsageError for a path component no file system takes (instead of an OSError from the first stat)."""
+    for part in spec.split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise UsageError(f"{spec[:60]!r}...: a path component of {len(part.encode('utf-8', 'surrogateescape'))} "
+                             f"bytes is longer than the {MAX_NAME_BYTES} bytes a file name can have")
+
+
 def open_source(spec: str, *, endpoint: str | None = None, token: str | bool | None = None) -> Source:
     """The source a user names: an existing folder, `sample:<name>`, or `org/name[@revision]` on the Hub.
 
     A folder wins over a Hub id of the same spelling, so `./org/name` style paths behave as users expect.
     """
+    check_path_length(spec)
     if spec and Path(spec).is_dir():
         return LocalSource(spec)
     if spec.startswith(SAMPLE_PREFIX):

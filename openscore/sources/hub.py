@@ -30,7 +30,9 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from openscore.errors import (
     EntryNotFound,
     GatedRepo,
+    HubServerError,
     InvalidCheckpoint,
+    InvalidHubResponse,
     NetworkUnavailable,
     RateLimited,
     RepoNotFound,
@@ -127,7 +129,8 @@ class HubSource(Source):
             status = exc.response.status_code if exc.response is not None else None
             if status == 429:
                 raise RateLimited(f"{name}: {what}: rate limited by {self.endpoint} ({_first_line(exc)})") from None
-            raise SourceError(f"{name}: {what}: HTTP {status} from {self.endpoint}: {_first_line(exc)}") from None
+            error = HubServerError if status is not None and status >= 500 else SourceError
+            raise error(f"{name}: {what}: HTTP {status} from {self.endpoint}: {_first_line(exc)}") from None
         except (ConnectionError, TRANSPORT_ERROR) as exc:  # OfflineModeIsEnabled is a ConnectionError
             raise NetworkUnavailable(f"{name}: {what}: cannot reach {self.endpoint} ({_first_line(exc)})") from None
 
@@ -224,7 +227,7 @@ class HubSource(Source):
                 hf_raise_for_status(response)
             skip = start if response.status_code == 200 else 0  # Range ignored: the body is the whole file
             if skip > MAX_SKIP_BYTES:
-                raise SourceError(f"{path}: {self.endpoint} ignores Range requests; refusing to download "
+                raise InvalidHubResponse(f"{path}: {self.endpoint} ignores Range requests; refusing to download "
                                   f"{start} bytes to reach offset {start}")
             data = bytearray()
             for chunk in response.iter_bytes(_CHUNK):

@@ -73,6 +73,8 @@ ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 
 #: tensor bytes that may be in flight in the workers (mapped, not yet released)
 _LOOKAHEAD_BYTES = 48 << 20
+#: tensors that may be in flight, however small (bounds the queue of a checkpoint of many tiny tensors)
+_MAX_PENDING = 256
 #: workers hashing and sketching tensors (one per core of the 2-core machines this is tuned on)
 _WORKERS = 2
 
@@ -462,10 +464,14 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
 
     # each tensor is hashed and sketched by a worker while the next ones are mapped: up to _LOOKAHEAD_BYTES
     # in flight keeps both cores busy; never past the current file (one shard mapped at a time)
+    # (their bytes are counted as they come and go: re-summing the queue per tensor was quadratic)
     pending: deque[tuple[_Placed, Future]] = deque()
+    in_flight = 0
 
     def finish_oldest() -> None:
+        nonlocal in_flight
         item, future = pending.popleft()
+        in_flight -= item.record.end - item.record.start
         add(item, *future.result())
         reader.release(item.record.start, item.record.end - item.record.start)
 
@@ -489,7 +495,8 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
                 current = rec.file
             data = reader.read(rec.start, rec.end - rec.start)
             pending.append((item, pool.submit(_full_print, data, item, key, device, heads)))
-            while len(pending) > _WORKERS and sum(p.record.end - p.record.start for p, _ in pending) > _LOOKAHEAD_BYTES:
+            in_flight += rec.end - rec.start
+            while len(pending) > _WORKERS and (in_flight > _LOOKAHEAD_BYTES or len(pending) > _MAX_PENDING):
                 finish_oldest()
         while pending:
             finish_oldest()
@@ -530,6 +537,9 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
         if not is_readable(rec.dtype):
             return tp, arrays
         values = decode_rows(data, rec.dtype, rows, cols, device)
+    if not values.numel():  # a zero-element tensor: hashed as no bytes, no values to sketch (no signal)
+        tp.constant = True
+        return tp, arrays
     if len(shape) < 2:
         lo, hi = torch.aminmax(values)
         tp.constant = bool(lo == hi)
@@ -586,8 +596,8 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
     rows, cols = matrix_shape(shape)
     tp = _new_print(item, key)
     arrays: dict[str, np.ndarray] = {}
-    if not is_readable(rec.dtype) or len(shape) < 2:
-        return tp, arrays  # hashes need every byte; 1-D tensors carry no lineage
+    if not is_readable(rec.dtype) or len(shape) < 2 or not rows * cols:
+        return tp, arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
     stride = row_bytes(rec.dtype, cols)
 
     def fetch(ids: np.ndarray) -> torch.Tensor:

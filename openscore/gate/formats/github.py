@@ -6,7 +6,7 @@ Markdown summary for `$GITHUB_STEP_SUMMARY` is rendered by openscore.gate.format
 
 from __future__ import annotations
 
-from openscore.gate.rules import EVALUATION_RULE
+from openscore.gate.rules import unevaluated_rule
 from openscore.gate.result import GateResult
 
 
@@ -15,7 +15,7 @@ def render_github(result: GateResult) -> str:
     for model in result.models:
         if model.status == "unevaluated":
             level = "warning" if result.allow_incomplete else "error"
-            lines.append(_command(level, *result.where(model), f"openscore {EVALUATION_RULE}: {model.source}",
+            lines.append(_command(level, *result.where(model), f"openscore {unevaluated_rule(model)}: {model.source}",
                                   f"could not evaluate {model.source}: {model.error}"))
             continue
         for check in model.checks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from openscore.gate.rules import EVALUATION_RULE
+from openscore.gate.rules import unevaluated_rule
 from openscore.gate.result import GateResult, ModelResult
 
 
@@ -33,9 +33,10 @@ def _suite(result: GateResult, model: ModelResult) -> tuple[ET.Element, dict[str
     classname = model.repo_id or model.source
     if model.status == "unevaluated":
         file, line = result.where(model)
-        case = ET.SubElement(suite, "testcase", classname=classname, name=EVALUATION_RULE, file=file, line=str(line))
+        rule = unevaluated_rule(model)
+        case = ET.SubElement(suite, "testcase", classname=classname, name=rule, file=file, line=str(line))
         tag, key = ("skipped", "skipped") if result.allow_incomplete else ("error", "errors")
-        ET.SubElement(case, tag, message=f"could not evaluate: {model.error}", type=EVALUATION_RULE)
+        ET.SubElement(case, tag, message=f"could not evaluate: {model.error}", type=rule)
         counts["tests"] = 1
         counts[key] = 1
     for check in model.checks:

@@ -44,7 +44,8 @@ def render_markdown(result: GateResult) -> str:
 
 def _details(model: ModelResult) -> list[str]:
     if model.status == "unevaluated":
-        return [f"- could not evaluate: {_cell(model.error or '')}"]
+        rule = f" (`{model.error_rule}`)" if model.error_rule else ""
+        return [f"- could not evaluate{rule}: {_cell(model.error or '')}"]
     rows = []
     for check in model.checks:
         if check.status == "fail":

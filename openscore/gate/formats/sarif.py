@@ -12,7 +12,7 @@ import hashlib
 from typing import Any
 
 from openscore.atomic import canonical_json
-from openscore.gate.rules import EVALUATION_RULE
+from openscore.gate.rules import unevaluated_rule
 from openscore.gate.result import CheckResult, GateResult, ModelResult
 from openscore.gate.rules import rule_description
 
@@ -25,9 +25,10 @@ def render_sarif(result: GateResult) -> str:
     rule_ids: set[str] = set()
     for model in result.models:
         if model.status == "unevaluated":
-            rule_ids.add(EVALUATION_RULE)
+            rule = unevaluated_rule(model)
+            rule_ids.add(rule)
             level = "warning" if result.allow_incomplete else "error"
-            results.append(_result(model, EVALUATION_RULE, level, f"{model.source}: could not evaluate: {model.error}",
+            results.append(_result(model, rule, level, f"{model.source}: could not evaluate: {model.error}",
                                    result.where(model)))
             continue
         for check in model.checks:

@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 from openscore.gate.result import GateResult, ModelResult
+from openscore.textstyle import Paint, pad, unpainted
 
 _HEADLINE = {0: "PASSED", 1: "FAILED", 3: "INCOMPLETE"}
+#: gate status -> its style (openscore.cli.console.STYLES "gate.*")
+_MEANING = {"pass": "pass", "fail": "fail", "unevaluated": "error", 0: "pass", 1: "fail"}
 
 
-def render_text(result: GateResult, *, verbose: bool = False) -> str:
+def render_text(result: GateResult, *, verbose: bool = False, paint: Paint = unpainted) -> str:
+    """Failures first; the last line is the tally of passed, failed and not evaluated models."""
     lines = [f"openscore gate: policy {result.policy}, waivers judged on {result.today.isoformat()}"]
     for model in result.models:
-        lines.extend(_model_lines(result, model, verbose))
+        lines.extend(_model_lines(result, model, verbose, paint))
     counts = result.counts()
+    headline = _HEADLINE.get(result.exit_code, "ERROR")
     lines.append(
-        f"{_HEADLINE.get(result.exit_code, 'ERROR')}: {counts['pass']} passed, {counts['fail']} failed, "
+        f"{paint('gate', headline, _MEANING.get(result.exit_code, 'error'))}: {counts['pass']} passed, {counts['fail']} failed, "
         f"{counts['unevaluated']} not evaluated{' (allowed)' if result.allow_incomplete and counts['unevaluated'] else ''}"
         f" (exit {result.exit_code})"
     )
     return "\n".join(lines) + "\n"
 
 
-def _model_lines(result: GateResult, model: ModelResult, verbose: bool) -> list[str]:
+def _model_lines(result: GateResult, model: ModelResult, verbose: bool, paint: Paint) -> list[str]:
     where = f" ({model.file}:{model.line})" if model.file and model.line else ""
-    head = f"{model.status.upper():<11} {model.key}{where}"
+    head = f"{pad(paint, 'gate', model.status.upper(), 11, _MEANING[model.status])} {model.key}{where}"
     if model.status == "unevaluated":
-        return [head, f"  could not evaluate: {model.error}"]
+        rule = f" ({model.error_rule})" if model.error_rule else ""
+        return [head, f"  could not evaluate{rule}: {model.error}"]
     lines = [head]
     shown = [c for c in model.checks if verbose or c.status != "pass"]
     width = max((len(c.rule) for c in shown), default=0)
     for check in shown:
-        line = f"  {check.status:<6} {check.rule:<{width}}  {check.message}"
+        line = f"  {pad(paint, 'gate', check.status, 6)} {check.rule:<{width}}  {check.message}"
         if check.waiver is not None and not check.waiver.expired:
             line += f" [waived until {check.waiver.expires.isoformat()}: {check.waiver.reason} ({result.policy}:{check.waiver.line})]"
         lines.append(line)
