@@ -101,9 +101,9 @@ def _bytes_line(source, headers) -> str:
     total = sum(t.end - t.start for t in headers.tensors if t.start is not None and t.end is not None)
     done = getattr(source, "bytes_transferred", None)
     if done is None:
-        return f"weights: local files ({total / 1e6:,.1f} MB of tensors)"
+        return f"weights: local files ({total / 2**20:,.1f} MiB of tensors)"
     share = f" ({100 * done / total:.2f} %)" if total else ""
-    return f"weights: read {done / 1e6:,.2f} of {total / 1e6:,.1f} MB from the Hub{share}"
+    return f"weights: read {done / 2**20:,.2f} of {total / 2**20:,.1f} MiB from the Hub{share}"
 
 
 def audit(

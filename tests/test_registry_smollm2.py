@@ -43,10 +43,10 @@ def hub(fake_hub, smollm2, tmp_path, monkeypatch):
 
 def _audit(hub, repo: str, tmp_path: Path) -> tuple[dict, float]:
     hub.reset_counters()
-    res = CliRunner().invoke(cli, ["audit", repo, "--endpoint", hub.endpoint, "--sample", "--format", "json",
+    res = CliRunner().invoke(cli, ["audit", repo, "--endpoint", hub.endpoint, "--sparse", "--format", "json",
                                    "--reports", str(tmp_path / "reports")])
     assert res.exit_code == 0, res.output
-    line = re.search(r"weights: read ([\d.,]+) of ([\d.,]+) MB from the Hub \(([\d.]+) %\)", res.stderr)
+    line = re.search(r"weights: read ([\d.,]+) of ([\d.,]+) MiB from the Hub \(([\d.]+) %\)", res.stderr)
     assert line, res.stderr
     return json.loads(res.stdout), float(line.group(3))
 

@@ -89,7 +89,7 @@ def _analyse(hub, repo: str) -> dict:
 def _audit(hub, repo: str, sample: bool = True) -> dict:
     res = CliRunner().invoke(cli, ["audit", repo, "--endpoint", hub.endpoint, "--format", "json",
                                    "--reports", str(Path(os.environ["OPENSCORE_CACHE"]) / "reports")]
-                             + (["--sample"] if sample else []))
+                             + (["--sparse"] if sample else []))
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)
 
@@ -116,8 +116,9 @@ def test_sync_cli_with_the_curated_list_and_progress(fake_hub, models, registry)
     fake_hub.add_repo("HuggingFaceTB/SmolLM2-135M", models["base"])
     res = CliRunner().invoke(cli, ["registry", "sync", "--family", "smollm-2", "--endpoint", fake_hub.endpoint])
     assert res.exit_code == 0, res.output
-    assert "HuggingFaceTB/SmolLM2-135M: added" in res.stderr and "HuggingFaceTB/SmolLM2-360M: absent" in res.stderr
-    assert "synced 3 bases" in res.stdout and "1 added, 2 absent" in res.stdout and "MB read from the Hub" in res.stdout
+    assert "] HuggingFaceTB/SmolLM2-135M: added" in res.stderr and "HuggingFaceTB/SmolLM2-360M: absent" in res.stderr
+    assert "[3/3] " in res.stderr
+    assert "synced 3 bases" in res.stdout and "1 added, 2 absent" in res.stdout and "MiB read from the Hub" in res.stdout
     assert Registry.load().get("HuggingFaceTB/SmolLM2-135M").licence == "apache-2.0"
     assert CliRunner().invoke(cli, ["registry", "sync", "--only", "nobody/nothing"]).exit_code == 2
 

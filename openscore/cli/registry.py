@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from openscore.atomic import canonical_json
@@ -50,7 +52,11 @@ def match_cmd(src: str, top: int, sparse: bool, fmt: str) -> None:
     """The registry entries SRC is most strongly related to."""
     from openscore.weights.registry import Registry
 
-    matches = Registry.load().match(fingerprint_with_progress(src, sample=sparse), top=top)
+    from openscore.sources import parse_hub_spec
+
+    hub = parse_hub_spec(src) if not Path(src).exists() else None  # a Hub id never matches its own entry
+    matches = Registry.load().match(fingerprint_with_progress(src, sample=sparse), top=top,
+                                    exclude=hub[0] if hub else None)
     if fmt == "json":
         click.echo(canonical_json([m.model_dump(mode="json", exclude={"comparison": {"tensors"}}) for m in matches]),
                    nl=False)
@@ -81,7 +87,7 @@ def sync_cmd(only, families, refresh, endpoint, token) -> None:
     """Fingerprint the curated popular bases (known_bases.yaml) into the user registry by sampled reads.
 
     Resumable: bases already registered at the Hub's current commit are skipped."""
-    from openscore.cli.console import progress_bar
+    from openscore.cli.console import ByteMeter, mib
     from openscore.errors import UsageError
     from openscore.weights.registry import Registry
     from openscore.weights.sync import selected, sync
@@ -90,28 +96,24 @@ def sync_cmd(only, families, refresh, endpoint, token) -> None:
     if not repos:
         raise UsageError("registry sync: no curated base matches --only/--family (see openscore/data/known_bases.yaml)")
     registry = Registry.load()
-    with progress_bar(f"registry sync: {len(repos)} bases", len(repos), unit="bases") as bar:
-        done = [0]
+    done = [0]
 
-        def report(repo_id: str, status: str, note: str) -> None:
-            click.echo(f"{repo_id}: {status} ({note})", err=True)
-            done[0] += 1
-            bar.update(done[0])
+    def report(repo_id: str, status: str, note: str) -> None:
+        done[0] += 1
+        click.echo(f"[{done[0]}/{len(repos)}] {repo_id}: {status} ({note})", err=True)
 
-        outcome = sync(registry, repos, endpoint=endpoint or None, token=token, refresh=refresh, report=report,
-                       progress=lambda repo: progress_printer(repo.id))
+    outcome = sync(registry, repos, endpoint=endpoint or None, token=token, refresh=refresh, report=report,
+                   progress=lambda repo: ByteMeter(f"sync {repo.id}"))
     tally = ", ".join(f"{outcome.count(s)} {s}" for s in ("added", "up-to-date", "gated", "absent", "failed",
                                                            "not-reached") if outcome.count(s))
     click.echo(f"synced {len(repos)} bases into {registry.user_dir}: {tally}; "
-               f"{outcome.bytes_read / 1e6:,.2f} MB read from the Hub")
+               f"{mib(outcome.bytes_read)} MiB read from the Hub")
 
 
 @registry_group.command("export")
 @click.argument("dest", type=click.Path(file_okay=False))
 def export_cmd(dest: str) -> None:
     """Write the whole registry (shipped + user entries) as static files into DEST: index.yaml + *.osfp."""
-    from pathlib import Path
-
     from openscore.weights.publish import export
     from openscore.weights.registry import Registry
 

@@ -50,20 +50,27 @@ def sync(
     from openscore.weights.cache import fingerprint_source
 
     outcome = SyncOutcome()
+
+    def one(repo: KnownRepo, source) -> tuple[str, str]:
+        ref = source.ref
+        current = registry.get(repo.id)
+        if current is not None and current.source == ref.key and not refresh:
+            return "up-to-date", f"at {ref.sha[:12]}"
+        fp = fingerprint_source(source, sample=True, progress=progress(repo))
+        registry.add(fp, repo.id, licence=repo.licence, parent=repo.parent, allow_sample=True,
+                     meta={"base_family": repo.family, "synced_bytes_read": fp.bytes_read,
+                           "bytes_total": fp.bytes_total})
+        return "added", f"{fp.bytes_read:,} of {fp.bytes_total:,} bytes read"
+
     for n, repo in enumerate(repos):
         if offline_mode():
-            note = "offline (HF_HUB_OFFLINE): nothing fetched"
-            outcome.status.update({r.id: ("not-reached", note) for r in repos[n:]})
-            report(repo.id, "not-reached", note)
+            outcome.status.update({r.id: ("not-reached", "offline (HF_HUB_OFFLINE): nothing fetched")
+                                   for r in repos[n:]})
+            report(repo.id, *outcome.status[repo.id])
             break
         source = HubSource(repo.id, endpoint=endpoint, token=token)
         try:
-            ref = source.ref
-            current = registry.get(repo.id)
-            if current is not None and current.source == ref.key and not refresh:
-                outcome.status[repo.id] = ("up-to-date", f"at {ref.sha[:12]}")
-                continue
-            fp = fingerprint_source(source, sample=True, progress=progress(repo))
+            outcome.status[repo.id] = one(repo, source)
         except GatedRepo:
             outcome.status[repo.id] = ("gated", "gated on the Hub: pass a token with access")
         except (RepoNotFound, RevisionNotFound):
@@ -73,14 +80,9 @@ def sync(
                                    for r in repos[n:]})
         except OpenscoreError as exc:
             outcome.status[repo.id] = ("failed", str(exc))
-        else:
-            registry.add(fp, repo.id, licence=repo.licence, parent=repo.parent, allow_sample=True,
-                         meta={"base_family": repo.family, "synced_bytes_read": fp.bytes_read,
-                               "bytes_total": fp.bytes_total})
-            outcome.status[repo.id] = ("added", f"{fp.bytes_read:,} of {fp.bytes_total:,} bytes read")
         finally:
             outcome.bytes_read += source.bytes_transferred
-            report(repo.id, *outcome.status[repo.id])
+        report(repo.id, *outcome.status[repo.id])
         if outcome.status[repo.id][0] == "not-reached":
             break
     return outcome
