@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from openscore.errors import GatedRepo, NetworkUnavailable, OpenscoreError, RepoNotFound, RevisionNotFound
 from openscore.report import DeclaredBaseCheck
-from openscore.weights.compare import compare
+from openscore.weights.compare import Comparison, compare
 from openscore.weights.fingerprint import Fingerprint
 from openscore.weights.registry import RELATED, Registry
 
@@ -63,10 +63,12 @@ def check_declared(
     endpoint: str | None = None,
     token: str | bool | None = None,
     fetch: bool = True,
+    compared: dict[str, Comparison] | None = None,
 ) -> DeclaredBaseCheck | None:
     """Compare `declared`'s weights with the model's (`candidate()`, None when they cannot be read).
 
-    `detected` is the registry base the weights match (the lineage root), reported on contradiction."""
+    `detected` is the registry base the weights match (the lineage root), reported on contradiction;
+    `compared` holds comparisons already made with registry entries (by id), not made again."""
     if not declared:
         return None
 
@@ -81,8 +83,8 @@ def check_declared(
     base_fp, origin = declared_fingerprint(declared, registry, endpoint=endpoint, token=token, fetch=fetch)
     if base_fp is None:
         return result("not-checkable", origin)
-    c = compare(base_fp, fp)
     declared_id = registry.resolve(declared)
+    c = (compared or {}).get(declared_id) or compare(base_fp, fp)
     lineage = registry.lineage(declared_id) if declared_id else []
     other = detected if detected and detected not in lineage else None
     if c.verdict in RELATED:

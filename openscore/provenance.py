@@ -160,13 +160,14 @@ def analyse(
     weight_files = sorted({t.file for t in headers.tensors}) or sorted(
         f.path for f in inventory.files if f.path.endswith(_WEIGHT_SUFFIXES) and not f.path.startswith("adapter_"))
     file_hashes = {f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in weight_files}
+    compared: dict = {}  # registry id -> Comparison already made (the declared base is often the match)
 
     def result(candidate=lambda: None, **fields) -> ProvenanceResult:
         fields.setdefault("details", {})
         evidence = declared_evidence + fields.pop("evidence", [])
         detected = fields.get("base") if fields.get("verdict") in RELATED else None
         check = fields.pop("declared_base_check", None) or check_declared(
-            declared, own, registry, candidate, detected, **hub)
+            declared, own, registry, candidate, detected, compared=compared, **hub)
         return ProvenanceResult(declared_base=declared, declared_relation=relation, evidence=evidence,
                                 declared_base_check=check, **fields)
 
@@ -202,11 +203,12 @@ def analyse(
     fp: Fingerprint = fingerprint_source(source, headers=headers, layout=layout, device=device, sample=sample,
                                          progress=progress)
     candidate = lambda: fp  # noqa: E731
-    matches, compared, skipped = registry.match_counted(fp, top=5, exclude=own)
+    matches, n_compared, skipped = registry.match_counted(fp, top=5, exclude=own)
+    compared.update({m.id: m.comparison for m in matches})
     details = {"matches": [{"id": m.id, "verdict": m.comparison.verdict, "score": m.comparison.score,
                             "max_z": m.comparison.max_z, "confidence": m.comparison.confidence} for m in matches],
                "bytes_read": fp.bytes_read, "bytes_total": fp.bytes_total, "sample": sample,
-               "entries_compared": compared, "entries_skipped": skipped}
+               "entries_compared": n_compared, "entries_skipped": skipped}
     if not matches:
         reason = ("the reference registry is empty" if not skipped else
                   f"no registry entry shares its tensor shapes ({skipped} entries of other architectures)")
@@ -234,7 +236,7 @@ def analyse(
         details.update(reason=c.reason, same_architecture_as=[m.id for m in clones])
         return result(candidate=candidate, verdict="architecture-clone", confidence=c.confidence, details=details)
     if all(m.comparison.verdict == "independent" for m in matches):
-        details["reason"] = f"independent of all {compared} registry entries of its shapes"
+        details["reason"] = f"independent of all {n_compared} registry entries of its shapes"
         if skipped:
             details["reason"] += f" ({skipped} of other architectures not compared)"
         return result(candidate=candidate, verdict="independent",

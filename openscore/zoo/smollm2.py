@@ -30,6 +30,7 @@ from openscore.yamlconfig import load_yaml_model
 from openscore.zoo.build import GENERATOR_VERSION, ZooCase, is_cached, publish, record_key
 from openscore.zoo.corpus import corpus_digest, corpus_text
 from openscore.zoo.derive import GGUF_LLAMA_NAMES, rename
+from openscore.zoo.families import _attend, _rope
 from openscore.zoo.train import deterministic
 
 FAMILY = "smollm2"
@@ -142,14 +143,6 @@ def byte_ids(text: str, vocab: list[str]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- forward pass (LLaMA, GQA, rotary)
-def _rope(x: torch.Tensor, theta: float) -> torch.Tensor:
-    hd, seq = x.shape[-1], x.shape[-2]
-    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-    ang = torch.outer(torch.arange(seq, dtype=torch.float32), inv)
-    cos, sin = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()
-    return x * cos + torch.cat([-x[..., hd // 2:], x[..., : hd // 2]], -1) * sin
-
-
 def _rms(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
@@ -163,9 +156,8 @@ def _layer(p: dict, i: int, x: torch.Tensor, cfg: dict) -> torch.Tensor:
     q = F.linear(h, p[q_ + "self_attn.q_proj.weight"]).view(b, s, heads, hd).transpose(1, 2)
     k = F.linear(h, p[q_ + "self_attn.k_proj.weight"]).view(b, s, kv, hd).transpose(1, 2)
     v = F.linear(h, p[q_ + "self_attn.v_proj.weight"]).view(b, s, kv, hd).transpose(1, 2)
-    q, k = _rope(q, cfg["rope_theta"]), _rope(k, cfg["rope_theta"])
-    k, v = k.repeat_interleave(heads // kv, dim=1), v.repeat_interleave(heads // kv, dim=1)
-    attn = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).flatten(2)
+    q, k = _rope(q, hd, cfg["rope_theta"]), _rope(k, hd, cfg["rope_theta"])
+    attn = _attend(q, k, v)
     x = x + F.linear(attn, p[q_ + "self_attn.o_proj.weight"])
     h = _rms(x, p[q_ + "post_attention_layernorm.weight"], cfg["rms_norm_eps"])
     mlp = F.silu(F.linear(h, p[q_ + "mlp.gate_proj.weight"])) * F.linear(h, p[q_ + "mlp.up_proj.weight"])
