@@ -337,3 +337,12 @@ def test_site_build_publishes_the_registry_for_pull(tmp_path, registry, models):
     res = CliRunner().invoke(cli, ["site", "build", "--reports", str(reports), "--out", str(tmp_path / "bare"),
                                    "--no-registry"])
     assert res.exit_code == 0 and not (tmp_path / "bare" / "registry").exists()
+
+
+def test_sync_offline_fetches_nothing_and_says_so(hub, registry, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    seen = []
+    outcome = sync(registry, CURATED, endpoint=hub.endpoint, report=lambda *a: seen.append(a))
+    assert {v[0] for v in outcome.status.values()} == {"not-reached"} and len(outcome.status) == len(CURATED)
+    assert seen == [("acme/base", "not-reached", "offline (HF_HUB_OFFLINE): nothing fetched")]
+    assert hub.requests == [] and registry.entries() == Registry.load().entries()
