@@ -173,8 +173,12 @@ def test_the_cache_serves_compare_and_audit_without_rereading(hub, registry, mon
     assert path.is_file() and path.is_relative_to(cache_root())
     hub.reset_counters()
     assert fingerprint_spec("acme/other", endpoint=hub.endpoint).to_bytes() == first.to_bytes()
-    assert fingerprint_spec("acme/other", endpoint=hub.endpoint, sample=True).to_bytes() == first.to_bytes()
     assert hub.bytes_sent() == 0  # model info only: no weight byte
+    sampled = fingerprint_spec("acme/other", endpoint=hub.endpoint, sample=True)  # its own kind: read once
+    assert sampled.sample and 0 < hub.bytes_sent() < first.bytes_total / 2
+    hub.reset_counters()
+    assert fingerprint_spec("acme/other", endpoint=hub.endpoint, sample=True).to_bytes() == sampled.to_bytes()
+    assert hub.bytes_sent() == 0
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert fingerprint_spec("acme/other", endpoint=hub.endpoint).to_bytes() == first.to_bytes()
 

@@ -1,7 +1,8 @@
 """The on-disk fingerprint cache: a Hub checkpoint is fingerprinted once per commit, whoever asks.
 
 Entries are content-addressed by repo id and commit sha (a commit never changes), one file each:
-`<root>/fingerprints/<org>__<name>/<sha>.full.osfp` (or `.sample.osfp` for a sampled one). Audit,
+`<root>/fingerprints/<org>__<name>/<sha>.full.osfp` (or `.sample.osfp` for a sampled one; each answers
+requests of its own kind). Audit,
 compare, `registry add/match`, the declared-base check and `registry sync` all read and fill it.
 Writes go through a temporary file and an atomic rename, so processes filling the same entry at
 once each publish a whole file and a reader never sees a torn one; an unreadable file is a miss.
@@ -56,21 +57,17 @@ class FingerprintCache:
         return self.root / slug(repo_id) / f"{sha}{_SUFFIX[sample]}"
 
     def get(self, repo_id: str, sha: str, *, sample: bool) -> Fingerprint | None:
-        """The cached fingerprint of `repo_id@sha`; a full one also serves a sampled request."""
+        """The cached fingerprint of `repo_id@sha` of that kind (a sampled request gets a sampled one, as
+        `fingerprint --sparse` promises; a full one would be larger and read differently)."""
         if not _SHA.match(sha):
             return None
-        for kind in (False, True) if sample else (False,):
-            found = self._load(self.path(repo_id, sha, sample=kind))
-            if found is not None:
-                return found
-        return None
+        return self._load(self.path(repo_id, sha, sample=sample))
 
     def latest(self, repo_id: str, *, sample: bool) -> Fingerprint | None:
         """The most recently written fingerprint of any commit of `repo_id` (offline, unpinned)."""
         folder = self.root / slug(repo_id)
-        suffixes = tuple(_SUFFIX[k] for k in ((False, True) if sample else (False,)))
         try:
-            files = [p for p in folder.iterdir() if p.name.endswith(suffixes) and not p.name.startswith(".")]
+            files = [p for p in folder.iterdir() if p.name.endswith(_SUFFIX[sample]) and not p.name.startswith(".")]
         except OSError:
             return None
         for path in sorted(files, key=lambda p: (-p.stat().st_mtime_ns, p.name)):
