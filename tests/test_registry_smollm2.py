@@ -51,6 +51,7 @@ def _audit(hub, repo: str, tmp_path: Path) -> tuple[dict, float]:
     return json.loads(res.stdout), float(line.group(3))
 
 
+@pytest.mark.slow  # serves ~1 GB through the fake Hub; four sampled audits of ~430 Range requests each
 def test_audits_of_real_derivatives_name_base_relation_declared_check_and_never_self(hub, smollm2, tmp_path):
     for case in smollm2[1:]:
         report, printed = _audit(hub, f"org/{case.name}", tmp_path)

@@ -271,6 +271,8 @@ def test_export_then_pull_over_http_and_from_a_folder(models, registry, tmp_path
     registry.add(fingerprint_spec(str(models["base"])), "acme/base", licence="apache-2.0", parent=None)
     registry.add(fingerprint_spec(str(models["v2"]), sample=True), "acme/base-v2", parent="acme/base",
                  allow_sample=True)
+    listed = CliRunner().invoke(cli, ["registry", "list"]).stdout.splitlines()
+    assert any(line.startswith("acme/base-v2\t") and line.endswith("\tacme/base\tsampled") for line in listed)
     out = tmp_path / "published"
     assert CliRunner().invoke(cli, ["registry", "export", str(out)]).exit_code == 0
     index = (out / "index.yaml").read_text()

@@ -32,7 +32,7 @@ def add_cmd(src: str, entry_id: str, licence: str | None) -> None:
 @registry_group.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_cmd(fmt: str) -> None:
-    """Every registry entry: id, licence, family, source."""
+    """Every registry entry: id, licence, family, source, and the parent it derives from (lineage)."""
     from openscore.weights.registry import Registry
 
     entries = Registry.load().entries()
@@ -40,7 +40,8 @@ def list_cmd(fmt: str) -> None:
         click.echo(canonical_json([e.model_dump(mode="json") for e in entries]), nl=False)
         return
     for e in entries:
-        click.echo(f"{e.id}\t{e.licence or '-'}\t{e.family or '-'}\t{e.source}")
+        click.echo(f"{e.id}\t{e.licence or '-'}\t{e.family or '-'}\t{e.source}\t{e.parent or '-'}"
+                   + ("\tsampled" if e.sample else ""))
 
 
 @registry_group.command("match")
