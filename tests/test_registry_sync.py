@@ -242,11 +242,17 @@ def test_candidates_come_from_shapes_first(models, registry, tmp_path):
     registry.add(fingerprint_spec(str(models["base"])), "acme/base")
     registry.add(fingerprint_spec(str(models["other"])), "acme/other")
     fresh = Registry.load()
-    close, wider, skipped = fresh.candidates(fingerprint_spec(str(models["derivative"])))
-    assert set(close[:2]) == {"acme/base", "acme/other"}
-    assert "sentence-transformers/all-MiniLM-L6-v2" not in close + wider and skipped >= 1
-    matches, compared, skipped = fresh.match_counted(fingerprint_spec(str(models["derivative"])), top=5)
-    assert matches[0].id == "acme/base" and compared == len(close) and skipped >= 1
+    derivative = fingerprint_spec(str(models["derivative"]))
+    (probed, unprobed, wider), skipped = fresh.candidates(derivative)
+    # acme/base's probe rows correlate with its derivative's; the independent acme/other's do not
+    assert probed == ["acme/base"] and unprobed == ["acme/other"]
+    assert "sentence-transformers/all-MiniLM-L6-v2" not in probed + unprobed + wider and skipped >= 1
+    matches, compared, skipped = fresh.match_counted(derivative, top=5)
+    assert [m.id for m in matches] == ["acme/base"] and compared == 1 and skipped >= 2
+    # without probes (an index written before them) every same-shape entry is compared
+    for entry_id in ("acme/base", "acme/other"):
+        fresh.get(entry_id).probes.clear()
+    assert fresh.candidates(derivative)[0][0] == ["acme/base", "acme/other"]
     assert "sentence-transformers/all-MiniLM-L6-v2" not in fresh._loaded  # never loaded
 
 
