@@ -4,7 +4,8 @@
 
 Entries are fingerprints of small random LLaMA-layout models, each of its own geometry (width, MLP
 width, heads, vocabulary), plus a share (`--same-shape`) of independent models with exactly the true
-base's shapes, as a real registry has (Llama-2-7B, Mistral-7B and their kin share every matrix shape).
+base's shapes, as a real registry has (Llama-2-7B, Mistral-7B and their kin share every matrix shape);
+the index is what `Registry.add` writes (shapes and probe rows), written once.
 The candidate is the true base with noise added (a derivative). Per size it prints the time of
 `Registry.match` from a freshly loaded registry (index parse, candidate selection, fingerprint loads,
 compares), the entries compared and skipped, and the same match against every entry (the behaviour
@@ -28,7 +29,7 @@ from safetensors.torch import load_file, save_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from openscore.weights.compare import compare  # noqa: E402
-from openscore.weights.registry import Registry, RegistryEntry, signature, write_index  # noqa: E402
+from openscore.weights.registry import Registry, RegistryEntry, probes, signature, write_index  # noqa: E402
 from openscore.weights.spec import fingerprint_spec  # noqa: E402
 
 BASE = dict(hidden=64, ffn=176, heads=4, kv_heads=2, vocab=512, layers=2)
@@ -111,7 +112,7 @@ def main() -> None:
                 fp.save(folder / f"{i}.osfp")
                 width, shapes = signature(fp)
                 entries.append(RegistryEntry(id=entry_id, fingerprint=f"{i}.osfp", source=fp.source, family=fp.family,
-                                             width=width, shapes=shapes))
+                                             width=width, shapes=shapes, probes=probes(fp)))
             write_index(folder, entries)
 
             def selected():
