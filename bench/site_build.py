@@ -25,15 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from openscore.atomic import write_text  # noqa: E402
 from openscore.site import build_site, load_reports, render_site, write_site  # noqa: E402
 from openscore.site.catalog import RubricCatalog  # noqa: E402
-from openscore.site.defaults import audit_defaults  # noqa: E402
+from openscore.cli.site import audit_defaults  # noqa: E402
 
 TARGET_S = 30.0
 
 
-def _scale(reports: Path, factor: int) -> None:
-    """Add factor-1 copies of every report under repo ids `<org>/<name>-copyK`."""
-    for model in load_reports(reports):
-        for k in range(1, factor):
+def scale_reports(reports: Path, factor: int, *, models: int | None = None) -> None:
+    """Add factor-1 copies of every report under repo ids `<org>/<name>-copyK` (at most `models` models in all)."""
+    originals = load_reports(reports)
+    budget = None if models is None else models - len(originals)
+    for k in range(1, factor):
+        for model in originals:
+            if budget is not None and budget <= 0:
+                return
+            budget = None if budget is None else budget - 1
             for report in model.history:
                 copy = report.model_copy(deep=True)
                 copy.source.repo_id = f"{model.repo_id}-copy{k}"
@@ -61,7 +66,7 @@ def main() -> int:
         audit_s, written = _timed(audit_defaults, reports, realcards=args.realcards)
         print(f"audit (untimed set-up): {len(written)} reports (2 samples with weights, {len(written) - 2} real cards metadata only) in {audit_s:.2f} s")
         if args.scale > 1:
-            _scale(reports, args.scale)
+            scale_reports(reports, args.scale)
 
         catalog = RubricCatalog.shipped()
         builds, loads, renders, writes = [], [], [], []

@@ -12,12 +12,13 @@ Failures that are not the user's fault (weights absent, nothing to fingerprint) 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from openscore import __version__
 from openscore.atomic import write_text
 from openscore.errors import GatedRepo, NothingToAnalyse, SourceError, UsageError
-from openscore.evidence import collect
+from openscore.evidence import LinkedConfig, collect
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
 from openscore.openness.grading import grade_rubric
@@ -25,7 +26,7 @@ from openscore.openness.licensing import dataset_licences, evaluate_licence
 from openscore.openness.lineage import resolve_base
 from openscore.overrides import load_overrides
 from openscore.report import AuditReport, SourceInfo
-from openscore.sources.base import Inventory
+from openscore.sources.base import Inventory, Source
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
 Progress = Callable[[str], None]
@@ -62,7 +63,7 @@ def _byte_progress(say: Progress) -> Callable[[int, int], None]:
 
 
 def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
-             notes: list[str]):
+             notes: list[str], cpu: AbstractContextManager):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
     from openscore.formats import read_checkpoint
 
@@ -77,21 +78,23 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progre
         return headers, None, None
     from openscore.layout import build_layout
 
-    progress(f"layout of {len(headers.tensors)} tensors")
-    try:
-        layout = build_layout(headers)
-    except NothingToAnalyse as exc:
-        notes.append(f"layout: {exc}")
-        return headers, None, None
     from openscore.provenance import analyse
 
-    progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent else ": fingerprinting weights"))
-    try:
-        provenance = analyse(source, headers, layout, sample=sample,
-                              progress=byte_progress or _byte_progress(progress))
-    except (NothingToAnalyse, SourceError) as exc:
-        notes.append(f"provenance: {exc}")
-        provenance = None
+    with cpu:  # the CPU-heavy part: a batch holds one of its CPU slots here
+        progress(f"layout of {len(headers.tensors)} tensors")
+        try:
+            layout = build_layout(headers)
+        except NothingToAnalyse as exc:
+            notes.append(f"layout: {exc}")
+            return headers, None, None
+        progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent
+                                 else ": fingerprinting weights"))
+        try:
+            provenance = analyse(source, headers, layout, sample=sample,
+                                  progress=byte_progress or _byte_progress(progress))
+        except (NothingToAnalyse, SourceError) as exc:
+            notes.append(f"provenance: {exc}")
+            provenance = None
     progress(_bytes_line(source, headers))
     return headers, layout, provenance
 
@@ -117,29 +120,60 @@ def audit(
     overrides_dir: Path | None = None,
     progress: Progress | None = None,
     byte_progress: ByteProgress | None = None,
+    linked: bool = False,
+    identity: str | None = None,
 ) -> AuditReport:
     """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for.
 
     `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
-    line per quarter through `progress`."""
-    from openscore.rubrics import load_rubric
+    line per quarter through `progress`. `linked` also reads what the card links outside the repository
+    (openscore.evidence.linked). `identity` (`org/name[@rev]`) names a local folder
+    (openscore.sources.identity)."""
     from openscore.sources import open_source
 
+    rubric_dimensions(rubrics)  # a typo fails before any download
+    source = open_source(spec, endpoint=endpoint, token=token, identity=identity)
+    return audit_source(source, token=token, weights=weights, sample=sample, rubrics=rubrics,
+                        overrides_dir=overrides_dir, progress=progress, byte_progress=byte_progress, linked=linked)
+
+
+def rubric_dimensions(rubrics: Sequence[str] | None) -> dict[str, list[str]]:
+    """rubric id -> its dimension ids, for the rubrics asked for (default: all four); ConfigError on a typo."""
+    from openscore.rubrics import load_rubric
+
+    return {r: load_rubric(r).dimension_ids for r in dict.fromkeys(rubrics or DEFAULT_RUBRICS)}
+
+
+def audit_source(
+    source: Source,
+    *,
+    token: str | bool | None = None,
+    weights: bool = True,
+    sample: bool = False,
+    rubrics: Sequence[str] | None = None,
+    overrides_dir: Path | None = None,
+    progress: Progress | None = None,
+    byte_progress: ByteProgress | None = None,
+    linked: bool = False,
+    cpu: AbstractContextManager | None = None,
+) -> AuditReport:
+    """Audit an opened source (see `audit`). `cpu` is held around the CPU-heavy part (layout and
+    fingerprint), so a batch of network-bound audits keeps its CPU work within the cores."""
     say = progress or _quiet
-    rubric_ids = list(dict.fromkeys(rubrics or DEFAULT_RUBRICS))
-    dimensions = {r: load_rubric(r).dimension_ids for r in rubric_ids}  # a typo fails before any download
-    source = open_source(spec, endpoint=endpoint, token=token)
+    dimensions = rubric_dimensions(rubrics)
+    rubric_ids = list(dimensions)
     inventory = source.inventory()
     ref = inventory.ref
     overrides = load_overrides(overrides_dir, ref.repo_id, dimensions)
     say(f"{ref.key}: {len(inventory.files)} files")
-    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token)
+    collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token,
+                        linked=LinkedConfig() if linked else None)
     bundle = collected.bundle
     notes: list[str] = []
     headers = layout = provenance = None
     if weights:
         headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say,
-                                                byte_progress=byte_progress, notes=notes)
+                                                byte_progress=byte_progress, notes=notes, cpu=cpu or nullcontext())
     else:
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)

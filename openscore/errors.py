@@ -2,6 +2,7 @@
 
 Exit codes are part of the public interface (documented in the README):
     2   usage or configuration error
+    4   a batch audit in which some models failed (each has its own code in the run state)
     10  repository not found            11  revision not found
     12  gated repository (no access)    13  rate limited (after retries)
     14  offline / network unreachable   15  file not found in the repository
@@ -101,3 +102,9 @@ class NothingToAnalyse(OpenscoreError):
 
 class InvalidReport(UsageError):
     """A saved audit report (reports/<org>/<name>/<sha>.json) is unreadable or not a valid AuditReport."""
+
+
+class BatchIncomplete(OpenscoreError):
+    """Some models of a batch could not be audited; the others were (the tally and run state say which)."""
+
+    exit_code = 4

@@ -84,7 +84,8 @@ def inspect(spec: str, *, endpoint: str | None = None, token: str | bool | None 
     headers = read_checkpoint(source, inventory)
     assert_safe(headers)
     if not headers.tensors and not headers.config and not headers.formats:
-        raise NothingToAnalyse(f"{source.ref.key}: nothing to inspect (no weight files, no index, no config.json)")
+        raise NothingToAnalyse(f"{source.ref.key}: nothing to inspect (no weight files, no index, no config.json); "
+                               f"`openscore audit --no-weights` reads its card and licence")
     layout = build_layout(headers)
     return Inspection(
         tool=f"openscore@{__version__}",

@@ -17,7 +17,9 @@ outside is locked without a path and verified when named as DIR).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable
@@ -156,9 +158,21 @@ def _json_line(raw: bytes, loc: tuple) -> int:
 
 def model_line(lock_path: str | Path, model: LockedModel) -> int:
     """Line of the lock file where `model` is named (for annotations)."""
-    raw = Path(lock_path).read_bytes()
-    at = raw.find(b'"source": ' + canonical_json(model.source).strip().encode())
-    return raw.count(b"\n", 0, at) + 1 if at >= 0 else 1
+    path = Path(lock_path)
+    return _source_lines(str(path), path.stat().st_mtime_ns).get(model.source, 1)
+
+
+@functools.lru_cache(maxsize=4)
+def _source_lines(path: str, _stamp: int) -> dict[str, int]:
+    """source -> line of every model in a lock file, in one pass (a search per model was quadratic)."""
+    raw = Path(path).read_bytes()
+    lines: dict[str, int] = {}
+    line, at = 1, 0
+    for match in re.finditer(rb'"source": ("(?:[^"\\]|\\.)*")', raw):
+        line += raw.count(b"\n", at, match.start())
+        at = match.start()
+        lines.setdefault(json.loads(match.group(1)), line)
+    return lines
 
 
 # --- verify --------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ _LORA = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB]
 def _declared(source: Source, headers: CheckpointHeaders) -> tuple[str | None, str | None, list[Evidence]]:
     """(declared base, declared relation, evidence) from the card, the adapter config and config.json."""
     from openscore.evidence.card import parse_front_matter, split_front_matter
+    from openscore.evidence.card_content import declared_base
 
     key = source.ref.key
     evidence: list[Evidence] = []
@@ -58,6 +59,11 @@ def _declared(source: Source, headers: CheckpointHeaders) -> tuple[str | None, s
                                      extractor=EXTRACTOR))
         if isinstance(front.get("base_model_relation"), str):
             relation = front["base_model_relation"]
+        if base is None:  # no `base_model:` field: a "Base model: org/name" bullet in the card's text
+            for value, line, snippet in declared_base(text)[:1]:
+                base = value
+                evidence.append(Evidence(source=key, file=_CARD, locator=f"L{line}", snippet=snippet[:300],
+                                         rule="provenance/declared-base", extractor=EXTRACTOR))
     adapter_base = (headers.adapter or {}).get("base_model_name_or_path")
     if isinstance(adapter_base, str) and adapter_base:
         base = base or adapter_base

@@ -107,7 +107,10 @@ class LicenceFacts(_Model):
 class LicenceResult(_Model):
     declared: str | None = None  # card `license` as written
     resolved: LicenceFacts
-    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence}
+    files: list[dict[str, Any]] = Field(default_factory=list)  # {file, id, confidence, covers}
+    #: what governs each part when the repository licenses them apart ("code", "weights", "data");
+    #: `resolved` is the weights' licence
+    parts: dict[str, LicenceFacts] = Field(default_factory=dict)
     evidence: list[Evidence] = Field(default_factory=list)
 
 
@@ -171,6 +174,12 @@ class AuditReport(_Model):
     rubrics: dict[str, RubricResult]  # keyed by rubric id
     default_rubric: str = "osai-v3"
     findings: list[Finding] = Field(default_factory=list)
+
+    def pipeline_notes(self) -> list[str]:
+        """Why the audit skipped a step (weights not read, no readable headers...): `evidence.pipeline.notes`."""
+        pipeline = self.evidence.get("pipeline")
+        notes = pipeline.get("notes") if isinstance(pipeline, dict) else None
+        return [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
 
     def to_json(self) -> str:
         from openscore.atomic import canonical_json

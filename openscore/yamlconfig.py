@@ -74,6 +74,8 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: nested too deeply to be a configuration") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -81,7 +83,10 @@ def read_yaml(path: str | Path, *, display_name: str | None = None) -> LoadedYam
         raise ConfigError(f"{file}:{line}: invalid YAML: {problem}") from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _index(node, (), lines, file)
+        try:
+            _index(node, (), lines, file)
+        except RecursionError:
+            raise ConfigError(f"{file}: nested too deeply to be a configuration") from None
     return LoadedYaml(file=file, data=data, lines=lines)
 
 

@@ -3,6 +3,7 @@
 It speaks the subset of the Hub HTTP API that huggingface_hub 2.x uses for reading (verified against
 2.4.0, see ../shared/research/ecosystem.md §1.6), so tests exercise the real client library, not a mock:
 
+  GET  /api/models?author=&search=&limit=        list_models (ids, shas), in repo id order
   GET  /api/models/{id}[/revision/{rev}]         model_info / repo_info (`?blobs=true` adds sizes, blob ids, LFS)
   GET  /api/models/{id}/tree/{rev}[/{path}]      list_repo_tree (recursive, expand)
   POST /api/models/{id}/paths-info/{rev}         get_paths_info
@@ -20,6 +21,7 @@ Errors follow the Hub: 401 + `X-Error-Code: RepoNotFound` for an unknown repo or
 repo's files are resolved without an Authorization header (its metadata stays readable), 404 +
 `RevisionNotFound` / `EntryNotFound`, 429 with `RateLimit`/`RateLimit-Policy` headers for the next N
 requests after `rate_limit_next(n)`, and any status for the next N requests after `fail_next(n, status)`.
+`latency` (seconds) delays every answer, like a Hub far away.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -142,6 +145,7 @@ class FakeHub:
         self._failures = 0  # the next N requests get self._failure (status, message, headers)
         self._failure: tuple[int, str, dict] = (429, "", {})
         self.honour_range = True  # False: answer Range requests with the whole file, as some mirrors do
+        self.latency = 0.0  # seconds added before every answer
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -264,11 +268,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = b""
         if method == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.hub.latency:
+            time.sleep(self.hub.latency)
         try:
             failure = self.hub._take_failure()
             if failure is not None:
                 raise _HubError(failure[0], None, failure[1], failure[2])
-            if parts[:2] == ["api", "models"] and len(parts) >= 4:
+            if parts == ["api", "models"] and method == "GET":
+                entry["status"] = self._list_models(query)
+            elif parts[:2] == ["api", "models"] and len(parts) >= 4:
                 entry["status"] = self._api(method, parts[2:], query, body)
             elif parts[:2] == ["api", "datasets"] and len(parts) >= 4 and method == "GET":
                 entry["status"] = self._dataset_api(parts[2:], query)
@@ -350,6 +358,18 @@ class _Handler(BaseHTTPRequestHandler):
         if "json" in ctype:
             return list(json.loads(body or b"{}").get("paths", []))
         return parse_qs(body.decode()).get("paths", [])
+
+    def _list_models(self, query: dict) -> int:
+        author = query.get("author", [None])[0]
+        search = (query.get("search", [""])[0] or "").lower()
+        limit = int(query.get("limit", ["0"])[0] or 0)
+        with self.hub._lock:
+            repos = sorted(self.hub.repos.values(), key=lambda r: r.repo_id)
+        found = [{"_id": r.repo_id, "id": r.repo_id, "modelId": r.repo_id, "sha": r.revisions["main"].sha,
+                  "private": False, "tags": []}
+                 for r in repos
+                 if (author is None or r.repo_id.split("/")[0] == author) and search in r.repo_id.lower()]
+        return self._send_json(200, found[:limit] if limit else found)
 
     # -- /api/datasets/... --------------------------------------------------------------------
     def _dataset_api(self, parts: list[str], query: dict) -> int:

@@ -32,7 +32,7 @@ def test_bom_validates_and_describes_the_model(olmo):
                                                      "allenai/tulu-3-sft-olmo-2-mixture",
                                                      "allenai/olmo-2-1124-13b-preference-mix"}
     props = {p["name"]: p["value"] for p in model["properties"]}
-    assert props["openscore:grade:osai-v3:licenses"] == "partial"
+    assert props["openscore:grade:osai-v3:licenses"] == "open"  # Apache-2.0, no part known to be under another
     assert props["openscore:class:osaid"] == "fail"
     hashes = {c["name"]: c["hashes"][0] for c in model["components"]}
     config = next(f for f in olmo.inventory["files"] if f["path"] == "config.json")

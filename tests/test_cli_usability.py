@@ -8,11 +8,14 @@ the streams are not a TTY, as in a pipe or CI log.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,20 +33,66 @@ def run(*args: str, **kwargs):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
 
 
-def on_terminal(*args: str, env: dict | None = None, cwd: Path | None = None) -> tuple[int, str]:
-    """Run `openscore ARGS` with stdout and stderr on a pseudo-terminal: (exit code, all it wrote)."""
+#: runs each argv (JSON list of lists) through the Click group in one interpreter (one torch import), each
+#: run's output followed by a marker line with its exit code
+TERMINAL_DRIVER = r"""
+import json, sys
+from openscore.cli import cli
+
+for args in json.loads(sys.argv[1]):
+    try:
+        code = cli.main(args, prog_name="openscore", standalone_mode=False) or 0
+    except SystemExit as exc:
+        code = exc.code
+    sys.stdout.flush(); sys.stderr.flush()
+    print(f"=== exit {code} ===", flush=True)
+"""
+
+
+def on_terminal(runs: list[list[str]], env: dict | None = None, cwd: Path | None = None) -> list[tuple[int, str]]:
+    """Run `openscore ARGS` for each of `runs` with stdout and stderr on a pseudo-terminal, as in an
+    interactive shell: (exit code, everything it wrote) per run."""
     leader, follower = pty.openpty()
     environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM", "CI")}
     environ.update({"TERM": "xterm-256color", "COLUMNS": "120", **(env or {})})
-    proc = subprocess.Popen([sys.executable, "-m", "openscore", *args], stdin=subprocess.DEVNULL, stdout=follower,
-                            stderr=follower, env=environ, cwd=cwd)
+    proc = subprocess.Popen([sys.executable, "-c", TERMINAL_DRIVER, json.dumps(runs)], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env=environ, cwd=cwd)
     os.close(follower)
-    chunks = []
+    chunks, deadline = [], time.monotonic() + 300
     with contextlib.suppress(OSError):  # EIO once the child has closed its end
-        while chunk := os.read(leader, 65536):
-            chunks.append(chunk)
+        while time.monotonic() < deadline:
+            if select.select([leader], [], [], 1)[0]:
+                if not (chunk := os.read(leader, 65536)):
+                    break
+                chunks.append(chunk)
+            elif proc.poll() is not None:
+                break
     os.close(leader)
-    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+    assert proc.wait(timeout=10) == 0
+    parts = re.split(r"=== exit (\d+) ===\r?\n", b"".join(chunks).decode("utf-8", "replace"))
+    return [(int(code), text) for text, code in zip(parts[0::2], parts[1::2], strict=False)]
+
+
+@pytest.fixture(scope="module")
+def terminal(tmp_path_factory) -> dict[str, tuple[int, str]]:
+    """fingerprint, compare, gate and audit as a person at a terminal sees them; some with NO_COLOR, TERM=dumb."""
+    tmp = tmp_path_factory.mktemp("terminal")
+    names = ["fingerprint", "compare", "gate", "audit", "lock", "verify", "identify"]
+    (tmp / "LICENSE").write_text("All rights reserved. Ask us first.\n")
+    runs = [
+        ["fingerprint", "sample:tiny-llama", "-o", str(tmp / "fp.osfp")],
+        ["compare", "sample:tiny-llama", "sample:tiny-llama-shell"],
+        ["gate", "sample:tiny-llama-shell", "--no-weights", "--policy", str(REPO / "examples" / "openscore.yaml"),
+         "--today", "2026-01-01"],
+        ["audit", "sample:tiny-llama-shell", "--reports", str(tmp / "reports")],
+        ["lock", "sample:tiny-llama", "-o", str(tmp / "openscore.lock")],
+        ["verify", "--offline", "--lock", str(tmp / "openscore.lock")],
+        ["licence", "identify", str(tmp / "LICENSE")],
+    ]
+    seen = dict(zip(names, on_terminal(runs, cwd=tmp), strict=True))
+    seen["compare-no-color"], seen["fingerprint-no-color"] = on_terminal(runs[1::-1], env={"NO_COLOR": "1"}, cwd=tmp)
+    (seen["fingerprint-dumb"],) = on_terminal(runs[:1], env={"TERM": "dumb"}, cwd=tmp)
+    return seen
 
 
 # -- --sparse, and --sample as its deprecated alias ------------------------------------------------------------
@@ -93,25 +142,29 @@ def test_progress_off_a_terminal_is_a_few_plain_lines_in_mib(tmp_path):
     assert "\r" not in res.stderr and "\x1b" not in res.stderr
 
 
-def test_progress_on_a_terminal_is_one_live_line_with_rate_and_eta(tmp_path):
-    code, shown = on_terminal("fingerprint", "sample:tiny-llama", "-o", str(tmp_path / "fp.osfp"))
+def test_progress_on_a_terminal_is_one_live_line_with_rate_and_eta(terminal):
+    code, shown = terminal["fingerprint"]
     assert code == 0, shown
     assert "\x1b[?25l" in shown  # the live line hides the cursor while it redraws itself
     assert re.search(r"fingerprint sample:tiny-llama .*0\.\d/0\.9 MiB", shown), shown
     assert "MiB/s" in shown and " MB" not in shown
     assert "MiB to read" not in shown  # no plain lines on a terminal
+    code, no_color = terminal["fingerprint-no-color"]  # NO_COLOR: the live line stays, without colour
+    assert code == 0 and "\x1b[?25l" in no_color and not ANSI_COLOUR.search(no_color), no_color
+    code, dumb = terminal["fingerprint-dumb"]  # a terminal that cannot redraw a line gets the plain lines
+    assert code == 0 and "fingerprint sample:tiny-llama: 0.9 MiB to read" in dumb and "\x1b[" not in dumb, dumb
 
 
 # -- colour ------------------------------------------------------------------------------------------------------
 
 
-def test_verdicts_are_coloured_on_a_terminal_unless_no_color(tmp_path):
-    code, shown = on_terminal("compare", "sample:tiny-llama", "sample:tiny-llama-shell")
+def test_verdicts_are_coloured_on_a_terminal_unless_no_color(terminal):
+    code, shown = terminal["compare"]
     assert code == 0, shown
     assert "\x1b[1;31mrenamed-copy\x1b[0m" in shown
-    code, plain = on_terminal("compare", "sample:tiny-llama", "sample:tiny-llama-shell", env={"NO_COLOR": "1"})
-    assert code == 0 and "renamed-copy" in plain
-    assert not ANSI_COLOUR.search(plain.replace("\x1b[0m", "")), plain
+    code, plain = terminal["compare-no-color"]
+    assert code == 0 and "verdict: renamed-copy (confidence" in plain
+    assert not ANSI_COLOUR.search(plain), plain
 
 
 def test_no_colour_in_a_pipe():
@@ -120,15 +173,19 @@ def test_no_colour_in_a_pipe():
     assert "\x1b" not in res.output
 
 
-def test_gate_and_audit_colour_statuses_grades_and_severities_on_a_terminal(tmp_path):
-    code, shown = on_terminal("gate", "sample:tiny-llama-shell", "--no-weights", "--policy",
-                              str(REPO / "examples" / "openscore.yaml"), "--today", "2026-01-01")
+def test_gate_audit_verify_and_licence_colour_their_words_on_a_terminal(terminal):
+    code, shown = terminal["gate"]
     assert code == 1, shown
     assert "\x1b[1;31mFAIL\x1b[0m" in shown and "\x1b[1;31mFAILED\x1b[0m: 0 passed, 1 failed" in shown
-    code, shown = on_terminal("audit", "sample:tiny-llama-shell", "--reports", str(tmp_path))
+    code, shown = terminal["audit"]
     assert code == 0, shown
     assert "\x1b[1;31mrenamed-copy\x1b[0m" in shown and "\x1b[1;31mERROR\x1b[0m licence-laundering" in shown
     assert "\x1b[31mclosed\x1b[0m" in shown  # grades
+    code, shown = terminal["verify"]
+    assert code == 0, shown
+    assert "\x1b[1;32mOK\x1b[0m      openscore-samples/tiny-llama" in shown and "\x1b[1;32mOK\x1b[0m: 1 of 1" in shown
+    code, shown = terminal["identify"]
+    assert code == 0 and "LICENSE: \x1b[35munknown\x1b[0m (confidence 0.00" in shown, shown
 
 
 # -- reasons beside verdicts -------------------------------------------------------------------------------------
@@ -163,6 +220,7 @@ def test_painted_summary_keeps_its_columns(shell_report):
     painted = summary_text(shell_report, paint=brackets).splitlines()
     assert len(plain) == len(painted)
     assert "  provenance: <verdict:renamed-copy> of openscore-samples/tiny-llama" in "\n".join(painted)
+    assert "  licence: MIT (MIT License; declared 'mit', <grade:open>)" in painted
     assert "    <severity:error> licence-laundering: " in "\n".join(painted).replace("ERROR", "error")
     grade_rows = [(p, q) for p, q in zip(plain, painted, strict=True) if "<grade:" in q and q.startswith("    ") and
                   "  " in q.strip()]
@@ -188,9 +246,97 @@ def test_gate_ends_with_a_tally(tmp_path):
               "--policy", str(REPO / "examples" / "openscore.yaml"))
     assert res.exit_code == 1
     assert res.stderr.splitlines()[-1] == "FAILED: 0 passed, 2 failed, 0 not evaluated (exit 1)"
+    # a provenance rule that cannot be judged says why, from the report
+    assert ("  fail   provenance.verdict                no provenance in the report: weights not read (--no-weights): "
+            "layout and provenance skipped") in res.stderr.splitlines()
 
 
 def test_lock_ends_with_a_tally(tmp_path):
     res = run("lock", "sample:tiny-llama", "sample:tiny-llama-shell", "-o", str(tmp_path / "openscore.lock"))
     assert res.exit_code == 0
     assert res.stderr.splitlines()[-1] == f"wrote {tmp_path / 'openscore.lock'}: 2 model(s), 8 files pinned"
+
+
+def test_summary_says_why_provenance_was_not_computed_and_when_the_base_is_the_model_itself(shell_report):
+    skipped = shell_report.model_copy(deep=True)
+    skipped.provenance = None
+    skipped.evidence["pipeline"]["notes"] = ["weights not read (--no-weights): layout and provenance skipped"]
+    assert ("  provenance: not computed: weights not read (--no-weights): layout and provenance skipped\n"
+            in summary_text(skipped))
+    own = shell_report.model_copy(deep=True)
+    own.source.repo_id = "openscore-samples/tiny-llama"
+    assert "  provenance: renamed-copy of openscore-samples/tiny-llama (its own registry entry), confidence" in (
+        summary_text(own))
+
+
+def test_gate_hints_at_allow_incomplete_when_a_model_cannot_be_evaluated(tmp_path):
+    unreachable = ["acme/model", "--endpoint", "http://127.0.0.1:9",  # nothing listens on the discard port
+                   "--policy", str(REPO / "examples" / "openscore.yaml")]
+    res = run("gate", *unreachable)
+    assert res.exit_code == 3
+    lines = res.stderr.splitlines()
+    assert lines[-2] == "hint: --allow-incomplete turns models that cannot be evaluated into warnings (exit 0 or 1)"
+    assert lines[-1] == "INCOMPLETE: 0 passed, 0 failed, 1 not evaluated (exit 3)"
+    allowed = run("gate", *unreachable, "--allow-incomplete")
+    assert allowed.exit_code == 0 and "hint:" not in allowed.stderr
+
+
+@pytest.mark.parametrize(("typed", "hint"), [("audti", " Did you mean 'audit'?"), ("xyzzy", "")])
+def test_a_mistyped_command_suggests_the_closest_one(typed, hint):
+    res = CliRunner().invoke(cli, [typed])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[-1] == f"Error: No such command {typed!r}.{hint}"
+
+
+def test_summary_shows_a_classification_without_an_empty_score(shell_report):
+    text = summary_text(shell_report)
+    assert "  mof 1.0.0: Unclassified\n" in text and "  osaid 1.0.0: fail\n" in text
+    assert "no score" not in text
+
+
+def test_a_fingerprint_line_can_live_inside_a_batch_line(monkeypatch):
+    """A batch's live line (models done) and a fingerprint's (bytes read) at once: rich >= 14.1 nests them."""
+    import io
+
+    from rich.console import Console
+
+    from openscore.cli import console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(console, "err_console", lambda: Console(file=screen, force_terminal=True, width=120))
+    with console.progress_bar("auditing", 2, unit="models") as batch:
+        for done in (1, 2):
+            meter = console.ByteMeter("  fingerprint")
+            for step in range(5):
+                meter(step * 2**20, 4 * 2**20)
+            assert not console.ByteMeter._open  # closed once all bytes were read
+            batch.update(done)
+    shown = screen.getvalue()
+    assert "auditing" in shown and "fingerprint" in shown and "4.0/4.0 MiB" in shown
+
+
+def test_the_live_line_fits_an_80_column_terminal_whatever_the_label(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from openscore.cli import console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(console, "err_console", lambda: Console(file=screen, force_terminal=True, width=80))
+    meter = console.ByteMeter("fingerprint /a/very/long/folder/name/" + "x" * 120)
+    for step in range(5):
+        meter(step * 300 * 2**20, 1200 * 2**20)
+    frames = [ANSI_COLOUR.sub("", f) for f in re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", lambda m: m[0]
+              if m[0].endswith("m") else "\n", screen.getvalue())) if f.strip()]
+    assert frames and all(len(f) <= 80 for f in frames), frames
+    assert any(re.search(r"….* [\d.,]+/1,200\.0 MiB [\d.,-]+ MiB/s +(-|\d):", f) for f in frames), frames
+
+
+def test_a_folder_is_labelled_by_its_name(tmp_path):
+    from openscore.samples import materialize
+
+    folder = materialize("tiny-llama")
+    res = run("fingerprint", str(folder), "-o", str(tmp_path / "fp.osfp"))
+    assert res.exit_code == 0
+    assert f"  fingerprint {folder.name}: 0.9 MiB to read\n" in res.stderr and str(folder.parent) not in res.stderr

@@ -89,8 +89,8 @@ def test_front_matter_fields_are_cited_with_their_lines(model_dir):
     assert obs["card.field.datasets"][0].evidence.snippet.startswith("datasets:")
     assert obs["card.field.base_model"][0].evidence.locator == "L6"
     assert card["front_matter"]["datasets"] == ["org/corpus-a", "org/corpus-b"]
-    assert out.extractor == "card@1.0"
-    assert all(o.evidence.extractor == "card@1.0" for o in out.observations)
+    assert out.extractor == "card@2.0"
+    assert all(o.evidence.extractor == "card@2.0" for o in out.observations)
 
 
 def test_placeholder_sections_are_empty_and_code_blocks_hold_no_headings(model_dir):
@@ -126,7 +126,7 @@ def test_missing_card_is_an_observation(tmp_path):
 def test_links_know_their_section_and_tables(model_dir):
     ctx = _ctx(model_dir)
     _, card = collect_card(ctx)
-    obs = _by_kind(collect_links(ctx, card["sections"]))
+    obs = _by_kind(collect_links(ctx))
     code = obs["link.code"][0]
     assert code.value == {"target": "github.com/org/repo", "section": "citation", "table": False}
     assert code.evidence.locator == "L30"

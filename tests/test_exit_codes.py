@@ -43,7 +43,7 @@ def test_the_readme_table_lists_exactly_the_codes_openscore_defines():
 
 def test_the_errors_module_docstring_agrees_with_the_readme():
     listed = {int(c) for c in re.findall(r"\b(\d{1,2})\s{2,}", errors.__doc__)}
-    assert listed == {c for c in readme_table() if c >= 10} | {2}
+    assert listed == {c for c in readme_table() if c >= 10} | {2, 4}
 
 
 def _run(args: list[str], cwd: Path, env: dict | None = None):
@@ -71,6 +71,8 @@ def _hub(fake_hub, tmp_path: Path, how: str) -> tuple[list[str], dict]:
         fake_hub.rate_limit_next(100, reset=3600)
     if how == "offline":
         env["HF_HUB_OFFLINE"] = "1"
+    if how == "server-error":
+        fake_hub.fail_next(100, 500)
     return ["inspect", spec], env
 
 
@@ -88,11 +90,13 @@ SCENARIOS = {
     "1-verify": lambda tmp, hub: (_verify_differs(tmp), {}),
     2: lambda tmp, hub: (["audit", "--no-such-option"], {}),
     3: lambda tmp, hub: (_gate_project(tmp, "broken"), {}),
+    4: lambda tmp, hub: (["audit", "--no-weights", "org/none", "sample:tiny-llama"], {"HF_ENDPOINT": hub.endpoint}),
     10: lambda tmp, hub: _hub(hub, tmp, "missing"),
     11: lambda tmp, hub: _hub(hub, tmp, "revision"),
     12: lambda tmp, hub: _hub(hub, tmp, "gated"),
     13: lambda tmp, hub: _hub(hub, tmp, "ratelimit"),
     14: lambda tmp, hub: _hub(hub, tmp, "offline"),
+    17: lambda tmp, hub: _hub(hub, tmp, "server-error"),
     20: lambda tmp, hub: (build.raw_safetensors(tmp / "h" / "model.safetensors", b"{}", header_len=10**12)
                           and ["inspect", "h"], {}),
     21: lambda tmp, hub: (build.malicious_pickle(tmp / "p" / "pytorch_model.bin", tmp / "pwned")
@@ -100,9 +104,9 @@ SCENARIOS = {
     22: lambda tmp, hub: ((tmp / "e").mkdir() or (tmp / "e" / "README.md").write_text("# x\n")) and (["inspect", "e"], {}),
 }
 #: codes whose command lines are exercised elsewhere: 15 needs a file deleted between listing and reading
-#: (tests/test_sources_hub.py::test_missing_file); 16-18 need hostile or slow Hub answers (the tests of
+#: (tests/test_sources_hub.py::test_missing_file); 16 and 18 need hostile or slow Hub answers (the tests of
 #: openscore/sources/hub.py that validate every Hub field, and its deadlines)
-REACHED_ELSEWHERE = {15, 16, 17, 18}
+REACHED_ELSEWHERE = {15, 16, 18}
 
 
 def test_every_listed_code_has_a_scenario():
@@ -119,3 +123,47 @@ def test_each_code_is_reached_with_a_one_line_error(tmp_path, fake_hub, case):
     assert "Traceback" not in res.output
     if code >= 10 or code == 2:
         assert res.stderr.splitlines()[-1].startswith(("openscore: error: ", "Error: ")), res.stderr
+
+
+def _locked_missing_hub_repo(tmp: Path) -> list[str]:
+    import json
+
+    entry = {"source": "org/none", "kind": "hub", "repo_id": "org/none", "revision": "main", "sha": "0" * 40,
+             "files": []}
+    (tmp / "openscore.lock").write_text(json.dumps({"lock_version": 1, "models": [entry]}))
+    return ["verify"]
+
+
+#: every source command, on a repository the Hub does not have (10)
+MISSING_REPO = {
+    "inspect": lambda tmp: ["inspect", "org/none"],
+    "fingerprint": lambda tmp: ["fingerprint", "org/none", "-o", "out.osfp"],
+    "compare": lambda tmp: ["compare", "org/none", "org/none"],
+    "audit": lambda tmp: ["audit", "org/none"],
+    "lock": lambda tmp: ["lock", "org/none"],
+    "verify": _locked_missing_hub_repo,
+}
+#: every checkpoint command, on a hostile safetensors file (20)
+HOSTILE = {
+    "inspect": ["inspect", "h"],
+    "fingerprint": ["fingerprint", "h", "-o", "out.osfp"],
+    "compare": ["compare", "h", "h"],
+    "audit": ["audit", "h", "--reports", "out"],
+}
+
+
+@pytest.mark.parametrize("command", list(MISSING_REPO))
+def test_every_source_command_returns_10_for_a_missing_repository(tmp_path, fake_hub, command):
+    res = _run(MISSING_REPO[command](tmp_path), tmp_path, {"HF_ENDPOINT": fake_hub.endpoint, "HF_TOKEN": ""})
+    assert res.exit_code == 10, res.output
+    assert res.stderr.splitlines()[-1].startswith("openscore: error: ")
+    assert not (tmp_path / "openscore.lock").exists() or command == "verify"
+
+
+@pytest.mark.parametrize("command", list(HOSTILE))
+def test_every_checkpoint_command_returns_20_for_a_hostile_checkpoint(tmp_path, command):
+    build.raw_safetensors(tmp_path / "h" / "model.safetensors", b"{}", header_len=10**12)
+    res = _run(HOSTILE[command], tmp_path)
+    assert res.exit_code == 20, res.output
+    assert res.stderr.splitlines()[-1].startswith("openscore: error: h") or "model.safetensors" in res.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.osfp").exists()

@@ -49,7 +49,8 @@ provenance:
 #: rule -> (model that passes it, model that fails it); names are the repo ids the audit reports
 CASES = {
     "rubric.osai-v3.min-score": ("openscore-samples/tiny-llama", "openscore-samples/tiny-llama-shell"),
-    "rubric.osai-v3.dimension.weights_endmodel": ("openscore-samples/tiny-llama", "local/stabilityai__stablelm-tuned-alpha-7b"),
+    # a card-only copy whose card does not load its own weights: unknown, which "at least open" fails
+    "rubric.osai-v3.dimension.weights_endmodel": ("openscore-samples/tiny-llama", "local/hfl__chinese-llama-2-7b"),
     "rubric.mof.min-class": ("openscore-samples/tiny-llama", "openscore-samples/tiny-llama-shell"),
     "rubric.osaid.max-unknown": ("openscore-samples/tiny-llama-shell", "openscore-samples/tiny-llama"),
     "licence.allow": ("openscore-samples/tiny-llama", "local/stabilityai__stablelm-tuned-alpha-7b"),
@@ -108,6 +109,8 @@ def test_failures_carry_the_real_reason(gate_run):
     shell = checks["openscore-samples/tiny-llama-shell"]
     assert "renamed-copy of openscore-samples/tiny-llama" in shell["provenance.undeclared-derivative"]["message"]
     assert "caps users at 100,000,000" in checks["local/Qwen__Qwen-7B"]["licence.user-cap"]["message"]
+    assert "weights_endmodel is unknown" in checks["local/hfl__chinese-llama-2-7b"][
+        "rubric.osai-v3.dimension.weights_endmodel"]["message"]
     assert "TII Falcon" in checks["local/falcon-licensed-copy"]["licence.conflict"]["message"]
     assert "pytorch_model" in checks["local/lmsys__vicuna-7b-delta-v0"]["provenance.pickle"]["message"]
     assert shell["rubric.osaid.pass"]["message"].startswith("osaid classification is fail; unmet: ")

@@ -216,3 +216,25 @@ def test_a_path_component_over_255_bytes_is_a_usage_error(tmp_path, args):
     assert res.exit_code == 2, res.output
     error = res.stderr.splitlines()[-1]  # after the progress lines
     assert error.startswith("openscore: error: ") and "255" in error and "Traceback" not in res.stderr
+
+
+# --- lookups by name (linear gating) --------------------------------------------------------------
+
+def test_waivers_are_found_by_exact_name_and_pattern_in_policy_order():
+    from openscore.gate.lookup import WaiverIndex
+
+    index = WaiverIndex([("acme/*", "w0"), ("Acme/M", "w1"), ("other/m", "w2"), ("a?me/m", "w3"), ("acme/m", "w4")])
+    assert index.for_names({"acme/m", "./acme/m"}) == [(0, "w0"), (1, "w1"), (3, "w3"), (4, "w4")]
+    assert index.for_names({"nobody/x"}) == []
+
+
+def test_entries_are_found_by_id_case_insensitively_by_resolved_path_and_by_exact_key(tmp_path):
+    from openscore.gate.lookup import NameIndex
+
+    (tmp_path / "models" / "m").mkdir(parents=True)
+    index = NameIndex([(["Org/Name@v1", "Org/Name"], [], "hub"), ([str(tmp_path / "models" / "m")], [], "folder"),
+                       (["x"], ["repo/exact"], "exact"), (["org/name"], [], "later")])
+    assert index.find(["org/name"]) == "hub"  # the first entry in policy order wins
+    assert index.find([str(tmp_path / "models" / ".." / "models" / "m")]) == "folder"
+    assert index.find(["nothing"], ["repo/exact"]) == "exact"
+    assert index.find(["nothing"], ["Repo/Exact"]) is None  # exact keys are exact

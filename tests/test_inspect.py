@@ -85,6 +85,7 @@ def test_bad_spec_is_a_usage_error():
 def test_repo_with_nothing_to_inspect_exits_22(realcards):
     result = run("inspect", str(realcards / "01-ai__Yi-6B"))  # README only
     assert result.exit_code == 22 and "nothing to inspect" in result.stderr
+    assert "`openscore audit --no-weights` reads its card and licence" in result.stderr
 
 
 def test_config_only_repo_still_reports_its_geometry(realcards):

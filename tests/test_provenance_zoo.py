@@ -106,7 +106,7 @@ def sampled(quick_zoo):
 
 
 def test_sampled_fingerprints_reach_the_full_verdicts(quick_zoo, prints, sampled):
-    """--sample reads whole rows only, yet the renamed shell and the permutations get the full-mode verdict."""
+    """--sparse reads whole rows only, yet the renamed shell and the permutations get the full-mode verdict."""
     for name, fp in sampled.items():
         ref = prints["llama-a"]
         full, part = compare(ref, prints[name]), compare(ref, fp)

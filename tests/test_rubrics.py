@@ -142,7 +142,7 @@ def test_osaid_passes_only_when_every_requirement_is_open():
     assert evaluate_osaid(rubric, {**everything, "code": "partial", "osi-approved-terms": "closed"}) == (
         "fail", ["code", "osi-approved-terms"])
     assert evaluate_osaid(rubric, {"parameters": "open"}) == ("fail", ["data-information", "code", "osi-approved-terms"])
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="rubric osai-v3 is a graded rubric, not an OSAID rubric"):
         evaluate_osaid(load_rubric("osai-v3"), {})
 
 

@@ -17,10 +17,10 @@ def test_build_from_reports(tmp_path):
     result = CliRunner().invoke(cli, ["site", "build", "--reports", str(reports), "--out", str(tmp_path / "site")])
     assert result.exit_code == 0, result.output
     rubric_pages = len(list_rubrics())
-    # pages: index, lineage, compare, 7 models, one per rubric; files add 7 API documents, the index
-    # JSON and CSV, 7 badges in SVG and JSON, 4 static files, the schema and the site marker
-    pages = 3 + 7 + rubric_pages
-    assert result.output.strip().endswith(f": 7 models, {pages} pages, {pages + 9 + 14 + 4 + 2} files")
+    # pages: index, charts, lineage, compare, 7 models, one per rubric; files add 7 API documents, the index
+    # JSON and CSV, 7 badges in SVG and JSON, 5 static files (one generated), the schema and the site marker
+    pages = 4 + 7 + rubric_pages
+    assert result.output.strip().endswith(f": 7 models, {pages} pages, {pages + 9 + 14 + 5 + 2} files")
     assert (tmp_path / "site/index.html").is_file()
 
 

@@ -88,8 +88,9 @@ def test_sample_spec_gives_a_sample_ref():
 
 @pytest.mark.parametrize("spec", ["", "not a repo", "org/name/extra", "sample:no-such-sample", "org/na--me", "/x/y/z"])
 def test_bad_specs_are_usage_errors(spec):
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as caught:
         open_source(spec)
+    assert type(caught.value) is UsageError and caught.value.exit_code == 2
 
 
 def test_hub_spec_parsing():

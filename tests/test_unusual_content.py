@@ -67,6 +67,10 @@ def test_oddly_typed_card_and_config_fields_become_evidence_not_tracebacks(tmp_p
         report.evidence["datasets"]["not_checked"]
     assert [o["value"] for o in _observations(report, "config.architectures")] == [5]  # what was found, kept
     assert not _observations(report, "base.declared") and not _observations(report, "dataset")
+    grades = {(rid, g.dimension): g for rid, r in report.rubrics.items() for g in r.grades}
+    for key in [("osai-v3", "datasources_endmodel"), ("mof", "datasets"), ("osaid", "data-information")]:
+        assert grades[key].grade == "unknown", key  # not "named" (partial), not "absent" (closed)
+        assert [e.snippet for e in grades[key].evidence] == ["datasets: 7 (int)"]
     from openscore.formats import read_checkpoint
     from openscore.layout import build_layout
     from openscore.sources import open_source
@@ -96,3 +100,15 @@ def test_dataset_ids_are_sorted_and_reports_identical_across_hash_seeds(tmp_path
     report = json.loads(outputs.pop())
     ids = [o["value"]["id"] for o in report["evidence"]["datasets"]["observations"]]
     assert ids == sorted(names)
+
+
+@pytest.mark.parametrize("dtype", ["F8_E4M3", "F8_E5M2"])
+@pytest.mark.parametrize("shape", [[], [4], [4, 4]], ids=str)
+def test_fp8_scalars_vectors_and_matrices_fingerprint(tmp_path, dtype, shape):
+    """Found by the fuzz suite: torch has no aminmax for float8, which 0-D and 1-D tensors used."""
+    count = int(np.prod(shape))
+    build.raw_safetensors(tmp_path / "m" / "model.safetensors",
+                          {"model.layers.0.mlp.up_proj.weight": {"dtype": dtype, "shape": shape,
+                                                                 "data_offsets": [0, count]}}, bytes(range(count)))
+    (tprint,) = fingerprint_of(tmp_path / "m").tensors
+    assert tprint.dtype == dtype and tprint.constant == (count == 1)

@@ -6,6 +6,7 @@ becomes one line on stderr and its exit code: no tracebacks for bad input.
 
 from __future__ import annotations
 
+import difflib
 import errno
 import importlib
 import sys
@@ -46,6 +47,14 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if args and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, [*COMMANDS, *ALIASES], n=1)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -58,6 +67,9 @@ class LazyGroup(click.Group):
         except OSError as exc:
             if exc.errno != errno.ENAMETOOLONG:
                 raise
+            from openscore.cli.console import close_meters
+
+            close_meters()
             # any path the user gave (an output folder, a file): a usage error, whichever command met it
             click.echo(f"openscore: error: {str(exc.filename)[:80]}...: a file name in this path is longer than "
                        "the file system allows (255 bytes)", err=True)

@@ -23,6 +23,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 from rich.theme import Theme
 
@@ -140,6 +141,9 @@ def mib(n: float) -> str:
 class _MiBColumn(ProgressColumn):
     """`done/total MiB` (rich's DownloadColumn switches units with size)."""
 
+    def __init__(self):
+        super().__init__(table_column=Column(no_wrap=True))
+
     def render(self, task) -> Text:
         return Text(f"{mib(task.completed)}/{mib(task.total or 0)} MiB")
 
@@ -147,17 +151,34 @@ class _MiBColumn(ProgressColumn):
 class _MiBRateColumn(ProgressColumn):
     """`rate MiB/s` (rich's TransferSpeedColumn is in decimal MB/s)."""
 
+    def __init__(self):
+        super().__init__(table_column=Column(no_wrap=True))
+
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         return Text("-- MiB/s" if speed is None else f"{mib(speed)} MiB/s")
 
 
 class _LiveBar:
-    def __init__(self, progress: Progress, task):
-        self.progress, self.task = progress, task
+    def __init__(self, progress: Progress, task, label: str):
+        self.progress, self.task, self.label = progress, task, label
 
-    def update(self, done: float) -> None:
-        self.progress.update(self.task, completed=done)
+    def update(self, done: float, note: str | None = None) -> None:
+        """`note` (rich markup) follows the label, e.g. failures and a rate."""
+        if note is None:
+            self.progress.update(self.task, completed=done)
+        else:
+            self.progress.update(self.task, completed=done, description=f"{self.label} {note}")
+
+
+def _label() -> TextColumn:
+    """The task's label, cut with an ellipsis (a long path must not push the rate and ETA off the line)."""
+    return TextColumn("{task.description}",
+                      table_column=Column(ratio=1, min_width=12, max_width=40, no_wrap=True, overflow="ellipsis"))
+
+
+def _eta() -> TimeRemainingColumn:
+    return TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7))
 
 
 @contextmanager
@@ -165,17 +186,15 @@ def progress_bar(label: str, total: float, *, unit: str = "bytes") -> Iterator[_
     """A live line with rate and ETA on a terminal (bytes in binary units, MiB throughout), plain
     quarter lines elsewhere. Yields an object whose `update(done)` reports the work done so far."""
     console = err_console()
-    if not console.is_terminal:
+    if not console.is_terminal or console.is_dumb_terminal:  # TERM=dumb cannot redraw a line
         yield _PlainLines(console, label, total, unit)
         return
     if unit == "bytes":
-        columns = (TextColumn("{task.description}"), BarColumn(), _MiBColumn(), _MiBRateColumn(),
-                   TimeRemainingColumn())
+        columns = (_label(), BarColumn(bar_width=16), _MiBColumn(), _MiBRateColumn(), _eta())
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TaskProgressColumn(), TimeRemainingColumn())
+        columns = (_label(), BarColumn(bar_width=16), MofNCompleteColumn(), TaskProgressColumn(), _eta())
     with Progress(*columns, console=console, transient=True) as progress:
-        yield _LiveBar(progress, progress.add_task(label, total=total))
+        yield _LiveBar(progress, progress.add_task(label, total=total), label)
 
 
 class ByteMeter:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from openscore.atomic import canonical_json
@@ -13,7 +15,8 @@ def fingerprint_with_progress(src: str, **kwargs):
     """`fingerprint_spec(src)` with a live progress line (rate, ETA) on a terminal, plain lines otherwise."""
     from openscore.weights.spec import fingerprint_spec
 
-    with ByteMeter(f"fingerprint {src}") as meter:
+    name = Path(src).name if Path(src).is_dir() else src  # a folder by its name: the line stays short
+    with ByteMeter(f"fingerprint {name}") as meter:
         return fingerprint_spec(src, progress=meter, **kwargs)
 
 

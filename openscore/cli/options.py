@@ -7,7 +7,7 @@ import click
 SPARSE_HELP = "Fingerprint a sparse sample of each tensor's rows, read by Range (faster; no content hashes)."
 
 
-def sparse_option(name: str = "sparse", help: str = SPARSE_HELP):
+def sparse_option(name: str = "sparse"):
     """`--sparse`, and `--sample` as its hidden deprecated alias (it read like the `sample:NAME` sources).
 
     The value lands in the keyword `name`; the alias warns on stderr and sets the same value."""
@@ -21,7 +21,7 @@ def sparse_option(name: str = "sparse", help: str = SPARSE_HELP):
             ctx.params[name] = True
 
     def decorate(f):
-        f = click.option("--sparse", name, is_flag=True, callback=keep_alias, help=help)(f)
+        f = click.option("--sparse", name, is_flag=True, callback=keep_alias, help=SPARSE_HELP)(f)
         return click.option("--sample", "_sample_alias", is_flag=True, hidden=True, expose_value=False,
                             callback=alias)(f)
 

@@ -1,10 +1,39 @@
-"""`openscore site build`: the static leaderboard site from saved audit reports."""
+"""`openscore site build`: the static leaderboard site from saved audit reports.
+
+The site package only reads reports. With no reports (or an empty folder) this command first
+audits the embedded samples into a temporary folder, so a fresh machine still gets a meaningful
+site: the honest `tiny-llama` and its renamed, relicensed `tiny-llama-shell`, exactly the case the
+lineage page exists to show. `--with-realcards` adds every model folder found there, audited from
+metadata only (the real cards ship LFS pointers, not weights).
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
+
+
+def holds_no_reports(reports: Path) -> bool:
+    """An existing folder without any report; a missing folder is a mistake, not "no reports"."""
+    return reports.is_dir() and not any(reports.rglob("*.json"))
+
+
+def realcard_folders(realcards: Path) -> list[Path]:
+    """Model folders under `realcards` (those holding a README.md or config.json), sorted."""
+    return sorted(p for p in realcards.iterdir() if p.is_dir() and ((p / "README.md").is_file() or (p / "config.json").is_file()))
+
+
+def audit_defaults(reports: Path, *, realcards: Path | None = None) -> list[Path]:
+    """Audit the samples (weights read) and the real cards (metadata only) into `reports`."""
+    from openscore.audit import audit, write_report
+    from openscore.samples import SAMPLE_NAMES
+
+    written = [write_report(audit(f"sample:{name}"), reports) for name in SAMPLE_NAMES]
+    for folder in realcard_folders(realcards) if realcards else []:
+        written.append(write_report(audit(str(folder), weights=False), reports))
+    return written
 
 
 @click.group("site")
@@ -39,9 +68,14 @@ def site_group() -> None:
               help="Publish the fingerprint registry under registry/ (`openscore registry pull URL/registry/`).")
 def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | None, with_registry: bool) -> None:
     """Render the leaderboard, model, lineage, compare and rubric pages, the JSON/CSV API and badges."""
-    from openscore.site import build_site_with_defaults
+    from openscore.site import build_site
 
-    built = build_site_with_defaults(reports, out, rubric=rubric, realcards=realcards)
+    if reports is not None and not holds_no_reports(reports):
+        built = build_site(reports, out, rubric=rubric)
+    else:
+        with tempfile.TemporaryDirectory(prefix="openscore-site-reports-") as scratch:
+            audit_defaults(Path(scratch), realcards=realcards)
+            built = build_site(Path(scratch), out, rubric=rubric)
     if with_registry:
         from openscore.weights.publish import export
         from openscore.weights.registry import Registry

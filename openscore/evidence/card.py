@@ -8,8 +8,10 @@ placeholders ("[More Information Needed]") counts as empty.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 import yaml
@@ -19,7 +21,7 @@ from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.resources import package_data
 
-EXTRACTOR = "card@1.0"
+EXTRACTOR = "card@2.0"
 CARD_NAMES = ("README.md", "readme.md", "README.MD", "Readme.md")
 #: front-matter keys that grading reads; others are kept in report.card but not cited one by one
 CITED_FIELDS = (
@@ -33,9 +35,11 @@ MAX_FRONT_MATTER_NODES = 200_000
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_NOT_MEANINGFUL = re.compile(r"[\s#>*_`|:\-=\[\]()]+")
 
 
 class SectionRules(BaseModel):
+    libraries: list[str]
     min_filled_chars: int
     placeholders: list[str]
     topics: dict[str, list[str]]
@@ -118,8 +122,33 @@ def _clean_heading(text: str) -> str:
     return " ".join(text.split()).strip(" :")
 
 
-def sections(lines: list[str], body_start: int) -> list[tuple[int, str, int, int, str]]:
-    """(level, heading, first line, last line, body text) for every heading from `body_start` (0-based)."""
+@dataclass
+class Section:
+    """One markdown heading and the lines it governs (up to the next heading of the same or a higher level)."""
+
+    level: int
+    heading: str
+    start: int  # 1-based line of the heading
+    end: int  # 1-based last line of the section (its subsections included)
+    topic: str | None
+    parent: int | None  # index of the enclosing section in the list, or None
+    chars: int  # meaningful characters of the section's text, subsections included
+    snippet: str  # the first lines of its text, for citations
+
+    @property
+    def filled(self) -> bool:
+        return self.chars >= section_rules()[0].min_filled_chars
+
+
+#: lines of text kept per section for its citation snippet (the snippet is clipped anyway)
+SNIPPET_LINES = 12
+
+
+def sections(lines: list[str], body_start: int) -> list[Section]:
+    """Every heading from `body_start` (0-based), in file order, in one pass over the lines.
+
+    A section's end is found with a stack of open headings and its content is counted on its own
+    lines then added to its ancestors, so a card with thousands of headings costs no more than its length."""
     heads: list[tuple[int, int, str]] = []
     fenced = False
     for i in range(body_start, len(lines)):
@@ -129,23 +158,46 @@ def sections(lines: list[str], body_start: int) -> list[tuple[int, str, int, int
         m = None if fenced else _HEADING.match(lines[i])
         if m:
             heads.append((i, len(m.group(1)), _clean_heading(m.group(2))))
-    out = []
+    out: list[Section] = []
+    stack: list[int] = []
     for n, (i, level, heading) in enumerate(heads):
-        end = len(lines)
-        for j, lvl, _ in heads[n + 1:]:
-            if lvl <= level:
-                end = j
-                break
-        body = "\n".join(ln for ln in lines[i + 1:end] if not _HEADING.match(ln))
-        out.append((level, heading, i + 1, end, body))
+        while stack and out[stack[-1]].level >= level:
+            out[stack.pop()].end = i  # the 0-based heading line is the previous section's 1-based last line
+        own_end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
+        own = lines[i + 1:own_end]
+        out.append(Section(level=level, heading=heading, start=i + 1, end=len(lines), topic=topic_of(heading),
+                           parent=stack[-1] if stack else None, chars=_meaningful(own),
+                           snippet="\n".join(own[:SNIPPET_LINES])))
+        stack.append(n)
+    for n in range(len(out) - 1, -1, -1):  # children after parents: add each total to its parent once
+        parent = out[n].parent
+        if parent is not None:
+            out[parent].chars += out[n].chars
+            if not out[parent].snippet.strip():
+                out[parent].snippet = out[n].snippet
     return out
 
 
-def filled(body: str) -> bool:
+def section_at(found: list[Section], starts: list[int], line: int) -> Section | None:
+    """The innermost section holding 1-based `line` (`starts` = the sections' start lines)."""
+    n = bisect.bisect_right(starts, line) - 1
+    while n >= 0 and found[n].end < line:
+        n = found[n].parent if found[n].parent is not None else -1
+    return found[n] if n >= 0 else None
+
+
+def topic_at(found: list[Section], starts: list[int], line: int) -> str | None:
+    """Topic of the innermost section around `line` that has one (its own heading, else its parents')."""
+    sec = section_at(found, starts, line)
+    while sec is not None and sec.topic is None:
+        sec = found[sec.parent] if sec.parent is not None else None
+    return sec.topic if sec is not None else None
+
+
+def _meaningful(own: list[str]) -> int:
     rules, placeholder, _ = section_rules()
-    text = placeholder.sub(" ", body)
-    meaningful = re.sub(r"[\s#>*_`|:\-=\[\]()]+", "", text)
-    return len(meaningful) >= rules.min_filled_chars
+    text = placeholder.sub(" ", "\n".join(own))
+    return len(_NOT_MEANINGFUL.sub("", text))
 
 
 def topic_of(heading: str) -> str | None:
@@ -232,18 +284,17 @@ def collect_card(ctx: CollectContext) -> tuple[CollectorOutput, dict]:
                                       locator=f"L{a}" if a == b else f"L{a}-L{b}",
                                       snippet="\n".join(lines[a - 1:b])),
                 ))
-    for level, heading, start, end, body in sections(lines, body_start):
-        topic = topic_of(heading)
-        is_filled = filled(body)
-        summary["sections"].append({"heading": heading, "level": level, "line": start, "topic": topic,
-                                    "filled": is_filled})
-        if topic is None:
+    ctx.card_sections = sections(lines, body_start)
+    for sec in ctx.card_sections:
+        summary["sections"].append({"heading": sec.heading, "level": sec.level, "line": sec.start, "end": sec.end,
+                                    "topic": sec.topic, "filled": sec.filled})
+        if sec.topic is None:
             continue
         out.observations.append(Observation(
-            kind=f"card.section.{topic}", value={"heading": heading, "filled": is_filled},
-            evidence=ctx.cite(rule=f"collect/card/section/{topic}", extractor=EXTRACTOR, file=name,
-                              locator=f"L{start}-L{end}", url=ctx.blob_url(name, start),
-                              snippet=f"## {heading}: " + (body.strip() or "(empty)")),
+            kind=f"card.section.{sec.topic}", value={"heading": sec.heading, "filled": sec.filled},
+            evidence=ctx.cite(rule=f"collect/card/section/{sec.topic}", extractor=EXTRACTOR, file=name,
+                              locator=f"L{sec.start}-L{sec.end}", url=ctx.blob_url(name, sec.start),
+                              snippet=f"## {sec.heading}: " + (sec.snippet.strip() or "(empty)")),
         ))
     n_filled = sum(1 for sec in summary["sections"] if sec["filled"])
     out.observations.append(Observation(

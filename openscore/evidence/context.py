@@ -17,6 +17,15 @@ def clip(text: str, limit: int = SNIPPET_MAX) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def own_ids(repo_id: str) -> set[str]:
+    """The audited repo's own ids (a local folder `org__name` names its Hub repo), lower-cased."""
+    name = repo_id.split("/", 1)[-1]
+    ids = {repo_id.lower()}
+    if "__" in name:
+        ids.add(name.replace("__", "/", 1).lower())
+    return ids
+
+
 @dataclass
 class CollectContext:
     source: Source
@@ -26,6 +35,8 @@ class CollectContext:
     token: str | bool | None = None
     #: path -> why it could not be read (gated repository without access, file vanished)
     unreadable: dict[str, str] = field(default_factory=dict)
+    #: the card's headings (openscore.evidence.card.Section), set by the card collector for the others
+    card_sections: list | None = None
 
     def read_text(self, path: str, max_bytes: int = 4_000_000) -> str | None:
         """A text file of the source, or None when absent or unreadable (gated, over the size limit):

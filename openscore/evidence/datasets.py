@@ -24,7 +24,7 @@ def dataset_ids(front_matter: dict | None, linked: list[str]) -> list[str]:
     return sorted(set(ids) | set(linked))
 
 
-def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | None]:
+def _fetch(ctx: CollectContext, dataset_id: str, endpoint: str | None) -> tuple[dict | None, str | None]:
     """(facts, None) or (None, why it could not be checked)."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
@@ -32,7 +32,7 @@ def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | Non
     from openscore.sources.hub import TRANSPORT_ERROR  # the HTTP client's own base error (not wrapped by the Hub)
 
     try:
-        info = HfApi(endpoint=ctx.endpoint, token=ctx.token).dataset_info(dataset_id)
+        info = HfApi(endpoint=endpoint, token=ctx.token).dataset_info(dataset_id)
     except GatedRepoError:  # a subclass of RepositoryNotFoundError: first
         return {"licence": None, "gated": True, "card": False}, None
     except RepositoryNotFoundError:
@@ -46,21 +46,24 @@ def _fetch(ctx: CollectContext, dataset_id: str) -> tuple[dict | None, str | Non
     return {"licence": card.get("license"), "gated": info.gated or False, "card": bool(card)}, None
 
 
-def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: list[str]) -> CollectorOutput:
+def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: list[str],
+                     hub: str | None = None) -> CollectorOutput:
+    """`hub`: the endpoint to ask about a local folder's datasets (linked evidence); a Hub audit asks its own."""
     out = CollectorOutput(extractor=EXTRACTOR)
     ids = dataset_ids(front_matter, linked)
     out.searched.append("card `datasets:` list and links to Hub datasets")
     listed = (front_matter or {}).get("datasets")
     if listed is not None and not isinstance(listed, (str, list)):
         record_invalid(out, ctx, find_card(ctx), "datasets", listed, "a dataset id or a list of ids", EXTRACTOR)
+    endpoint = ctx.endpoint if ctx.on_hub else hub
     for n, dataset_id in enumerate(ids):
-        facts, why = (None, "local audit: the Hub is not queried") if not ctx.on_hub else (
-            (None, f"more than {MAX_DATASETS} datasets listed") if n >= MAX_DATASETS else _fetch(ctx, dataset_id))
+        facts, why = (None, "local audit: the Hub is not queried") if not ctx.on_hub and hub is None else (
+            (None, f"more than {MAX_DATASETS} datasets listed") if n >= MAX_DATASETS else _fetch(ctx, dataset_id, endpoint))
         value = {"id": dataset_id, "checked": facts is not None, **(facts or {"licence": None, "gated": None})}
         if why:
             value["not_checked"] = why
             out.not_checked.append(f"dataset {dataset_id}: {why}")
-        base = (ctx.endpoint or "https://huggingface.co").rstrip("/")
+        base = (endpoint or "https://huggingface.co").rstrip("/")
         out.observations.append(Observation(
             kind="dataset", value=value,
             evidence=ctx.cite(rule="collect/datasets/card" if facts else "collect/datasets/listed", extractor=EXTRACTOR,

@@ -1,4 +1,5 @@
-"""The base model a checkpoint declares: card `base_model`, config `_name_or_path`, or its prose.
+"""The base model a checkpoint declares: card `base_model`, a "Base model:" bullet in the card's text,
+config `_name_or_path`, or its prose.
 
 Prose counts only when a known base family is named in the same sentence as a derivation phrase
 ("trained by fine-tuning LLaMA", "based on the Llama-2"), so a comparison table that merely
@@ -10,12 +11,13 @@ from __future__ import annotations
 import re
 
 from openscore.evidence.card import find_card, split_front_matter
-from openscore.evidence.context import CollectContext
+from openscore.evidence.card_content import declared_base
+from openscore.evidence.context import CollectContext, own_ids
 from openscore.evidence.known_bases import known_bases
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.evidence.oddities import record_invalid
 
-EXTRACTOR = "lineage@1.1"
+EXTRACTOR = "lineage@1.2"
 #: the Hub's `base_model_relation` values
 RELATIONS = ("adapter", "merge", "quantized", "finetune")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -29,15 +31,6 @@ _ADVICE = re.compile(r"\b(?:you|users?|developers?|one) (?:may|can|could|might|s
 _OTHERS = re.compile(r"\b(?:projects|models|applications|apps|tools|libraries|works)\s+$", re.IGNORECASE)
 #: how far after a derivation phrase the base's name may follow ("fine-tuned version of the original LLaMA")
 WINDOW = 60
-
-
-def own_ids(repo_id: str) -> set[str]:
-    """The audited repo's own ids (a local folder `org__name` names its Hub repo), lower-cased."""
-    name = repo_id.split("/", 1)[-1]
-    ids = {repo_id.lower()}
-    if "__" in name:
-        ids.add(name.replace("__", "/", 1).lower())
-    return ids
 
 
 def own_family(bases, repo_id: str):
@@ -93,6 +86,17 @@ def collect_lineage(ctx: CollectContext, front_matter: dict | None, config: dict
                               locator="/_name_or_path", snippet=f'"_name_or_path": "{name_or_path}"'),
         ))
     text = ctx.read_text(card) if card else None
+    listed = {v.lower() for v in ([declared] if isinstance(declared, str) else declared or []) if isinstance(v, str)}
+    for value, number, line in declared_base(text or ""):
+        if value.lower() not in own_ids(own) and value.lower() not in listed:
+            listed.add(value.lower())
+            family = bases.by_id(value)
+            out.observations.append(Observation(
+                kind="base.declared",
+                value={"id": value, "via": "card-text", "family": family.family if family else None, "relation": None},
+                evidence=ctx.cite(rule="collect/lineage/card-text", extractor=EXTRACTOR, file=card, line=number,
+                                  snippet=line),
+            ))
     if text:
         _, _, lines = split_front_matter(text)
         relation = re.compile("|".join(f"(?:{p})" for p in bases.relation_phrases), re.IGNORECASE)

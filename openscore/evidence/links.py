@@ -1,25 +1,31 @@
 """Links the card makes to code, papers, preprints and datasets, each with its line.
 
-Preprint = arXiv (a link or an `arxiv:` tag); paper = a DOI, an ACL Anthology entry or an
-OpenReview forum (durable, peer-reviewed venues, as the OSAI index prefers). Code = GitHub or
-GitLab repositories. Links to Hub datasets and the card's `datasets:` list name training data.
+Preprint = arXiv (a link, an `arxiv:` tag, or a BibTeX `eprint`); paper = a DOI, an ACL Anthology
+entry or an OpenReview forum (durable, peer-reviewed venues, as the OSAI index prefers). Code = GitHub
+or GitLab repositories; an image hosted on GitHub or an install command is not a code link. Links to
+Hub datasets and the card's `datasets:` list name training data.
+
+Each link keeps the card section it sits in (the innermost heading with a known topic, following the
+heading hierarchy), and a link repeated in another section is kept there too: whether a section counts
+is grading's decision, so a first mention in a section that does not count must not hide a later one.
 """
 
 from __future__ import annotations
 
 import re
 
-from openscore.evidence.card import find_card, split_front_matter
+from openscore.evidence.card import find_card, split_front_matter, topic_at
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 
-EXTRACTOR = "links@1.0"
+EXTRACTOR = "links@2.0"
 
 #: kind -> pattern; group "id" is the normalised target
 PATTERNS: dict[str, re.Pattern[str]] = {
     "code": re.compile(r"(?<![\w.])(?:https?://)?(?:www\.)?(?P<id>(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+)", re.I),
     "preprint": re.compile(
-        r"(?:(?<![\w.])(?:https?://)?(?:www\.)?(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/)|\barxiv:\s*)"
+        r"(?:(?<![\w.])(?:https?://)?(?:www\.)?(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/)|\barxiv:\s*"
+        r"|\beprint\s*=\s*[{\"]\s*)"
         r"(?P<id>\d{4}\.\d{4,5})",
         re.I),
     "paper": re.compile(
@@ -31,12 +37,20 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 }
 #: GitHub paths that are not code repositories of the model
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
+#: a link whose path ends in an image (a banner, a WeChat QR code) points at a picture, not at code
+_IMAGE = re.compile(r"^[^\s)\]\"'>]*?\.(?:png|jpe?g|gif|svg|webp|bmp|ico)(?:[?#][^\s)\]\"'>]*)?(?=[\s)\]\"'>]|$)", re.I)
+#: words near an arXiv link that make it the model's own paper ("**Paper:** [Link](...)", `<a href=...>Paper</a>`)
+_CALLED_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告", re.I)
+#: how far around a link those words may be
+NEAR = 80
+#: an install command names a library to install, not the model's code
+_INSTALL = re.compile(r"\b(?:pip3?|conda|mamba|uv pip|poetry|npm)\s+(?:install|add)\b", re.I)
 
 
 def _url(kind: str, target: str, matched: str) -> str:
     """A clickable URL for the link as written (scheme added when the card left it out)."""
     if kind == "preprint" and not re.search(r"arxiv\.org|huggingface\.co", matched, re.I):
-        return f"https://arxiv.org/abs/{target[len('arxiv:'):]}"  # an `arxiv:` tag
+        return f"https://arxiv.org/abs/{target[len('arxiv:'):]}"  # an `arxiv:` tag or a BibTeX eprint
     matched = matched.rstrip(".,;")
     return matched if re.match(r"https?://", matched, re.I) else "https://" + matched
 
@@ -56,17 +70,14 @@ def _target(kind: str, m: re.Match[str]) -> str:
     return target
 
 
-def _section_at(sections: list[dict], line: int) -> str | None:
-    """Topic of the innermost card section holding `line` (sections are in file order)."""
-    topic = None
-    for sec in sections:
-        if sec["line"] > line:
-            break
-        topic = sec.get("topic") or topic
-    return topic
+def _not_code(line: str, m: re.Match[str]) -> bool:
+    """A GitHub match that is an issue page, an image, or part of an install command."""
+    rest = line[m.end():m.end() + 300]
+    return bool(_NOT_CODE.search(m.group(0) + rest[:20]) or _IMAGE.match(rest)
+                or _INSTALL.search(line[max(0, m.start() - 200):m.start()]))
 
 
-def collect_links(ctx: CollectContext, sections: list[dict] | None = None) -> CollectorOutput:
+def collect_links(ctx: CollectContext) -> CollectorOutput:
     """Links with the card section they sit in and whether they are in a table (benchmark tables cite
     other people's papers, so grading may weigh them differently)."""
     out = CollectorOutput(extractor=EXTRACTOR)
@@ -76,21 +87,28 @@ def collect_links(ctx: CollectContext, sections: list[dict] | None = None) -> Co
     if text is None:
         return out
     _, _, lines = split_front_matter(text)
-    seen: set[tuple[str, str]] = set()
+    found = ctx.card_sections or []
+    starts = [sec.start for sec in found]
+    seen: set[tuple[str, str, str | None]] = set()
     for number, line in enumerate(lines, start=1):
+        topic = None
         for kind, pattern in PATTERNS.items():
             for m in pattern.finditer(line):
-                if kind == "code" and _NOT_CODE.search(m.group(0) + line[m.end():m.end() + 20]):
+                if kind == "code" and _not_code(line, m):
                     continue
+                if topic is None:
+                    topic = (topic_at(found, starts, number),)
                 target = _target(kind, m)
-                if (kind, target) in seen:
+                if (kind, target, topic[0]) in seen:
                     continue
-                seen.add((kind, target))
+                seen.add((kind, target, topic[0]))
                 url = _url(kind, target, m.group(0))
+                value = {"target": target, "section": topic[0], "table": line.lstrip().startswith("|")}
+                if kind == "preprint":
+                    value["called_paper"] = bool(_CALLED_PAPER.search(line[max(0, m.start() - NEAR): m.end() + NEAR]))
                 out.observations.append(Observation(
                     kind=f"link.{kind}",
-                    value={"target": target, "section": _section_at(sections or [], number),
-                           "table": line.lstrip().startswith("|")},
+                    value=value,
                     evidence=ctx.cite(rule=f"collect/link/{kind}", extractor=EXTRACTOR, file=name, line=number,
                                       snippet=line.strip(), url=url),
                 ))

@@ -16,7 +16,10 @@ from openscore.formats import strict_json
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 
-EXTRACTOR = "repository@1.0"
+EXTRACTOR = "repository@1.1"
+#: a shard index (model.safetensors.index.json, pytorch_model.bin.index.json): its weight_map names the shards
+_SHARD_INDEX = re.compile(r"^[^/]*\.index\.json$", re.I)
+MAX_INDEX_TEXT = 4_000_000
 
 #: observation kind -> file-name pattern (matched against the repo-relative path)
 FILE_KINDS: dict[str, re.Pattern[str]] = {
@@ -112,6 +115,7 @@ def collect_repository(ctx: CollectContext) -> tuple[CollectorOutput, dict | Non
             config = parsed if isinstance(parsed, dict) else None
         except InvalidCheckpoint as exc:  # reading the weights refuses it; the card can still be graded
             out.not_checked.append(str(exc))
+    _completeness(ctx, out, config_present=inv.get("config.json") is not None)
     if config is not None:
         for key in ("architectures", "model_type", "_name_or_path"):
             if key in config:
@@ -122,3 +126,40 @@ def collect_repository(ctx: CollectContext) -> tuple[CollectorOutput, dict | Non
                                       snippet=f'"{key}": {json.dumps(config[key])}'),
                 ))
     return out, config
+
+
+def _completeness(ctx: CollectContext, out: CollectorOutput, *, config_present: bool) -> None:
+    """What the input lacks that a Hub repository of a model has: an `input.incomplete` observation
+    names it, so grades that depend on those files say unknown instead of closed."""
+    inv = ctx.inventory
+    weights = [f for f in inv.files if _file_kind(f.path) == "file.weights"]
+    missing: list[str] = []
+    if not weights and not config_present:
+        missing.append("no weight files and no config.json (a card-only copy of the repository)")
+    elif not config_present:
+        missing.append("no config.json")
+    paths = {f.path for f in inv.files}
+    for entry in inv.files:
+        if not _SHARD_INDEX.match(entry.path) or not entry.present:
+            continue
+        text = ctx.read_text(entry.path, max_bytes=MAX_INDEX_TEXT)
+        try:
+            parsed = strict_json.loads(text, entry.path) if text else None
+        except InvalidCheckpoint as exc:
+            out.not_checked.append(str(exc))
+            continue
+        weight_map = parsed.get("weight_map") if isinstance(parsed, dict) else None
+        shards = {v for v in weight_map.values() if isinstance(v, str)} if isinstance(weight_map, dict) else set()
+        absent = sorted(s for s in shards if s not in paths)
+        if absent:
+            missing.append(f"{entry.path} names {len(absent)} shard(s) absent from the input ({absent[0]}"
+                           + (", ..." if len(absent) > 1 else "") + ")")
+    pointers = [f for f in weights if f.lfs and not f.present]
+    if pointers:
+        missing.append(f"{len(pointers)} weight file(s) are Git-LFS pointers: size and hash known, content not here")
+    if missing:
+        out.observations.append(Observation(
+            kind="input.incomplete", value={"missing": missing, "weights_listed": bool(weights)},
+            evidence=ctx.cite(rule="collect/repository/completeness", extractor=EXTRACTOR,
+                              snippet="incomplete input: " + "; ".join(missing)),
+        ))

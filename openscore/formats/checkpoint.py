@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from openscore.errors import InvalidCheckpoint
-from openscore.formats import gguf_header, safetensors_header, strict_json
+from openscore.formats import gguf_header, onnx, safetensors_header, strict_json
 from openscore.formats.index import read_index
 from openscore.formats.pickles import is_pickle_file, scan_entry
 from openscore.formats.records import CheckpointHeaders, TensorRecord, WeightFormat
@@ -28,8 +28,9 @@ _LAYOUTS: dict[WeightFormat, tuple[str | None, str | None, str | None, tuple[str
         "pytorch_model.bin.index.json", "pytorch_model.bin", "adapter_model.bin", (".bin", ".pt", ".pth", ".ckpt")
     ),
     "gguf": (None, None, None, (".gguf",)),
+    "onnx": (None, "model.onnx", None, (".onnx",)),
 }
-PREFERENCE: tuple[WeightFormat, ...] = ("safetensors", "pickle", "gguf")
+PREFERENCE: tuple[WeightFormat, ...] = ("safetensors", "pickle", "gguf", "onnx")
 #: concurrent header reads of remote shards (their round trips overlap)
 HEADER_READ_WORKERS = 8
 _GGUF_SPLIT = re.compile(r"^(?P<stem>.*)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
@@ -78,6 +79,9 @@ def _select(source: Source, inventory: Inventory, fmt: WeightFormat) -> _Selecti
             return _Selection([inventory.get(name)])
     if fmt == "gguf":
         return _Selection(_gguf_choice(candidates))
+    if fmt == "onnx":  # exports and quantisations of one model are alternatives: the plain export, else the largest
+        named = [f for f in candidates if f.path.rsplit("/", 1)[-1] == "model.onnx"]
+        return _Selection([min(named, key=lambda f: f.path) if named else max(candidates, key=lambda f: (f.size, f.path))])
     top = [f for f in candidates if "/" not in f.path]
     return _Selection(top or candidates)
 
@@ -136,7 +140,7 @@ def _read_format(
     """Tensor records of one format's selected files (headers read where the bytes are present)."""
     by_file: dict[str, list[TensorRecord]] = {}
     readable = [entry for entry in selection.files if entry.present and fmt != "pickle"]
-    reader = safetensors_header.read_header if fmt == "safetensors" else gguf_header.read_header
+    reader = {"safetensors": safetensors_header.read_header, "onnx": onnx.read_header}.get(fmt, gguf_header.read_header)
     def read(entry: FileEntry):
         return reader(source, entry.path, entry.size)
 
@@ -150,7 +154,7 @@ def _read_format(
     for entry, (header, read) in zip(readable, results):
         if fmt == "safetensors":
             headers.file_metadata[entry.path] = header.metadata
-        elif not headers.gguf_metadata:
+        elif fmt == "gguf" and not headers.gguf_metadata:
             headers.gguf_metadata = header.metadata
         headers.bytes_read += read
         by_file[entry.path] = list(header.tensors)

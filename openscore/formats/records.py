@@ -9,7 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-WeightFormat = Literal["safetensors", "pickle", "gguf"]
+WeightFormat = Literal["safetensors", "pickle", "gguf", "onnx"]
+
+
+@dataclass(frozen=True)
+class Dequant:
+    """How an integer tensor's values read as floats: (q - zero_point) * scale, one scale per tensor or per
+    column of its stored [rows, cols] (ONNX dynamic quantisation)."""
+
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    axis: int = 1  # the stored axis the scales run along when there are several (0: rows, 1: columns)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,8 @@ class TensorRecord:
     shape: tuple[int, ...] | None  # None when only an index names the tensor (pickle, or pointer-only files)
     start: int | None = None  # absolute byte offset of the data in `file` (None when unknown)
     end: int | None = None  # absolute end offset (exclusive)
+    dequant: Dequant | None = None  # an integer tensor that stands for floats (ONNX int8 weights)
+    transposed: bool = False  # stored [in, out] whatever its name says (ONNX MatMul's B)
 
 
 @dataclass(frozen=True)

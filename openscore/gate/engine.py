@@ -17,8 +17,17 @@ from pathlib import Path
 
 from openscore import __version__
 from openscore.errors import InvalidCheckpoint, OpenscoreError, UsageError
+from openscore.gate.lookup import NameIndex, WaiverIndex, split_spec
 from openscore.gate.policy import GovernedModel, LoadedPolicy, Waiver, display_path
-from openscore.gate.result import CheckResult, GateResult, Lineage, ModelResult, WaiverUse, decide_exit
+from openscore.gate.result import (
+    CheckResult,
+    GateResult,
+    Lineage,
+    ModelResult,
+    PolicyWarning,
+    WaiverUse,
+    decide_exit,
+)
 from openscore.gate.rules import AUDIT_RULE, LOCK_RULE, PINNED_RULE, RuleOutcome, evaluate_report
 from openscore.lock import LockedModel, LockFile, compare_files, load_lock, model_line
 from openscore.report import AuditReport, load_report
@@ -36,6 +45,9 @@ class _Run:
     token: str | None
     weights: bool
     progress: Callable[[str], None] | None
+    governed: NameIndex  # policy `models:` entries: (index, GovernedModel)
+    locked: NameIndex  # lock entries: LockedModel
+    waivers: WaiverIndex  # policy waivers: Waiver
 
 
 def run_gate(
@@ -59,9 +71,14 @@ def run_gate(
     wanted = list(sources) if sources else [m.spec for m in policy.policy.models]
     if not wanted:
         raise UsageError("no models to gate: name sources on the command line or list them under 'models:' in the policy")
-    run = _Run(policy=policy, today=today or dt.date.today(), lock=load_lock(lock_path) if lock_path else None,
+    lock = load_lock(lock_path) if lock_path else None
+    run = _Run(policy=policy, today=today or dt.date.today(), lock=lock,
                lock_file=display_path(Path(lock_path)) if lock_path else None,
-               endpoint=endpoint, token=token, weights=weights, progress=progress)
+               endpoint=endpoint, token=token, weights=weights, progress=progress,
+               governed=NameIndex(([m.spec, split_spec(m.spec)[0]], (), (i, m))
+                                  for i, m in enumerate(policy.policy.models)),
+               locked=NameIndex(([e.source, split_spec(e.source)[0]], [e.repo_id], e) for e in (lock.models if lock else [])),
+               waivers=WaiverIndex((w.model, w) for w in policy.policy.waivers))
     for spec in wanted:  # a typo in a source costs nothing: refused before any audit
         _check_spec(spec)
     models = []
@@ -77,7 +94,35 @@ def run_gate(
         allow_incomplete=allow_incomplete,
         models=models,
         exit_code=decide_exit(models, allow_incomplete),
+        warnings=unmatched_waivers(policy, models),
     )
+
+
+def unmatched_waivers(policy: LoadedPolicy, models: list[ModelResult]) -> list[PolicyWarning]:
+    """Waivers whose model matches no model of the run, or whose rules match no check of the models
+    they name: a waiver for `tiiuae/falcon-40b` against a folder audited as `local/falcon` does nothing,
+    and nobody would notice."""
+    index = WaiverIndex((w.model, w) for w in policy.policy.waivers)
+    named: dict[int, list[ModelResult]] = {}
+    for model in models:  # one index lookup per model: linear in models and waivers
+        for position, _ in index.for_names(_names(model)):
+            named.setdefault(position, []).append(model)
+    warnings = []
+    for position, waiver in enumerate(policy.policy.waivers):
+        line = policy.line_of("waivers", position)
+        if position not in named:
+            gated = ", ".join(sorted({m.repo_id or m.source for m in models})[:5])
+            warnings.append(PolicyWarning(file=policy.file, line=line, message=(
+                f"waiver for {waiver.model!r} matches no model gated ({gated}); is the model named by its repo id?")))
+        elif not any(fnmatch.fnmatchcase(c.rule, pattern)
+                     for m in named[position] for c in m.checks for pattern in waiver.rules):
+            warnings.append(PolicyWarning(file=policy.file, line=line, message=(
+                f"waiver for {waiver.model!r}: its rules ({', '.join(waiver.rules)}) match no check of that model")))
+    return warnings
+
+
+def _names(model: ModelResult) -> set[str]:
+    return {model.source, split_spec(model.source)[0]} | ({model.repo_id} if model.repo_id else set())
 
 
 def is_report_path(spec: str) -> bool:
@@ -119,7 +164,7 @@ def _gate_one(spec: str, run: _Run) -> ModelResult:
         return ModelResult(source=spec, repo_id=report.source.repo_id, sha=report.source.sha, status="unevaluated",
                            file=where[0], line=where[1], error=gated)
     outcomes = evaluate_report(report, run.policy.policy)
-    governed = _governing_entry(spec, run.policy) or _governing_entry(report.source.repo_id, run.policy)
+    governed = _governing_entry(spec, run) or _governing_entry(report.source.repo_id, run)
     if governed is not None:
         outcomes.extend(_pinned_revision(report, governed))
     locked = _lock_entry(run, spec, report.source.repo_id)
@@ -132,7 +177,7 @@ def _model_location(run: _Run, spec: str, report: AuditReport | None) -> tuple[s
     """The policy line naming the model, else its lock-file line, else nothing (rules' own lines)."""
     names = [spec] + ([report.source.repo_id] if report is not None else [])
     for name in names:
-        governed = _governing_entry(name, run.policy)
+        governed = _governing_entry(name, run)
         if governed is not None:
             return run.policy.file, run.policy.line_of("models", governed[0])
     for name in names:
@@ -143,13 +188,7 @@ def _model_location(run: _Run, spec: str, report: AuditReport | None) -> tuple[s
 
 
 def _lock_entry(run: _Run, spec: str, repo_id: str) -> LockedModel | None:
-    if run.lock is None:
-        return None
-    name = _split_spec(spec)[0]
-    for entry in run.lock.models:
-        if _same_source(spec, entry.source) or _same_source(name, _split_spec(entry.source)[0]) or entry.repo_id == repo_id:
-            return entry
-    return None
+    return run.locked.find([spec, split_spec(spec)[0]], [repo_id])
 
 
 def _locked_files(report: AuditReport, entry: LockedModel, run: _Run) -> RuleOutcome:
@@ -169,12 +208,12 @@ def _obtain_report(spec: str, run: _Run) -> AuditReport:
         return load_report(spec)
     from openscore.audit import audit  # heavy imports (torch) only when an audit is needed
 
-    governed = _governing_entry(spec, run.policy)
-    if governed is not None and _split_spec(spec)[1] is None:
+    governed = _governing_entry(spec, run)
+    if governed is not None and split_spec(spec)[1] is None:
         spec = governed[1].spec
     rubrics = sorted(run.policy.policy.rubrics) or None
     return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics,
-                 progress=run.progress)
+                 progress=run.progress, identity=governed[1].id if governed is not None else None)
 
 
 def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:
@@ -194,34 +233,14 @@ def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> s
             "only its public metadata could be read (pass --token or set HF_TOKEN)")
 
 
-def _split_spec(spec: str) -> tuple[str, str | None]:
-    """`name@rev` -> (name, rev); folders and sample names may not contain '@' revisions."""
-    if "@" in spec and not Path(spec).exists():
-        name, rev = spec.rsplit("@", 1)
-        return name, rev or None
-    return spec, None
-
-
-def _same_source(a: str, b: str) -> bool:
-    if a.lower() == b.lower():
-        return True
-    pa, pb = Path(a), Path(b)
-    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
-
-
-def _governing_entry(spec: str, policy: LoadedPolicy) -> tuple[int, GovernedModel] | None:
+def _governing_entry(spec: str, run: _Run) -> tuple[int, GovernedModel] | None:
     """The policy's `models:` entry naming this source (with or without a revision), if any."""
-    name, _ = _split_spec(spec)
-    for index, entry in enumerate(policy.policy.models):
-        entry_name, _ = _split_spec(entry.spec)
-        if _same_source(spec, entry.spec) or _same_source(name, entry_name):
-            return index, entry
-    return None
+    return run.governed.find([spec, split_spec(spec)[0]])
 
 
 def _pinned_revision(report: AuditReport, governed: tuple[int, GovernedModel]) -> list[RuleOutcome]:
     index, entry = governed
-    _, pinned = _split_spec(entry.spec)
+    _, pinned = split_spec(entry.spec)
     if pinned is None:
         return []
     src = report.source
@@ -233,10 +252,11 @@ def _pinned_revision(report: AuditReport, governed: tuple[int, GovernedModel]) -
 
 def _judge(spec: str, report: AuditReport | None, outcomes: list[RuleOutcome], run: _Run,
            where: tuple[str | None, int | None]) -> ModelResult:
-    names = {spec, _split_spec(spec)[0]}
+    names = {spec, split_spec(spec)[0]}
     if report is not None:
         names.add(report.source.repo_id)
-    checks = [_apply_waivers(o, names, run) for o in outcomes]
+    waivers = run.waivers.for_names(names)
+    checks = [_apply_waivers(o, waivers, run) for o in outcomes]
     lineage = None
     if report is not None and report.provenance is not None:
         p = report.provenance
@@ -253,13 +273,14 @@ def _judge(spec: str, report: AuditReport | None, outcomes: list[RuleOutcome], r
     )
 
 
-def _apply_waivers(outcome: RuleOutcome, names: set[str], run: _Run) -> CheckResult:
+def _apply_waivers(outcome: RuleOutcome, waivers: list[tuple[int, Waiver]], run: _Run) -> CheckResult:
+    """`waivers`: the ones naming this model, in policy order."""
     policy = run.policy
     file, line = outcome.location or (policy.file, policy.line_of(*outcome.policy_path) if outcome.policy_path else 1)
     base = {"rule": outcome.rule, "file": file, "line": line}
     if outcome.passed:
         return CheckResult(**base, status="pass", message=outcome.message)
-    matching = [(i, w) for i, w in enumerate(policy.policy.waivers) if _waives(w, outcome.rule, names)]
+    matching = [(i, w) for i, w in waivers if any(fnmatch.fnmatchcase(outcome.rule, p) for p in w.rules)]
     active = [(i, w) for i, w in matching if w.expires >= run.today]
     chosen = active[0] if active else (matching[0] if matching else None)
     if chosen is None:
@@ -271,8 +292,3 @@ def _apply_waivers(outcome: RuleOutcome, names: set[str], run: _Run) -> CheckRes
         message = f"{outcome.message} (waiver expired on {waiver.expires.isoformat()})"
         return CheckResult(**base, status="fail", message=message, waiver=use)
     return CheckResult(**base, status="waived", message=outcome.message, waiver=use)
-
-
-def _waives(waiver: Waiver, rule: str, names: set[str]) -> bool:
-    model_ok = any(fnmatch.fnmatchcase(n.lower(), waiver.model.lower()) for n in names)
-    return model_ok and any(fnmatch.fnmatchcase(rule, pattern) for pattern in waiver.rules)

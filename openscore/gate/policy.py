@@ -87,6 +87,8 @@ class GovernedModel(_Strict):
 
     source: str = Field(min_length=1)
     revision: str | None = None
+    #: the repo id (`org/name[@rev]`) a local folder `source` stands for, so waivers and reports use it
+    id: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -71,6 +71,14 @@ class ModelResult(_Model):
         return None, 1
 
 
+class PolicyWarning(_Model):
+    """Something in the policy that had no effect on this run (a waiver matching no model gated)."""
+
+    message: str
+    file: str
+    line: int
+
+
 class GateResult(_Model):
     schema_version: str = GATE_RESULT_VERSION
     tool: str
@@ -80,6 +88,7 @@ class GateResult(_Model):
     allow_incomplete: bool
     models: list[ModelResult]
     exit_code: int
+    warnings: list[PolicyWarning] = Field(default_factory=list)
 
     @property
     def passed(self) -> bool:

@@ -243,7 +243,8 @@ def repo_name(ref: str | None) -> str | None:
 
 def _provenance_checks(report: AuditReport, rules: ProvenanceRules) -> Iterator[RuleOutcome]:
     prov = report.provenance
-    absent = "no provenance in the report (was it audited without weights?)"
+    why = "; ".join(report.pipeline_notes()) or "was it audited without weights?"
+    absent = f"no provenance in the report: {why}"
     if rules.require_declared_base_match:
         path = ("provenance", "require_declared_base_match")
         mismatch = [f for f in report.findings if f.id == "base-mismatch"]

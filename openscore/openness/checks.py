@@ -141,6 +141,43 @@ def weights_published(ctx: GradingContext) -> CheckOutcome:
 
 
 @check
+def weights_in_card(ctx: GradingContext) -> CheckOutcome:
+    """The card loads this repository's weights, or its own suite's (`from_pretrained("org/name")`): its own
+    statement that they are published, when the input holds no weight files (a card-only copy)."""
+    return _outcome(ctx, ctx.bundle.find("card.content.weights"),
+                    "from_pretrained() of this repository (or its own suite) in the card", file=_card_file(ctx))
+
+
+def _incomplete(ctx: GradingContext, needle: str) -> list[Observation]:
+    return [o for o in ctx.bundle.find("input.incomplete")
+            if any(needle in reason for reason in o.value.get("missing", []))]
+
+
+@check
+def weights_unseen(ctx: GradingContext) -> CheckOutcome:
+    """The input cannot show the weights: a card-only copy, or a shard index naming absent shards."""
+    what = "weight files in the input (a card-only copy or an index naming absent shards cannot show them)"
+    found = [] if ctx.bundle.find("file.weights") else _incomplete(ctx, "no weight files") + _incomplete(ctx, "shard(s) absent")
+    return CheckOutcome(bool(found), _ev(found), [what])
+
+
+@check
+def card_library(ctx: GradingContext) -> CheckOutcome:
+    """The card names the open-source library that implements and runs the model: `library_name`, or an
+    import in its code (`from transformers import ...`)."""
+    found = [o for o in ctx.bundle.find("card.field.library_name") if o.value] + ctx.bundle.find("card.content.library")
+    return _outcome(ctx, found, "library_name, or an import of an open-source model library in the card's code",
+                    file=_card_file(ctx))
+
+
+@check
+def config_unseen(ctx: GradingContext) -> CheckOutcome:
+    """The input has no config.json, so the architecture it would name cannot be seen."""
+    found = _incomplete(ctx, "config.json")
+    return CheckOutcome(bool(found), _ev(found), ["config.json in the input"])
+
+
+@check
 def modeling_code(ctx: GradingContext) -> CheckOutcome:
     return _files(ctx, "modeling_code", "modelling code (modeling_*.py, configuration_*.py) in the repository")
 
@@ -186,8 +223,9 @@ def eval_results(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def intermediate_checkpoints(ctx: GradingContext) -> CheckOutcome:
-    return _outcome(ctx, ctx.bundle.find("ref.intermediate"),
-                    "branches/tags or folders with intermediate checkpoints (step1000, checkpoint-N)")
+    return _outcome(ctx, ctx.bundle.find("ref.intermediate") + ctx.bundle.find("card.content.checkpoints"),
+                    "branches/tags or folders with intermediate checkpoints (step1000, checkpoint-N), "
+                    "or intermediate checkpoints the card describes")
 
 
 @check
@@ -200,7 +238,7 @@ def gated(ctx: GradingContext) -> CheckOutcome:
 
 #: card sections whose links speak about the model itself; elsewhere (comparisons, architecture
 #: background, benchmark tables) links cite other people's work
-OWN_SECTIONS = (None, "description", "citation")
+OWN_SECTIONS = (None, "description", "citation", "resources")
 
 
 def _links(ctx: GradingContext, kind: str) -> list[Observation]:
@@ -216,17 +254,52 @@ def code_link(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def preprint(ctx: GradingContext) -> CheckOutcome:
-    """An `arxiv:` tag, or an arXiv link where the card speaks about the model itself."""
+    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper: in its citation, or
+    called a paper, preprint or report next to the link ("features such as [ALiBi](arxiv...)" cites others')."""
     tags = [o for o in ctx.bundle.find("card.field.tags")
             if any(str(t).lower().startswith("arxiv:") for t in (o.value if isinstance(o.value, list) else []))]
-    return _outcome(ctx, tags + _links(ctx, "preprint"), "arXiv tag, or arXiv link in the card's description or citation",
+    links = [o for o in _links(ctx, "preprint")
+             if o.value.get("section") == "citation" or o.value.get("called_paper")]
+    return _outcome(ctx, tags + links, "arXiv tag, an arXiv link the card calls its paper, or one in its citation",
                     file=_card_file(ctx))
 
 
 @check
 def paper(ctx: GradingContext) -> CheckOutcome:
-    return _outcome(ctx, _links(ctx, "paper"),
-                    "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card", file=_card_file(ctx))
+    """A peer-reviewed venue linked from the card, or (linked evidence) an arXiv preprint with a journal
+    reference or DOI, or a DOI Crossref lists as a journal or proceedings article."""
+    linked = [o for o in ctx.bundle.find("linked.preprint") + ctx.bundle.find("linked.paper")
+              if o.value.get("peer_reviewed")]
+    return _outcome(ctx, _links(ctx, "paper") + linked,
+                    "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card, or a linked preprint "
+                    "published in a journal or proceedings", file=_card_file(ctx))
+
+
+def _linked_code(ctx: GradingContext, key: str, open_licence: bool) -> list[Observation]:
+    from openscore.licences import resolve
+
+    return [o for o in ctx.bundle.find("linked.code") if o.value.get("exists") and o.value.get(key)
+            and (not open_licence or (o.value.get("licence") and resolve(o.value["licence"]).open))]
+
+
+#: what each kind of linked code is, for the searched text
+_LINKED_CODE = {"training": "training code (train*.py, training configs)", "eval": "evaluation code",
+                "data": "data preparation code"}
+
+
+@check
+def code_linked(ctx: GradingContext, kind: str, open_licence: bool = False) -> CheckOutcome:
+    """A GitHub repository the card links holds `kind` code (training, eval, data), optionally under an
+    open licence (linked evidence)."""
+    what = f"{_LINKED_CODE[kind]} in a linked GitHub repository" + (" under an open licence" if open_licence else "")
+    return _outcome(ctx, _linked_code(ctx, f"{kind}_code", open_licence), what)
+
+
+@check
+def code_documented_linked(ctx: GradingContext) -> CheckOutcome:
+    """A linked repository with training code has a README and a docs/ folder."""
+    return _outcome(ctx, [o for o in _linked_code(ctx, "training_code", False) if o.value.get("documented")],
+                    "a README and a docs/ folder in the linked repository with training code")
 
 
 @check
@@ -234,15 +307,35 @@ def hardware_documented(ctx: GradingContext) -> CheckOutcome:
     found = [o for o in ctx.bundle.find("card.section.hardware") if o.value.get("filled")]
     found += [o for o in ctx.bundle.find("card.field.co2_eq_emissions")
               if isinstance(o.value, dict) and o.value.get("hardware_used")]
-    return _outcome(ctx, found, "hardware / compute section or co2_eq_emissions.hardware_used", file=_card_file(ctx))
+    found += ctx.bundle.find("card.content.hardware")
+    return _outcome(ctx, found, "hardware / compute section, co2_eq_emissions.hardware_used, or GPU counts and "
+                                "types or training time in the card's text", file=_card_file(ctx))
+
+
+@check
+def architecture_documented(ctx: GradingContext) -> CheckOutcome:
+    """An architecture section with content, or a hyperparameter table anywhere in the card."""
+    found = [o for o in ctx.bundle.find("card.section.architecture") if o.value.get("filled")]
+    found += ctx.bundle.find("card.content.architecture")
+    return _outcome(ctx, found, "an architecture section or a hyperparameter table (n_layers, d_model, heads...) "
+                                "in the card", file=_card_file(ctx))
 
 
 # -- data --------------------------------------------------------------------------------------
 
 @check
 def datasets_listed(ctx: GradingContext) -> CheckOutcome:
-    return _outcome(ctx, ctx.bundle.find("dataset") + ctx.bundle.find("card.field.datasets"),
+    named = [o for o in ctx.bundle.find("card.field.datasets")  # `datasets: 7` names none
+             if isinstance(o.value, str) or (isinstance(o.value, list) and any(isinstance(v, str) for v in o.value))]
+    return _outcome(ctx, ctx.bundle.find("dataset") + named,
                     "training datasets named in the card (`datasets:` or Hub dataset links)", file=_card_file(ctx))
+
+
+@check
+def card_field_unreadable(ctx: GradingContext, field: str) -> CheckOutcome:
+    """The card sets `field` to a value of the wrong type (`datasets: 7`): what it names cannot be read."""
+    found = [o for o in ctx.bundle.find("card.invalid-field") if o.value.get("field") == field]
+    return _outcome(ctx, found, f"card `{field}:` of the wrong type", file=_card_file(ctx))
 
 
 @check
@@ -279,6 +372,30 @@ def licence_known(ctx: GradingContext) -> CheckOutcome:
 def licence_open(ctx: GradingContext) -> CheckOutcome:
     what = "an open (OSI-approved or open-data) licence"
     return CheckOutcome(bool(ctx.licence.resolved.open), _licence_evidence(ctx, what), [what])
+
+
+def _closed_datasets(ctx: GradingContext) -> list[Observation]:
+    return [o for o in ctx.bundle.find("dataset")
+            if (facts := ctx.dataset_licences.get(o.value["id"])) is not None and not facts.open]
+
+
+@check
+def licence_part_closed(ctx: GradingContext) -> CheckOutcome:
+    """Code, weights or data are known to be under a licence that is not open (a licence file or card
+    sentence for that part, or a training dataset whose card names a non-open licence)."""
+    what = "a part (code, weights, data) under a licence that is not open"
+    parts = [p for p, facts in ctx.licence.parts.items() if not facts.open]
+    datasets = _closed_datasets(ctx)
+    hit = bool(parts or datasets)
+    return CheckOutcome(hit, (_licence_evidence(ctx, what) if parts else []) + _ev(datasets), [what])
+
+
+@check
+def licence_part_open(ctx: GradingContext) -> CheckOutcome:
+    """Code or data are licensed apart from the weights, under an open licence."""
+    what = "code or data licensed apart under an open licence"
+    parts = [p for p, facts in ctx.licence.parts.items() if p != "weights" and facts.open]
+    return CheckOutcome(bool(parts), _licence_evidence(ctx, what), [what])
 
 
 # -- lineage -----------------------------------------------------------------------------------

@@ -107,9 +107,10 @@ def grade_rubric(
     reviewed = {g.dimension: (g.override.grade if g.override else g.grade) for g in grades}
     result = RubricResult(rubric=rubric.id, version=rubric.version, grades=grades, scores={})
     for profile in rubric.profiles:
-        result.scores[profile.id] = rubrics.score(rubric, auto, profile.id)
+        result.scores[profile.id] = rubrics.score(rubric, _capped(auto, profile.licence_caps, ctx), profile.id)
         if reviewed != auto:
-            result.scores[f"{profile.id}+overrides"] = rubrics.score(rubric, reviewed, profile.id)
+            result.scores[f"{profile.id}+overrides"] = rubrics.score(
+                rubric, _capped(reviewed, profile.licence_caps, ctx), profile.id)
     if rubric.kind == "mof":
         _classify_mof(rubric, grades, ctx, result)
     elif rubric.kind == "osaid":
@@ -117,6 +118,18 @@ def grade_rubric(
         result.classification = verdict
         result.unmet = list(unmet)
     return result
+
+
+def _capped(grades: dict[str, str], caps: Sequence[str], ctx: GradingContext) -> dict[str, str]:
+    """A profile's licence caps: an open grade counts partial when its licence is not open (the base's
+    licence for base-model dimensions of a derivative, else the model's)."""
+    out = dict(grades)
+    for dim in caps:
+        base = "basemodel" in dim and ctx.base is not None and ctx.base.licence is not None
+        licence_open = ctx.base.licence.open if base else ctx.licence.resolved.open  # type: ignore[union-attr]
+        if out.get(dim) == "open" and not licence_open:
+            out[dim] = "partial"
+    return out
 
 
 def _classify_mof(rubric, grades: Sequence[Grade], ctx: GradingContext, result: RubricResult) -> None:
@@ -133,3 +146,6 @@ def _classify_mof(rubric, grades: Sequence[Grade], ctx: GradingContext, result: 
     result.classification = mof.classification
     result.unmet = list(mof.unmet)
     result.warnings = list(mof.warnings)
+    unknown = [g.dimension for g in grades if g.grade == "unknown"]
+    if unknown:  # MOF has no "unknown": not met, but listed apart from what is known to be missing
+        result.warnings.append("not established from this input (counted as not met): " + ", ".join(unknown))

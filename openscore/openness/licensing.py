@@ -1,8 +1,10 @@
 """The model's licence as the card declares it and as its licence files say, resolved to facts.
 
 The card is what the author claims; LICENSE texts are what actually binds. The card wins for the
-resolved licence when it names one openscore recognises; otherwise the most confident licence
-file decides. Disagreement between the two is a finding (openscore.openness.findings).
+resolved licence when it names one openscore recognises; otherwise a licence that governs the weights
+(MODEL_LICENSE, or a card sentence licensing the weights) decides, then the most confident licence
+file. Disagreement between the two is a finding (openscore.openness.findings). When code, weights or
+data are licensed apart, `parts` says which licence governs which.
 """
 
 from __future__ import annotations
@@ -40,12 +42,38 @@ def evaluate_licence(bundle: EvidenceBundle) -> LicenceResult:
     all_files = bundle.find("licence.file") + bundle.find("licence.notice") + bundle.find("licence.policy")
     files = [{"file": o.value["file"], "id": o.value.get("id"), "confidence": o.value.get("confidence")}
              for o in all_files]
+    files = [{**f, "covers": o.value.get("covers")} for f, o in zip(files, all_files)]
     resolved = resolve(declared, license_name=name, license_link=link) if (declared or name) else None
     identified = licence_files(bundle)
-    if (resolved is None or resolved.id in UNRESOLVED) and identified:
-        resolved = resolve(identified[0].value["id"])
-    evidence += [o.evidence for o in all_files]
-    return LicenceResult(declared=declared, resolved=resolved or no_licence(), files=files, evidence=evidence)
+    parts = _parts(bundle, identified)
+    if (resolved is None or resolved.id in UNRESOLVED) and "weights" in parts:
+        resolved = parts["weights"][0]
+        evidence.append(parts["weights"][1].evidence)
+    general = [o for o in identified if o.value.get("covers") is None]
+    if (resolved is None or resolved.id in UNRESOLVED) and (general or identified):
+        resolved = resolve((general or identified)[0].value["id"])
+    evidence += [o.evidence for o in all_files] + [o.evidence for o in bundle.find("licence.prose")]
+    resolved = resolved or no_licence()
+    split = {part: facts for part, (facts, _) in sorted(parts.items())}
+    if split and any(f.id != resolved.id for f in split.values()):
+        split.setdefault("weights", resolved)
+    else:
+        split = {}  # one licence for everything: nothing to split
+    return LicenceResult(declared=declared, resolved=resolved, files=files, parts=split, evidence=evidence)
+
+
+def _parts(bundle: EvidenceBundle, identified: list[Observation]) -> dict[str, tuple[LicenceFacts, Observation]]:
+    """part -> (facts, the observation): a licence file named for the part wins over a card sentence."""
+    from openscore.licences import resolve
+
+    out: dict[str, tuple[LicenceFacts, Observation]] = {}
+    linked = [o.model_copy(update={"value": {"covers": "code", "id": o.value["licence"]}})
+              for o in bundle.find("linked.code") if o.value.get("exists") and o.value.get("licence")]
+    for obs in identified + bundle.find("licence.prose") + linked:
+        part = obs.value.get("covers")
+        if part and part not in out and obs.value.get("id") not in (None, *UNRESOLVED):
+            out[part] = (resolve(obs.value["id"]), obs)
+    return out
 
 
 def dataset_licences(bundle: EvidenceBundle) -> dict[str, LicenceFacts]:

@@ -18,22 +18,26 @@ def summary_text(report: AuditReport, path: Path | None = None, *, paint: Paint 
     lines = [f"{src.repo_id}@{src.sha[:12]} ({src.kind})"]
     lic = report.licence.resolved
     declared = f"declared {report.licence.declared!r}, " if report.licence.declared else "no card licence, "
-    lines.append(f"  licence: {lic.id} ({lic.name}; {declared}{'open' if lic.open else 'not open'})")
+    meaning = "open" if lic.open else "unknown" if lic.id == "unknown" else "closed"
+    openness = paint("grade", "open" if lic.open else "not open", meaning)
+    lines.append(f"  licence: {lic.id} ({lic.name}; {declared}{openness})")
     prov = report.provenance
     if prov is not None:
         conf = f", confidence {prov.confidence:.2f}" if prov.confidence is not None else ""
         base = (f" {'to' if prov.verdict == 'identical' else 'of'} {prov.base}") if prov.base else ""
+        if prov.base and prov.base.partition("@")[0] == src.repo_id:  # a registry entry made from this very model
+            base += " (its own registry entry)"
         reason = prov.details.get("reason") if isinstance(prov.details.get("reason"), str) else None
         lines.append(f"  provenance: {paint('verdict', prov.verdict)}{base}{conf}: {reason or 'no reason recorded'}")
         lines += [f"    - {t}" for t in prov.transformations[:5]]
     else:
-        why = "; ".join(report.evidence.get("pipeline", {}).get("notes", [])) or "not computed"
-        lines.append(f"  provenance: not computed ({why})")
+        why = "; ".join(report.pipeline_notes()) or "no reason recorded"
+        lines.append(f"  provenance: not computed: {why}")
     for rubric_id in sorted(report.rubrics, key=lambda r: (r != report.default_rubric, r)):
         result = report.rubrics[rubric_id]
         scores = ", ".join(f"{k} {_score(v)}" for k, v in sorted(result.scores.items()))
-        extra = f", {result.classification}" if result.classification else ""
-        lines.append(f"  {rubric_id} {result.version}: {scores or 'no score'}{extra}")
+        outcome = ", ".join(part for part in (scores, result.classification) if part) or "no score"
+        lines.append(f"  {rubric_id} {result.version}: {outcome}")
         if rubric_id == report.default_rubric:  # the other rubrics in one line each; the report has them all
             width = max((len(g.dimension) for g in result.grades), default=0)
             for g in result.grades:

@@ -57,6 +57,9 @@ class Profile(_Strict):
     values: dict[Literal["open", "partial", "closed"], float]
     na: Literal["zero", "exclude"]  # "zero": N/A counts as a closed grade (the OSAI site); "exclude": left out
     unknown: Literal["zero", "exclude"] = "zero"
+    #: dimensions that count at most partial in this profile when the licence governing them is not
+    #: open (weights published under a non-open licence: OSAI's criteria grade only availability)
+    licence_caps: list[str] = Field(default_factory=list)
 
     @field_validator("values")
     @classmethod

@@ -8,14 +8,12 @@ published JSON schema, and an SVG badge per model; see docs/site.md.
 """
 
 from openscore.site.build import BuiltSite, build_site, render_site, write_site
-from openscore.site.defaults import build_site_with_defaults
 from openscore.site.store import AuditedModel, load_reports
 
 __all__ = [
     "AuditedModel",
     "BuiltSite",
     "build_site",
-    "build_site_with_defaults",
     "load_reports",
     "render_site",
     "write_site",

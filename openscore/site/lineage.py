@@ -18,7 +18,7 @@ from openscore.site.rows import declared_bases, repo_of
 from openscore.site.store import AuditedModel
 
 NODE_HEIGHT, LAYER_GAP, NODE_GAP, MARGIN = 34, 64, 24, 12
-CHAR_WIDTH, MAX_LABEL = 7.0, 44
+CHAR_WIDTH, MAX_LABEL, LABEL_CHAR = 7.0, 44, 5.6
 #: Verdicts that deny any weight inheritance, so a declared base contradicts them.
 _NO_BASE = ("independent", "architecture-clone")
 
@@ -30,12 +30,20 @@ class Edge:
     detected: str | None = None  # the verdict when the weights say so
     declared: bool = False
     unsupported: bool = False  # declared, but the weights point elsewhere or to no base at all
+    relation: str | None = None  # the card's base_model_relation (finetune, quantized, merge, adapter)
 
     @property
     def kind(self) -> str:
         if self.detected and self.declared:
             return "both"
         return "detected" if self.detected else "declared"
+
+    @property
+    def label(self) -> str:
+        """The edge's words: the relation (the verdict, else the card's relation) and where it was seen."""
+        relation = self.detected or self.relation or "declared base"
+        seen = "weights + card" if self.kind == "both" else "weights" if self.detected else "card only"
+        return f"{relation} · {seen}"
 
 
 @dataclass
@@ -57,6 +65,11 @@ class Family:
     height: float = 0.0
     paths: list[dict] = field(default_factory=list)  # drawn edges: geometry plus the Edge
 
+    @property
+    def name(self) -> str:
+        """The family's name: its first root (a node with no base), as the leaderboard's family filter shows it."""
+        return min(node.id for node in self.nodes if node.layer == 0)
+
 
 def _edges(models: list[AuditedModel]) -> dict[tuple[str, str], Edge]:
     edges: dict[tuple[str, str], Edge] = {}
@@ -70,10 +83,20 @@ def _edges(models: list[AuditedModel]) -> dict[tuple[str, str], Edge]:
             if declared and declared != model.repo_id:
                 edge = edges.setdefault((model.repo_id, declared), Edge(model.repo_id, declared))
                 edge.declared = True
+                edge.relation = _declared_relation(model)
                 edge.unsupported = bool(provenance) and not edge.detected and (
                     bool(detected) or provenance.verdict in _NO_BASE
                 )
     return edges
+
+
+def _declared_relation(model: AuditedModel) -> str | None:
+    """How the card says the model relates to its base: provenance's reading, else the front matter (strings only)."""
+    if model.latest.provenance is not None:
+        return model.latest.provenance.declared_relation
+    front = model.latest.card.get("front_matter") if isinstance(model.latest.card, dict) else None
+    value = front.get("base_model_relation") if isinstance(front, dict) else None
+    return value.strip()[:40] or None if isinstance(value, str) else None
 
 
 def _components(node_ids: list[str], edges: list[Edge]) -> list[list[str]]:
@@ -182,9 +205,12 @@ def _place(nodes: dict[str, Node], edges: list[Edge]) -> Family:
             {
                 "edge": edge,
                 "d": f"M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} {x2:.1f},{mid:.1f} {x2:.1f},{y2:.1f}",
-                # near the child, leaning towards the parent: siblings' labels do not collide
-                "label_x": round(x2 + (x1 - x2) * 0.2, 1),
-                "label_y": round(y2 - 8, 1),
+                # beside the curve's middle, clear of the line itself
+                "label_x": round((x1 + x2) / 2 + 6, 1),
+                "label_y": round(mid + 4, 1),
             }
         )
+    # an edge label must not run off the picture's right edge (labels are 10 px text, about 5.6 px a character)
+    widest = max((p["label_x"] + len(p["edge"].label) * LABEL_CHAR + MARGIN for p in family.paths), default=0.0)
+    family.width = round(max(family.width, widest), 1)
     return family

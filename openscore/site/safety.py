@@ -48,3 +48,8 @@ def safe_href(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return cleaned
+
+
+def css_string(text: str) -> str:
+    """`text` as a quoted CSS string: anything but letters, digits and spaces becomes a hex escape."""
+    return '"' + "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in text) + '"'

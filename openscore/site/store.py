@@ -9,6 +9,7 @@ then by file name; commits without a date come first. The last entry is the mode
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def load_reports(reports_dir: Path) -> list[AuditedModel]:
     for repo_id in sorted(by_repo):
         entries = sorted(by_repo[repo_id], key=lambda entry: entry[:2])
         shas = [report.source.sha for *_, report in entries]
-        duplicated = sorted({sha for sha in shas if shas.count(sha) > 1})
+        duplicated = sorted(sha for sha, n in Counter(shas).items() if n > 1)
         if duplicated:
             raise InvalidReport(f"{reports_dir}: {repo_id}@{duplicated[0]} is reported twice")
         org, name = _site_path(repo_id, entries[-1][2].source.kind)

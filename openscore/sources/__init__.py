@@ -43,14 +43,20 @@ def check_path_length(spec: str) -> None:
                              f"bytes is longer than the {MAX_NAME_BYTES} bytes a file name can have")
 
 
-def open_source(spec: str, *, endpoint: str | None = None, token: str | bool | None = None) -> Source:
+def open_source(spec: str, *, endpoint: str | None = None, token: str | bool | None = None,
+                identity: str | None = None, limiter=None) -> Source:
     """The source a user names: an existing folder, `sample:<name>`, or `org/name[@revision]` on the Hub.
 
     A folder wins over a Hub id of the same spelling, so `./org/name` style paths behave as users expect.
+    A folder is named by `identity` (`org/name[@rev]`), else by the Hub cache layout it sits in
+    (`models--org--name/snapshots/<sha>`), else `local/<folder name>` (openscore.sources.identity).
+    `limiter` (openscore.batch.ratelimit.RateLimiter) paces a Hub source's requests.
     """
     check_path_length(spec)
     if spec and Path(spec).is_dir():
-        return LocalSource(spec)
+        return _local_source(spec, identity)
+    if identity is not None:
+        raise UsageError(f"--id names a local folder; {spec!r} is not one")
     if spec.startswith(SAMPLE_PREFIX):
         from openscore.samples import materialize
 
@@ -65,4 +71,15 @@ def open_source(spec: str, *, endpoint: str | None = None, token: str | bool | N
     from openscore.sources.hub import HubSource
 
     repo_id, revision = hub
-    return HubSource(repo_id, revision=revision, endpoint=endpoint or os.environ.get("HF_ENDPOINT"), token=token)
+    return HubSource(repo_id, revision=revision, endpoint=endpoint or os.environ.get("HF_ENDPOINT"), token=token,
+                     limiter=limiter)
+
+
+def _local_source(folder: str, identity: str | None) -> LocalSource:
+    from openscore.sources.identity import cache_identity, cache_repo_folder, parse_identity
+
+    named = parse_identity(identity) if identity is not None else cache_identity(Path(folder).resolve())
+    if named is None:
+        return LocalSource(folder)
+    return LocalSource(folder, repo_id=named.repo_id, revision=named.revision, sha=named.sha,
+                       links_within=cache_repo_folder(folder))

@@ -8,9 +8,27 @@ share one code path after this point.
 from __future__ import annotations
 
 import abc
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+
+_MISSING = object()
+
+
+class cached_property(functools.cached_property):  # noqa: N801 - a drop-in for functools' decorator
+    """functools.cached_property without the lock Python 3.11 shares between *every* instance of a
+    class: with it, sixteen sources fetching their model info at once would do it one after another.
+    A source is used by one thread at a time, so a per-instance cache needs no lock."""
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.attrname, _MISSING)
+        if value is _MISSING:
+            value = instance.__dict__[self.attrname] = self.func(instance)
+        return value
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -40,7 +39,7 @@ from openscore.errors import (
     SourceError,
 )
 from openscore.formats.records import PickleScan
-from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
+from openscore.sources.base import FileEntry, Inventory, Source, SourceRef, cached_property
 
 T = TypeVar("T")
 
@@ -98,8 +97,10 @@ class HubSource(Source):
         endpoint: str | None = None,
         token: str | bool | None = None,
         retry: RetryPolicy | None = None,
+        limiter=None,
     ):
         self.repo_id = repo_id
+        self.limiter = limiter  # shared pacing per endpoint (openscore.batch.ratelimit); None: retries sleep alone
         self.revision = revision
         self.api = HfApi(endpoint=endpoint, token=token)
         self.endpoint = self.api.endpoint.rstrip("/")
@@ -140,6 +141,8 @@ class HubSource(Source):
             raise NetworkUnavailable(f"{self.repo_id}: {what}: offline mode (HF_HUB_OFFLINE) is set")
         wait = self.retry.base_wait
         for attempt in range(1, self.retry.tries + 1):
+            if self.limiter is not None:
+                self.limiter.acquire()
             with self._errors(what):
                 try:
                     return fn()
@@ -147,9 +150,11 @@ class HubSource(Source):
                     response = exc.response
                     if response is None or response.status_code not in RETRY_STATUSES or attempt == self.retry.tries:
                         raise
-                    info = parse_ratelimit_headers(response.headers)
-                    delay = float(info.reset_in_seconds) if info is not None else wait
-            time.sleep(min(delay, self.retry.max_wait))
+                    delay = retry_delay(response.headers, wait)
+            if self.limiter is not None:
+                self.limiter.pause(min(delay, self.retry.max_wait))  # every request to the endpoint waits
+            else:
+                time.sleep(min(delay, self.retry.max_wait))
             wait *= 2
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
@@ -294,6 +299,23 @@ class HubSource(Source):
             suspicious=tuple(sorted(by_level["suspicious"])),
             error=None,
         )
+
+
+def retry_delay(headers, default: float) -> float:
+    """Seconds the server asks us to wait: `Retry-After` (seconds or an HTTP date), else the reset of
+    the Hub's `RateLimit` header, else `default`."""
+    value = next((str(v).strip() for k, v in headers.items() if k.lower() == "retry-after"), "")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                when = parsedate_to_datetime(value)
+                return max(0.0, when.timestamp() - time.time())
+    info = parse_ratelimit_headers(headers)
+    return float(info.reset_in_seconds) if info is not None else default
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,12 +12,11 @@ import json
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from openscore.errors import EntryNotFound, InvalidCheckpoint, UsageError
-from openscore.sources.base import FileEntry, Inventory, Source, SourceRef
+from openscore.sources.base import FileEntry, Inventory, Source, SourceRef, cached_property
 from openscore.sources.lfs import POINTER_SUFFIX, read_pointer
 
 #: folders that belong to tools, not to the model (git metadata, huggingface_hub's local_dir cache)
@@ -92,6 +91,9 @@ class LocalSource(Source):
         kind: Literal["local", "sample"] = "local",
         repo_id: str | None = None,
         ignore: frozenset[str] = frozenset(),
+        revision: str | None = None,
+        sha: str | None = None,
+        links_within: str | os.PathLike[str] | None = None,
     ):
         root = Path(folder).resolve()
         if not root.is_dir():
@@ -100,6 +102,9 @@ class LocalSource(Source):
         self._kind = kind
         self._repo_id = repo_id or f"local/{root.name}"
         self._ignore = ignore  # repo-relative paths that are not part of the model (e.g. a marker file)
+        self._revision, self._sha = revision, sha  # an identity the user (or the cache layout) gave the folder
+        # symlinks may lead here and no further: the folder itself, or a Hub cache repo whose blobs it links to
+        self._links_within = Path(links_within).resolve() if links_within is not None else root
 
     @cached_property
     def _entries(self) -> dict[str, tuple[FileEntry, Path]]:
@@ -124,7 +129,7 @@ class LocalSource(Source):
 
     def _inside(self, disk: Path) -> bool:
         """False for a symlink leading out of the folder: a cloned repo must not make us read ~/.ssh."""
-        return not disk.is_symlink() or disk.resolve().is_relative_to(self.root)
+        return not disk.is_symlink() or disk.resolve().is_relative_to(self._links_within)
 
     def _entry(self, rel: str, disk: Path) -> FileEntry:
         size = disk.stat().st_size
@@ -138,10 +143,10 @@ class LocalSource(Source):
 
     @cached_property
     def ref(self) -> SourceRef:  # type: ignore[override]
-        head = git_head(self.root)
-        sha, committed_at = head or (inventory_digest(tuple(e for e, _ in self._entries.values())), None)
-        return SourceRef(kind=self._kind, repo_id=self._repo_id, revision=None, sha=sha, location=str(self.root),
-                         committed_at=committed_at)
+        head = None if self._sha else git_head(self.root)
+        sha, committed_at = head or (self._sha or inventory_digest(tuple(e for e, _ in self._entries.values())), None)
+        return SourceRef(kind=self._kind, repo_id=self._repo_id, revision=self._revision, sha=sha,
+                         location=str(self.root), committed_at=committed_at)
 
     def inventory(self) -> Inventory:
         return Inventory(ref=self.ref, files=tuple(e for e, _ in self._entries.values()))

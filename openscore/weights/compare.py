@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from openscore.errors import ConfigError
 from openscore.report import Verdict
 from openscore.resources import package_data
-from openscore.weights.decode import FLOAT_DTYPES
-from openscore.weights.fingerprint import SHARED_AXIS_ROLES, Fingerprint, TensorPrint
+from openscore.weights.decode import FLOAT_DTYPES, INT8_DTYPES
+from openscore.weights.fingerprint import GRAM_SIZE, SHARED_AXIS_ROLES, Fingerprint, TensorPrint
+from openscore.weights.sampling import pick_gram
 
 _GRAMS = ("gram_r", "gram_c")
 _VOCAB_ROLES = frozenset({"embed", "lm_head"})
@@ -51,6 +52,8 @@ class Calibration(_Model):
     r_min: float
     derived_share: float
     requant_share: float
+    z_unit_null: float
+    token_geometry_guard: float
     null_model: NullModel
 
 
@@ -178,14 +181,26 @@ class _Pair:
         row Gram ("gram_c") one of the columns. Token/position rows get no row Gram (learned from data)."""
         blocks = []
         xa, xb = self.fa.array(self.ta, "direct"), self.fb.array(self.tb, "direct")
-        ra, rb = _intersect(self.fa.array(self.ta, "rows"), self.fb.array(self.tb, "rows"))
-        ca, cb = _intersect(self.fa.array(self.ta, "cols"), self.fb.array(self.tb, "cols"))
+        ra, rb = self._gram_axis("rows", "gram_c")
+        ca, cb = self._gram_axis("cols", "gram_r")
         if len(ca) >= 8 and xa.shape[0] >= 8 and xb.shape[0] >= 8:
             blocks.append(("gram_r", _block_gram(xa, ca, 1), _block_gram(xb, cb, 1)))
         if (self.tb.role not in SHARED_AXIS_ROLES and len(ra) >= 8
                 and xa.shape[1] >= 8 and xb.shape[1] >= 8):
             blocks.append(("gram_c", _block_gram(xa, ra, 0), _block_gram(xb, rb, 0)))
         return blocks
+
+    def _gram_axis(self, axis: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Common indices of one axis of the two direct blocks; a block sketched whole keeps GRAM_SIZE of
+        them (hash-chosen as a stored Gram's, by the reference's length): a Gram over all 192 rows costs
+        16x the comparisons and adds nothing a 48-index one lacks."""
+        ids = self.fa.array(self.ta, axis)
+        ia, ib = _intersect(ids, self.fb.array(self.tb, axis))
+        if len(ia) <= 2 * GRAM_SIZE:
+            return ia, ib
+        length = oriented(self.ta)[0 if axis == "rows" else 1]
+        keep = np.isin(ids[ia], pick_gram(self.ta.role, kind, length, GRAM_SIZE))
+        return ia[keep], ib[keep]
 
     def stats(self) -> list[tuple[str, float, float, int]]:
         """(statistic, r, z, n) for every sketch both tensors have."""
@@ -194,12 +209,16 @@ class _Pair:
             blocks = self.direct_blocks(kind_a, kind_b)
             if blocks is None or blocks[0].size < 16:
                 continue
+            if self.tb.role in SHARED_AXIS_ROLES:
+                blocks = tuple(strip_frequency(x) for x in blocks)
             r = pearson(*blocks)
             if r is not None:
                 label = "direct" if kind_a == kind_b else "direct_alt"
                 out.append((label, r, fisher_z(r, blocks[0].size), blocks[0].size))
-        if (self.fa.sample or self.fb.sample) and "direct" in self.ta.sketch and "direct" in self.tb.sketch:
-            # sampled: Grams estimated from the sampled rows (the stored ones, if any, are not comparable)
+        stored = all(any(k in t.sketch for k in _GRAMS) for t in (self.ta, self.tb))
+        if (self.fa.sample or self.fb.sample or not stored) and "direct" in self.ta.sketch and "direct" in self.tb.sketch:
+            # sampled or sketched whole (no stored Grams): Grams from the direct blocks (the stored ones, if
+            # any, are not comparable with an estimate)
             for kind, xa, xb in self.block_grams():
                 r = pearson(xa, xb)
                 if r is not None:
@@ -250,6 +269,46 @@ def _cosine_gram(x: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.clip(np.diag(gram), 1e-30, None))
     gram = gram / d[:, None] / d[None, :]
     return gram[_triangle_pairs(gram.shape[0])]
+
+
+def strip_frequency(block: np.ndarray) -> np.ndarray:
+    """A token-indexed block (rows = token ids) without its mean row and its first principal component.
+
+    Models trained on the same text share how often each token occurs, and that frequency shows as one
+    direction along which every token row moves by its count (independent models: z up to 13 on it).
+    Removing each side's own top component (computed on that side alone) takes it out of both; a
+    derivative keeps every other direction, so its correlation stays."""
+    x = block.astype(np.float64)
+    x = x - x.mean(0)
+    if min(x.shape) < 3:
+        return x
+    u, sv, vt = np.linalg.svd(x, full_matrices=False)
+    return x - sv[0] * np.outer(u[:, 0], vt[0])
+
+
+def token_geometry(fa: Fingerprint, fb: Fingerprint) -> tuple[float, int] | None:
+    """(r, tokens) between the token-token cosine Grams of the two input embeddings (lm_head without one).
+
+    Rotation- and permutation-invariant in the residual basis (E·Q·Qᵀ·Eᵀ = E·Eᵀ), computed on the token
+    rows both direct sketches hold, after strip_frequency. Token geometry is partly learned from data, so
+    it only blocks a negative verdict (calibration `token_geometry_guard`), never makes a positive one."""
+    for role in ("embed", "lm_head"):
+        ta = next((t for t in fa.tensors if t.role == role and "direct" in t.sketch), None)
+        tb = next((t for t in fb.tensors if t.role == role and "direct" in t.sketch), None)
+        if ta is None or tb is None:
+            continue
+        ra, rb = _intersect(fa.array(ta, "rows"), fb.array(tb, "rows"))
+        if len(ra) < 8:
+            continue
+        grams = []
+        for x in (fa.array(ta, "direct")[ra], fb.array(tb, "direct")[rb]):
+            x = strip_frequency(x)
+            x = x / np.where((n := np.linalg.norm(x, axis=1, keepdims=True)) > 0, n, 1.0)
+            grams.append((x @ x.T)[_triangle_pairs(len(x))])
+        r = pearson(*grams)
+        if r is not None:
+            return r, len(ra)
+    return None
 
 
 def _informative(t: TensorPrint) -> bool:
@@ -317,7 +376,7 @@ def _exact_result(a, b, verdict, reason, renames, casts, matches) -> Comparison:
     transformations = []
     if renames:
         transformations.append(f"renamed {len(renames)} tensors")
-    transformations += [f"cast {c}" for c in casts]
+    transformations += [c if " grid" in c or "stored" in c else f"cast {c}" for c in casts]
     layers = sorted({t.layer for t in b.tensors if t.layer is not None})
     return Comparison(
         reference=a.source, candidate=b.source, verdict=verdict, score=1.0, confidence=1.0, reason=reason,
@@ -344,29 +403,79 @@ def _requant(values: np.ndarray, dtype: str) -> np.ndarray | None:
         return None
 
 
+#: column group an integer quantiser shares one scale over (GGUF blocks, GPTQ/AWQ groups; a per-row scale
+#: is the same on every group of its row). The direct sketch's columns are whole aligned groups of 32
+_GRID_GROUP = 32
+
+
+def integer_grid_copy(xa: np.ndarray, xb: np.ndarray, dtype: str, share: float) -> int | None:
+    """Bits of the integer grid when the float candidate block `xb` (stored as `dtype`) is the reference
+    `xa` quantised to it and dequantised (int8 / 4-bit absmax per row or per group, GGUF Q8_0 / Q4_0 /
+    Q5_0), else None.
+
+    Each aligned group of 32 candidate values must be integer multiples of one step s, within the rounding
+    of the candidate's dtype (bf16 keeps 8 bits: a 4-bit grid survives it, an int8 grid does not), and
+    round(xa / s) must give the same integers for `share` of the values. The step is read off the candidate
+    (its smallest non-zero magnitude is s, 2s, ... 8s, or its absmax is 127s, 7s, ...), then refined by
+    least squares over the row or group."""
+    if xa.shape != xb.shape or not xb.size:
+        return None
+    eps = {"F16": 2.0**-11, "BF16": 2.0**-8}.get(dtype, 2.0**-23)
+    # one scale per row, else per aligned group of 32
+    for group in [xb.shape[-1]] + ([_GRID_GROUP] if xb.shape[-1] % _GRID_GROUP == 0 else []):
+        a = xa.astype(np.float64).reshape(-1, group)
+        b = xb.astype(np.float64).reshape(-1, group)
+        mags = np.where(b != 0, np.abs(b), np.inf).min(1)
+        if not np.isfinite(mags).all():
+            return None
+        step = np.full(len(b), np.nan)
+        peak = np.abs(b).max(1)
+        # the step: the smallest magnitude over k = 1..8, or an absmax grid (int8, 4-bit, 3-bit levels)
+        for guess in [mags / k for k in range(1, 9)] + [peak / level for level in (127, 7, 8, 3, 4)]:
+            q = np.round(b / guess[:, None])
+            s = (b * q).sum(1) / np.maximum((q * q).sum(1), 1)
+            off = np.abs(b / s[:, None] - q)
+            fits = (off <= 0.05 + np.abs(q) * eps).all(1) & (np.abs(q).max(1) <= 127) & np.isnan(step)
+            step[fits] = s[fits]
+        keep = ~np.isnan(step)
+        if keep.mean() < share:
+            continue
+        qb = np.round(b[keep] / step[keep, None])
+        qa = np.round(a[keep] / step[keep, None])
+        if np.mean(qa == qb) * keep.mean() >= share and len(np.unique(qb)) >= 3:
+            return int(np.ceil(np.log2((qb.max(1) - qb.min(1)).max() + 1)))
+    return None
+
+
 def _sketch_copy_verdict(a: Fingerprint, b: Fingerprint) -> Comparison | None:
     """Copies seen through sketches: sampled fingerprints (no hashes) and re-quantised candidates."""
     cal = calibration()
-    by_place = {(t.role, t.layer, tuple(t.shape)): t for t in a.tensors if "direct" in t.sketch}
+    by_place = {(t.role, t.layer, oriented(t)): t for t in a.tensors if "direct" in t.sketch}
     matches, renames, casts = [], set(), set()
+    grids: set[int] = set()  # bit widths of integer grids the candidate was dequantised from
     exact_only = True
     for tb in b.tensors:
         if "direct" not in tb.sketch:
             continue
-        ta = by_place.get((tb.role, tb.layer, tuple(tb.shape)))
+        ta = by_place.get((tb.role, tb.layer, oriented(tb)))
         if ta is None:
             return None
-        blocks = _Pair(a, ta, b, tb).direct_blocks()
-        alt = _Pair(a, ta, b, tb).direct_blocks("direct", "direct_alt")
+        pair = _Pair(a, ta, b, tb)
+        # a GGUF side may hold q/k in llama.cpp's rotary row order: its direct_alt block is in HF order
         how = None
-        for xa, xb in filter(None, (blocks, alt)):
+        for xa, xb in filter(None, (pair.direct_blocks(), pair.direct_blocks("direct", "direct_alt"),
+                                    pair.direct_blocks("direct_alt", "direct"))):
             if xa.shape != xb.shape:
                 continue
             if np.array_equal(xa, xb):
                 how = "exact"
             elif tb.dtype in FLOAT_DTYPES and tb.dtype != ta.dtype and np.array_equal(_round_to(xa, tb.dtype), xb):
                 how = "cast"
-            elif tb.dtype not in FLOAT_DTYPES:
+            elif ((tb.dtype in FLOAT_DTYPES or tb.dtype in INT8_DTYPES)
+                  and (bits := integer_grid_copy(xa, xb, tb.dtype, cal.requant_share))):
+                how = "dequant"
+                grids.add(bits)
+            elif tb.dtype not in FLOAT_DTYPES and tb.dtype not in INT8_DTYPES:
                 rq = _requant(xa, tb.dtype)
                 if rq is not None and np.mean(rq == xb) >= cal.requant_share:
                     how = "requant"
@@ -379,22 +488,30 @@ def _sketch_copy_verdict(a: Fingerprint, b: Fingerprint) -> Comparison | None:
             renames.add((ta.name, tb.name))
         if ta.dtype != tb.dtype:
             casts.add(f"{ta.dtype}->{tb.dtype}")
+        if ta.transposed != tb.transposed:
+            casts.add("stored transposed ([in, out] <-> [out, in])")
         matches.append(TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
                                    reference_layer=ta.layer, statistic=how, r=1.0, n=int(xb.size)))
+    if grids:
+        casts.add(f"quantised to a {max(grids)}-bit integer grid and dequantised")
     if len(matches) < cal.min_derived_tensors:
         return None
     if a.sample or b.sample:
         # names come from the headers even when only rows were sampled: tensors without a sketch (1-D
         # norms, biases) are paired by place, so a shell that renames only those is still a renamed copy
         sketched = {tb.name for tb in b.tensors if "direct" in tb.sketch}
-        places = {(t.role, t.layer, tuple(t.shape)): t for t in a.tensors}
+        places = {(t.role, t.layer, oriented(t)): t for t in a.tensors}
         for tb in b.tensors:
-            ta = places.get((tb.role, tb.layer, tuple(tb.shape)))
+            ta = places.get((tb.role, tb.layer, oriented(tb)))
             if tb.name not in sketched and ta is not None and ta.name != tb.name:
                 renames.add((ta.name, tb.name))
     if exact_only and not casts:
         verdict = "renamed-copy" if renames else "identical"
         reason = f"the sampled values of all {len(matches)} sketched tensors are equal"
+    elif grids:
+        verdict = "recast-copy"
+        reason = (f"the sketched values of all {len(matches)} tensors equal the reference rounded to the integer "
+                  f"grid they lie on (a quantise-dequantise copy, up to {max(grids)} bits)")
     else:
         verdict = "recast-copy"
         reason = (f"the sampled values of all {len(matches)} sketched tensors equal the reference after casting "
@@ -415,18 +532,43 @@ def compare(a: Fingerprint, b: Fingerprint) -> Comparison:
     return _copy_verdict(a, b) or _sketch_copy_verdict(a, b) or _similarity_verdict(a, b)
 
 
-def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
-    cal = calibration()
+def oriented(t: TensorPrint) -> tuple[int, ...]:
+    """The tensor's [out, in] shape (its sketches are in that orientation)."""
+    return tuple(t.shape[::-1]) if t.transposed else tuple(t.shape)
+
+
+def _shape_class(t: TensorPrint) -> str:
+    return "shape:{}x{}".format(*sorted(t.shape, reverse=True)) if len(t.shape) == 2 else t.role
+
+
+def _reference_pools(a: Fingerprint):
+    """Reference tensors a candidate tensor may come from: those of its role, and for a tensor whose role
+    was only guessed from its shape (`shape:RxC`) every matrix of that shape, in either direction."""
     by_role: dict[str, list[TensorPrint]] = defaultdict(list)
+    by_class: dict[str, list[TensorPrint]] = defaultdict(list)
     for t in a.tensors:
         if t.sketch:
             by_role[t.role].append(t)
+            by_class[_shape_class(t)].append(t)
+
+    def pool(tb: TensorPrint) -> list[TensorPrint]:
+        if tb.role.startswith("shape:"):
+            return by_class.get(tb.role, [])
+        return by_role.get(tb.role, []) + [t for t in by_class.get(_shape_class(tb), []) if t.role.startswith("shape:")]
+
+    return pool
+
+
+def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
+    cal = calibration()
+    pool = _reference_pools(a)
     matches: list[TensorMatch] = []
     # per (candidate layer, reference layer): z sums and counts over roles, for the layer map
     layer_z: dict[tuple[int, int], list[float]] = defaultdict(list)
     layer_r: dict[tuple[int, int], list[float]] = defaultdict(list)
     permuted: set[str] = set()
-    scales: list[float] = []
+    pruned: dict[str, tuple[list[int], list[int]]] = {}  # role -> (reference shape, candidate shape)
+    scales: list[tuple[int | None, float]] = []  # (candidate layer, std ratio) of direct matches
     # values compared, for the power of a negative verdict: per candidate tensor its largest clean statistic
     # (not the one that happens to hold the maximum z, which under independence is chance)
     values = 0
@@ -436,7 +578,8 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
         best: tuple[float, TensorMatch] | None = None
         clean_z: float | None = None
         clean_n = 0
-        for ta in by_role.get(tb.role, ()):
+        sources = pool(tb)
+        for ta in sources:
             pair = _Pair(a, ta, b, tb)
             stats = pair.stats()
             if not stats:
@@ -463,17 +606,20 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
             values += clean_n or best[1].n
             m = best[1]
             if m.z >= cal.z_derived:
+                source = next(t for t in sources if t.name == m.reference)
+                if oriented(source) != oriented(tb) and tb.role not in _VOCAB_ROLES:
+                    pruned.setdefault(tb.role, (list(oriented(source)), list(oriented(tb))))
                 if m.statistic.endswith("(permuted)"):
                     permuted.add(m.role)
                 elif m.statistic.endswith("(residual permuted)"):
                     permuted.add("residual")
                 elif m.statistic.startswith("direct"):
-                    ta = next(t for t in by_role[tb.role] if t.name == m.reference)
+                    ta = source
                     xa, xb = _Pair(a, ta, b, tb).direct_blocks()
                     sa, sb = float(np.std(xa)), float(np.std(xb))
                     if sa > 0:
-                        scales.append(sb / sa)
-    return _decide(a, b, matches, values, layer_z, layer_r, permuted, scales, cal)
+                        scales.append((tb.layer, sb / sa))
+    return _decide(a, b, matches, values, layer_z, layer_r, permuted, pruned, scales, cal)
 
 
 def _layer_map(layer_z, layer_r, cal: Calibration):
@@ -492,19 +638,24 @@ def _layer_map(layer_z, layer_r, cal: Calibration):
     return mapping, similarity
 
 
-def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Calibration) -> Comparison:
+def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, cal: Calibration) -> Comparison:
     compared = len(matches)
     inherited = [m for m in matches if m.z is not None and m.z >= cal.z_derived]
     max_z = max((m.z for m in matches), default=None)
     score = round(float(median([m.r for m in matches])), 6) if matches else 0.0
     mapping, similarity = _layer_map(layer_z, layer_r, cal)
     ref_layers = sorted({t.layer for t in a.tensors if t.layer is not None and t.sketch})
+    cand_layers = sorted({t.layer for t in b.tensors if t.layer is not None and t.sketch})
     sources = defaultdict(list)
     for i, j in mapping.items():
         if j is not None:
             sources[j].append(i)
-    duplicated = {j: sorted(v) for j, v in sorted(sources.items()) if len(v) > 1}
-    dropped = [j for j in ref_layers if j not in sources] if sources else []
+    # structural claims only where the layer counts show them: a reference layer nobody maps to in a model
+    # of the same depth is a weak layer, not a dropped one
+    duplicated = ({j: sorted(v) for j, v in sorted(sources.items()) if len(v) > 1}
+                  if len(cand_layers) > len(ref_layers) else {})
+    dropped = ([j for j in ref_layers if j not in sources] if sources and len(cand_layers) < len(ref_layers)
+               else [])
     vocab_added = _vocab_delta(a, b)
     transformations: list[str] = []
     result = dict(
@@ -512,7 +663,11 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Cal
         compared_tensors=compared, matched_tensors=len(inherited), elements_compared=n_total,
         max_z=None if max_z is None else round(max_z, 3), tensors=matches, score=score,
     )
+    other_architecture = architecture_difference(a, b)
     if not matches:
+        if other_architecture:
+            return Comparison(**result, verdict="independent", confidence=0.99,
+                              reason=f"different architectures: {other_architecture}")
         return Comparison(**result, verdict="inconclusive", confidence=0.0,
                           reason="no tensor of the candidate has a counterpart of the same role in the reference")
     null = cal.null_model
@@ -528,16 +683,18 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Cal
         order = [j for _, j in sorted(mapping.items()) if j is not None]
         if order != sorted(order):
             transformations.append("layers reordered")
-        for role in sorted(permuted):
+        for role, (was, now) in sorted(pruned.items()):
+            transformations.append(f"width pruned ({role} {'x'.join(map(str, was))} -> {'x'.join(map(str, now))})")
+        for role in sorted(permuted - set(pruned)):
             if role == "residual":
                 transformations.append("residual stream permuted or rotated")
                 continue
             kind = "attention heads" if role.startswith("attn") else "hidden units"
             transformations.append(f"{kind} permuted ({role})")
-        scale = float(median(scales)) if scales else None
-        if scale is not None and abs(scale - 1) > 0.05:
+        scale = _consistent_scale(scales)
+        if scale is not None:
             transformations.append(f"weights scaled x{scale:.3g}")
-        partial = share < cal.derived_share or bool(dropped or duplicated or vocab_added < 0)
+        partial = share < cal.derived_share or bool(dropped or duplicated or vocab_added < 0 or pruned)
         if vocab_added > 0 and share < 1:
             partial = True
         verdict = "partially-derived" if partial else "derived"
@@ -546,9 +703,9 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Cal
         reason = (f"{len(inherited)} of {compared} tensors correlate with the reference far beyond chance "
                   f"(max z {max_z:.1f}, median r {median([m.r for m in inherited]):.3f})")
         return Comparison(**result, verdict=verdict, confidence=round(confidence, 6), reason=reason,
-                          transformations=transformations, permuted=sorted(permuted),
+                          transformations=transformations, permuted=sorted(permuted - set(pruned)),
                           layers_dropped=dropped, layers_duplicated=duplicated, vocab_rows_added=vocab_added,
-                          scale=None if scale is None or abs(scale - 1) <= 0.05 else round(scale, 4))
+                          scale=None if scale is None else round(scale, 4))
     n_needed = (cal.z_derived / cal.r_min) ** 2
     # the maximum over many null tests grows with their number: Bonferroni at 1e-3 family-wise
     tests = sum(len(v) for v in layer_z.values()) + sum(1 for m in matches if m.layer is None)
@@ -558,6 +715,23 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Cal
     if max_clean < z_negative and max_z < cal.z_derived:
         # chance that an aggregate derivation as weak as r_min would have been seen
         power = 1.0 - _normal_sf(cal.r_min * math.sqrt(n_total) - cal.z_derived)
+        if other_architecture:
+            return Comparison(**result, verdict="independent", confidence=round(max(power, 0.99), 6),
+                              reason=f"different architectures: {other_architecture}; no tensor correlates "
+                                     f"(max z {max_clean:.1f} < {z_negative:.2f})")
+        # residual-basis checks before any negative verdict: a rotated stream leaves only rotation-invariant
+        # statistics (the unit-indexed Gram, the token geometry of the embeddings)
+        if max_z >= cal.z_unit_null:
+            return Comparison(**result, verdict="inconclusive", confidence=0.0,
+                              reason=f"a unit-indexed Gram correlates beyond its null (z {max_z:.1f} >= "
+                                     f"{cal.z_unit_null:g}) while nothing else does: the residual stream may be "
+                                     "rotated")
+        tokens = token_geometry(a, b)
+        if tokens is not None and tokens[0] >= cal.token_geometry_guard:
+            return Comparison(**result, verdict="inconclusive", confidence=0.0,
+                              reason=f"the embeddings' token geometry matches (r {tokens[0]:.2f} over {tokens[1]} "
+                                     "tokens, rotation-invariant) while no weight correlates at equal indices: "
+                                     "the residual stream may be rotated")
         if n_total >= n_needed:
             same = _same_geometry(a, b)
             verdict = "architecture-clone" if same else "independent"
@@ -572,6 +746,55 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, scales, cal: Cal
                              "too few or too weak for a verdict")
 
 
+def _consistent_scale(scales: list[tuple[int | None, float]]) -> float | None:
+    """The median magnitude ratio, claimed only with evidence across layers: at least two layers whose own
+    median ratio is off 1 by more than 5 % in the same direction (one odd tensor is no rescaling)."""
+    per_layer: dict[int | None, list[float]] = defaultdict(list)
+    for layer, ratio in scales:
+        per_layer[layer].append(ratio)
+    medians = [float(median(v)) for layer, v in per_layer.items() if layer is not None]
+    if len(medians) < 2:
+        return None
+    overall = float(median([r for _, r in scales]))
+    if abs(overall - 1) <= 0.05 or not all((m - 1) * (overall - 1) > 0 and abs(m - 1) > 0.05 for m in medians):
+        return None
+    return overall
+
+
+#: fused roles and the roles they hold (a fused and a split checkpoint are the same architecture)
+_FUSED = {"attn_qkv": ("attn_q", "attn_k", "attn_v"), "mlp_gate_up": ("mlp_gate", "mlp_up")}
+
+
+def architecture_difference(a: Fingerprint, b: Fingerprint) -> str | None:
+    """Why `b` cannot be a derivative of `a` by its geometry alone, or None.
+
+    Derivations keep the kinds of matrices (a gated MLP stays gated, learned positions stay) and, when they
+    prune, keep at least one axis of each role. So: different sets of matrix roles (fused and split count
+    alike; a tied head and unnamed tensors are ignored), or no common role sharing an axis length."""
+
+    def roles(fp: Fingerprint) -> dict[str, set[tuple[int, ...]]]:
+        out: dict[str, set[tuple[int, ...]]] = defaultdict(set)
+        for t in fp.tensors:
+            if len(t.shape) != 2 or t.role.startswith(("unmapped:", "shape:")) or "." in t.role or t.role == "lm_head":
+                continue
+            for role in _FUSED.get(t.role, (t.role,)):
+                out[role].add(oriented(t))
+        return out
+
+    ra, rb = roles(a), roles(b)
+    if not ra or not rb:
+        return None
+    if set(ra) != set(rb):
+        only_a, only_b = sorted(set(ra) - set(rb)), sorted(set(rb) - set(ra))
+        parts = [f"only the reference has {', '.join(only_a)}" if only_a else "",
+                 f"only the candidate has {', '.join(only_b)}" if only_b else ""]
+        return "; ".join(p for p in parts if p)
+    shared_axis = any(sa[k] == sb[k] for role in ra for sa in ra[role] for sb in rb[role] for k in (0, 1))
+    if not shared_axis:
+        return "no matrix of a common role shares a dimension (beyond what pruning changes)"
+    return None
+
+
 def _vocab_delta(a: Fingerprint, b: Fingerprint) -> int:
     rows = lambda fp: {t.role: t.shape[0] for t in fp.tensors if t.role in _VOCAB_ROLES and len(t.shape) == 2}  # noqa: E731
     ra, rb = rows(a), rows(b)
@@ -581,7 +804,7 @@ def _vocab_delta(a: Fingerprint, b: Fingerprint) -> int:
 
 def geometry(fp: Fingerprint) -> list[tuple[str, int | None, tuple[int, ...]]]:
     """Name- and dtype-free geometry: the sorted (role, layer, shape) of every tensor."""
-    return sorted((t.role, t.layer, tuple(t.shape)) for t in fp.tensors)
+    return sorted((t.role, t.layer, oriented(t)) for t in fp.tensors)
 
 
 def _same_geometry(a: Fingerprint, b: Fingerprint) -> bool:

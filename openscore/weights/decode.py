@@ -45,10 +45,16 @@ def is_readable(dtype: str | None) -> bool:
     return qtype is not None and dtype not in ("I8", "I16", "I32", "I64")
 
 
+#: 8-bit integer dtypes that stand for floats through a scale and zero point (records.Dequant)
+INT8_DTYPES = {"I8": np.int8, "U8": np.uint8}
+
+
 def row_bytes(dtype: str, cols: int) -> int:
     """Bytes one row of `cols` elements takes; GGUF rows are whole quantisation blocks."""
     if dtype in FLOAT_DTYPES:
         return cols * FLOAT_DTYPES[dtype].itemsize
+    if dtype in INT8_DTYPES:
+        return cols
     from gguf import GGML_QUANT_SIZES
 
     qtype = _gguf_qtype(dtype)
@@ -69,11 +75,21 @@ def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0], math.prod(shape[1:])
 
 
-def decode_rows(buf, dtype: str, rows: int, cols: int, device: str) -> torch.Tensor:
-    """`rows` x `cols` float32 values from `buf` (bytes-like holding exactly those rows)."""
+def decode_rows(buf, dtype: str, rows: int, cols: int, device: str, dequant=None, first_row: int = 0) -> torch.Tensor:
+    """`rows` x `cols` float32 values from `buf` (bytes-like holding exactly those rows, the first being row
+    `first_row` of the tensor); an 8-bit integer tensor with a `dequant` (records.Dequant) reads as
+    (q - zero_point) * scale."""
     expected = rows * row_bytes(dtype, cols)
     if len(buf) != expected:
         raise InvalidCheckpoint(f"tensor data is {len(buf)} bytes, {dtype} [{rows}, {cols}] needs {expected}")
+    if dtype in INT8_DTYPES and dequant is not None:
+        q = np.frombuffer(buf, dtype=INT8_DTYPES[dtype]).reshape(rows, cols).astype(np.float32)
+        zero = np.asarray(dequant.zero_point, dtype=np.float32)
+        scale = np.asarray(dequant.scale, dtype=np.float32)
+        if scale.size > 1 and dequant.axis == 0:  # one scale per row: those of the rows held here
+            scale = scale[first_row : first_row + rows, None]
+            zero = zero[first_row : first_row + rows, None] if zero.size > 1 else zero
+        return torch.from_numpy((q - zero) * scale).to(device)
     if dtype in FLOAT_DTYPES:
         if expected == 0:
             return torch.zeros((rows, cols), dtype=torch.float32, device=device)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import mmap
 import os
 import warnings
@@ -36,14 +37,16 @@ from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.sources.base import Source
 from openscore.weights import sampling
-from openscore.weights.decode import FLOAT_DTYPES, decode_rows, is_readable, matrix_shape, row_bytes
+from openscore.weights.decode import FLOAT_DTYPES, INT8_DTYPES, decode_rows, is_readable, matrix_shape, row_bytes
 
 #: 2: per-tensor hashes are BLAKE3 (version 1 used sha256); the field `content` replaces `sha256`
 #: 3: the bf16 / fp16 grid hashes cover every CAST_ROW_STRIDE-th row (all of a small tensor), not all rows
 #: 4: per-tensor hashes are XXH3-128 (BLAKE3 alone took more CPU than a page-cache read: docs/provenance.md)
 #: 5: a column Gram over residual dimensions takes its 48 indices as six aligned runs of 8 (one strided copy)
 #: 6: the grid hashes cover every 32nd row, not every 8th (rounding was a third of a 7B-shaped BF16 pass)
-FINGERPRINT_VERSION = 6
+#: 7: matrices sketched in [out, in] orientation whatever the storage (Conv1D, a runtime's re-save: `transposed`);
+#:    a matrix of at most SKETCH_ALL_BELOW values is sketched whole; unnamed tensors get a role from their shape
+FINGERPRINT_VERSION = 7
 #: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
 #: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
@@ -61,6 +64,11 @@ SKETCH_ROWS = 32
 #: full fingerprint's rows); compare() estimates both Grams from these whole rows (docs/provenance.md)
 SAMPLE_ROWS = 16
 SKETCH_COLS = 128
+#: matrices of at most this many values (64 KB of F32) have all their rows and columns in the direct sketch (full and
+#: sampled): a 1 MB checkpoint then compares every value it has instead of a few thousand (power certificate)
+SKETCH_ALL_BELOW = 1 << 14
+#: the same when sampling by ranged reads (4 KB of F32): a sampled fingerprint stays a sample on small models
+SAMPLE_ALL_BELOW = 1 << 10
 #: residual-side indices of each Gram sketch (GRAM_SIZE * (GRAM_SIZE - 1) / 2 entries)
 GRAM_SIZE = 48
 #: roles whose first axis is shared by construction (token ids, positions), not an arbitrary learned basis
@@ -101,6 +109,7 @@ class TensorPrint(_Model):
     constant: bool = False  # every value equal (e.g. a norm of ones): carries no lineage
     sketch: list[str] = Field(default_factory=list)  # which arrays exist: direct, direct_alt, gram_r, gram_c
     residual_gram: str | None = None  # which Gram is indexed by residual dimensions (clean null)
+    transposed: bool = False  # stored [in, out]: sketched in [out, in] orientation
 
 
 class Fingerprint(_Model):
@@ -150,7 +159,8 @@ class Fingerprint(_Model):
             raise InvalidCheckpoint(f"{label}: not an openscore fingerprint file ({exc})") from None
         if doc.get("version") != FINGERPRINT_VERSION or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
             old = {1: " (sha256 tensor hashes)", 2: " (BLAKE3 tensor hashes)", 3: " (BLAKE3 tensor hashes)",
-                   4: " (residual column Gram over single columns)", 5: " (grid hashes over every 8th row)"}.get(
+                   4: " (residual column Gram over single columns)", 5: " (grid hashes over every 8th row)",
+                   6: " (matrices sketched in storage orientation)"}.get(
                 doc.get("version"), ""
             )
             raise InvalidCheckpoint(
@@ -194,15 +204,16 @@ class _Placed:
     transposed: bool = False  # stored [in, out] (GPT-2 Conv1D)
 
 
-def residual_gram(role: str, transposed: bool) -> str | None:
-    """The Gram sketch indexed by residual-stream dimensions ("gram_r": columns, "gram_c": rows).
+def residual_gram(role: str) -> str | None:
+    """The Gram sketch indexed by residual-stream dimensions ("gram_r": columns, "gram_c": rows) of a matrix
+    sketched in [out, in] orientation.
 
     Summing over the unit axis makes it invariant to permuting and rescaling MLP units and heads; its
-    null is clean (independent tiny models: max z 3.5). None for tensors of unknown role."""
-    if role.startswith("unmapped:"):
+    null is clean (independent tiny models: max z 3.5). None for tensors of unknown role (name or shape
+    class only: which axis is residual is unknown)."""
+    if role.startswith(("unmapped:", "shape:")):
         return None
-    rows_are_residual = (role in RESIDUAL_ROWS_ROLES) != transposed
-    return "gram_c" if rows_are_residual else "gram_r"
+    return "gram_c" if role in RESIDUAL_ROWS_ROLES else "gram_r"
 
 
 def gram_kinds(role: str) -> tuple[str, ...]:
@@ -216,20 +227,100 @@ def gram_kinds(role: str) -> tuple[str, ...]:
 
 
 def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
-    """Each weight tensor with its canonical role and layer; unmapped tensors keep their name as role."""
+    """Each weight tensor with its canonical role, layer and storage orientation.
+
+    Orientation: the naming scheme's (GPT-2 Conv1D), else the config's: a matrix whose shape is the
+    transpose of its role's [out, in] shape is stored transposed, and when every non-square matrix of the
+    checkpoint is, the square ones are too (a runtime's re-save transposes all). Tensors no name map knows
+    get a role from their shape (unmapped_role)."""
     roles: dict[str, tuple[str, int | None]] = {}
     for item in getattr(layout, "tensors", None) or ():
         roles[item.name] = (item.role or item.name, item.layer)
-    transposed = _transposed_roles(layout)
+    by_scheme = _transposed_roles(layout)
+    expected = _expected_shapes(layout)
     skipped = {getattr(a, "name", a) for a in (getattr(layout, "artefacts", None) or ())}
-    placed = []
+    found = []
     for rec in headers.tensors:
         if rec.name in skipped or rec.start is None or rec.end is None or rec.shape is None or rec.dtype is None:
             continue
-        role, layer = roles.get(rec.name, (f"unmapped:{rec.name}", None))
-        placed.append(_Placed(rec, role, layer, role in transposed))
+        role, layer = roles.get(rec.name) or unmapped_role(rec.name, list(rec.shape), expected)
+        found.append((rec, role, layer))
+    flips = [_flipped(list(rec.shape), expected.get(role)) for rec, role, _ in found
+             if role not in by_scheme and role not in SHARED_AXIS_ROLES]
+    decided = [f for f in flips if f is not None]
+    all_flipped = bool(decided) and all(decided)
+    placed = []
+    for rec, role, layer in found:
+        if role in by_scheme or rec.transposed:
+            transposed = True
+        elif len(rec.shape) != 2 or role in SHARED_AXIS_ROLES:
+            transposed = False
+        else:
+            flip = _flipped(list(rec.shape), expected.get(role))
+            transposed = flip if flip is not None else all_flipped
+        placed.append(_Placed(rec, role, layer, transposed))
     placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
     return placed
+
+
+def _flipped(shape: list[int], want: list[int] | None) -> bool | None:
+    """True when a non-square `shape` is the transpose of the expected [out, in] shape, False when it is that
+    shape, None when it cannot tell (square, unknown, or neither)."""
+    if want is None or len(shape) != 2 or len(want) != 2 or want[0] == want[1]:
+        return None
+    if shape == want:
+        return False
+    return True if shape == want[::-1] else None
+
+
+def _expected_shapes(layout) -> dict[str, list[int]]:
+    """[out, in] shape of every 2-D role the layout's config determines."""
+    config = getattr(layout, "config", None)
+    if config is None:
+        return {}
+    from openscore.layout.build import expected_shape
+    from openscore.layout.roles import load_role_map
+
+    rm = load_role_map()
+    symbols = config.symbols()
+    out = {}
+    # roles of other architectures whose shape the config happens to determine (experts of a dense model,
+    # BERT's pooler, fused projections) would make every guess ambiguous: only the family's own roles
+    family = rm.families.get(getattr(layout, "family", None) or "")
+    own = set()
+    for scheme in (family.schemes if family is not None else ()):
+        found = rm.schemes.get(scheme)
+        own |= set(found.role_order) if found is not None else set()
+    for role in rm.roles:
+        if own and role not in own:
+            continue
+        shape = expected_shape(rm, role, symbols)
+        if shape is not None and len(shape) == 2:
+            out[role] = shape
+    return out
+
+
+#: the first number in a tensor name: its block index when the name map does not know the name
+_FIRST_NUMBER = re.compile(r"(?<![A-Za-z])(\d+)(?![A-Za-z])")
+
+
+def unmapped_role(name: str, shape: list[int], expected: dict[str, list[int]]) -> tuple[str, int | None]:
+    """(role, layer) of a tensor no name map knows, from its shape and the config.
+
+    The role whose [out, in] shape it has, when exactly one role of the config has it (else the one whose
+    transposed shape it has, when exactly one); else `shape:RxC` (the sorted dimensions), which compare() pairs with every reference matrix of that
+    shape. Vectors and tensors of no known shape stay `unmapped:NAME` (they never decide a verdict)."""
+    match = _FIRST_NUMBER.search(name)
+    layer = int(match.group(1)) if match else None
+    if len(shape) != 2:
+        return f"unmapped:{name}", None
+    roles = [role for role in expected if role not in ("lm_head", "attn_qkv", "mlp_gate_up")]
+    as_stored = sorted(role for role in roles if shape == expected[role])
+    reversed_ = sorted(role for role in roles if shape == expected[role][::-1])
+    fits = as_stored if as_stored else reversed_  # storage in [out, in] order is the default
+    if len(fits) == 1:
+        return fits[0], (None if fits[0] in SHARED_AXIS_ROLES else layer)
+    return "shape:{}x{}".format(*sorted(shape, reverse=True)), layer
 
 
 def _transposed_roles(layout) -> frozenset[str]:
@@ -396,11 +487,18 @@ class _Reader:
             self._mm.madvise(mmap.MADV_DONTNEED, lo, min(self._size, start + length) - lo)
 
 
+def _sketch_ids(role: str, rows: int, cols: int, keep_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the direct sketch: every one of a small matrix (SKETCH_ALL_BELOW, or
+    SAMPLE_ALL_BELOW when sampling)."""
+    if rows * cols <= (SAMPLE_ALL_BELOW if keep_rows == SAMPLE_ROWS else SKETCH_ALL_BELOW):
+        return sampling.pick_rows(role, rows, rows), sampling.pick_cols(role, cols, cols)
+    return sampling.pick_rows(role, rows, keep_rows), sampling.pick_cols(role, cols, SKETCH_COLS)
+
+
 def _sketch_direct(
     fetch_rows: Callable[[np.ndarray], torch.Tensor], role: str, rows: int, cols: int, keep_rows: int = SKETCH_ROWS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    row_ids = sampling.pick_rows(role, rows, keep_rows)
-    col_ids = sampling.pick_cols(role, cols, SKETCH_COLS)
+    row_ids, col_ids = _sketch_ids(role, rows, cols, keep_rows)
     got = fetch_rows(row_ids)
     block = got.index_select(1, _index(col_ids, got.device))
     return row_ids, col_ids, block.float().cpu().numpy()
@@ -505,10 +603,15 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     return fp
 
 
+def _readable(rec: TensorRecord) -> bool:
+    """Values can be decoded: floats, GGUF quantised types, 8-bit integers with a scale (ONNX)."""
+    return is_readable(rec.dtype) or (rec.dequant is not None and rec.dtype in INT8_DTYPES)
+
+
 def _check_size(item: _Placed) -> None:
     rec = item.record
     rows, cols = matrix_shape(tuple(rec.shape))
-    if is_readable(rec.dtype) and rows * row_bytes(rec.dtype, cols) != rec.end - rec.start:
+    if _readable(rec) and rows * row_bytes(rec.dtype, cols) != rec.end - rec.start:
         raise InvalidCheckpoint(
             f"{rec.file}: {rec.name}: {rec.end - rec.start} bytes do not hold {rec.dtype} {list(rec.shape)}"
         )
@@ -517,7 +620,8 @@ def _check_size(item: _Placed) -> None:
 def _new_print(item: _Placed, key: str) -> TensorPrint:
     rec = item.record
     return TensorPrint(
-        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(rec.shape), dtype=rec.dtype
+        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(rec.shape), dtype=rec.dtype,
+        transposed=item.transposed and len(rec.shape) == 2,
     )
 
 
@@ -534,17 +638,18 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
         tp.content, tp.bf16, tp.fp16 = _scan(data, values)
     else:
         tp.content = xxh3_128(data).hexdigest()
-        if not is_readable(rec.dtype):
+        if not _readable(rec):
             return tp, arrays
-        values = decode_rows(data, rec.dtype, rows, cols, device)
+        values = decode_rows(data, rec.dtype, rows, cols, device, rec.dequant)
     if not values.numel():  # a zero-element tensor: hashed as no bytes, no values to sketch (no signal)
         tp.constant = True
         return tp, arrays
     if len(shape) < 2:
-        lo, hi = torch.aminmax(values)
+        lo, hi = torch.aminmax(values.float() if values.element_size() == 1 else values)  # no fp8 aminmax
         tp.constant = bool(lo == hi)
         return tp, arrays
-    _sketch_matrix(tp, arrays, values.reshape(rows, cols), item, heads)
+    matrix = values.reshape(rows, cols)
+    _sketch_matrix(tp, arrays, matrix.T.contiguous() if item.transposed else matrix, item, heads)
     return tp, arrays
 
 
@@ -568,7 +673,7 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         return matrix.index_select(0, _index(ids, matrix.device))
 
     _add_direct(tp, arrays, fetch, item.role, rows, cols, heads)
-    tp.residual_gram = residual_gram(item.role, item.transposed)
+    tp.residual_gram = residual_gram(item.role)
     block = arrays[f"{key}.direct"]
     # a constant matrix (or one whose sampled block is) carries no lineage: no sketch to match on
     tp.constant = bool(block.size and block.min() == block.max())
@@ -576,6 +681,8 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         arrays.clear()
         tp.sketch = []
         return
+    if block.size == rows * cols:
+        return  # sketched whole: compare() takes both Grams from the block itself, exactly
     for kind in gram_kinds(item.role):
         run = _gram_run(kind, tp.residual_gram)
         ids = _gram_ids(item.role, kind, cols if kind == "gram_r" else rows, run)
@@ -596,19 +703,33 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
     rows, cols = matrix_shape(shape)
     tp = _new_print(item, key)
     arrays: dict[str, np.ndarray] = {}
-    if not is_readable(rec.dtype) or len(shape) < 2 or not rows * cols:
+    if not _readable(rec) or len(shape) < 2 or not rows * cols:
         return tp, arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
-    stride = row_bytes(rec.dtype, cols)
+    width = cols  # of a stored row
+    stride = row_bytes(rec.dtype, width)
 
-    def fetch(ids: np.ndarray) -> torch.Tensor:
+    def stored_rows(ids: np.ndarray) -> torch.Tensor:
         out = []
         for run in _runs(ids):
             buf = reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride)
-            out.append(decode_rows(buf, rec.dtype, len(run), cols, device))
+            out.append(decode_rows(buf, rec.dtype, len(run), width, device, rec.dequant, int(run[0])))
         return torch.cat(out)
 
+    fetch = stored_rows
+    if tp.transposed:
+        # canonical rows are stored columns: read the stored rows the sketch's columns need (whole blocks of
+        # 32), and place them at those columns of the canonical rows asked for
+        rows, cols = cols, rows
+        col_ids = _sketch_ids(item.role, rows, cols, SAMPLE_ROWS)[1]
+        block = stored_rows(col_ids)  # [len(col_ids), canonical rows]
+
+        def fetch(ids: np.ndarray) -> torch.Tensor:
+            out = torch.zeros((len(ids), cols), dtype=block.dtype, device=block.device)
+            out[:, _index(col_ids, block.device)] = block.index_select(1, _index(ids, block.device)).T
+            return out
+
     _add_direct(tp, arrays, fetch, item.role, rows, cols, heads, SAMPLE_ROWS)
-    tp.residual_gram = residual_gram(item.role, item.transposed)
+    tp.residual_gram = residual_gram(item.role)
     return tp, arrays
 
 
@@ -623,8 +744,8 @@ def _add_direct(
     tp: TensorPrint, arrays: dict, fetch, role: str, rows: int, cols: int, heads: dict, keep_rows: int = SKETCH_ROWS
 ) -> None:
     row_ids, col_ids, block = _sketch_direct(fetch, role, rows, cols, keep_rows)
-    arrays[f"{tp.key}.rows"] = row_ids
-    arrays[f"{tp.key}.cols"] = col_ids
+    arrays[f"{tp.key}.rows"] = row_ids.astype(np.int32)
+    arrays[f"{tp.key}.cols"] = col_ids.astype(np.int32)
     arrays[f"{tp.key}.direct"] = block
     tp.sketch.append("direct")
     n_head = heads.get(role)

@@ -48,7 +48,7 @@ class ZooCase:
     transforms: tuple[str, ...] = ()  # evidence words expected (renamed, vocab rows added, permutation)
     layer_map: tuple[int, ...] | None = None  # base layer of each layer, for pruned / up-scaled cases
     roots: tuple[str, ...] = ()  # every base this case has weights from (two for a cross-base merge)
-    weight_format: str = "safetensors"  # safetensors | gguf | adapter
+    weight_format: str = "safetensors"  # safetensors | gguf | adapter | onnx
     declared_base: str | None = None  # repo id the card names as base_model, None when silent
 
     @property
@@ -341,6 +341,34 @@ class _Builder:
     def _add_noise(self, spec: CaseSpec):
         state = derive.add_noise(self.state(spec.from_), spec.args["fraction"], spec.args["seed"])
         return self.model_files(spec, state), state
+
+    def _rotate_residual(self, spec: CaseSpec):
+        g = self.cat.families[spec.family]
+        state = derive.rotate_residual(self.state(spec.from_), spec.args["seed"], g.heads, g.kv_heads)
+        return self.model_files(spec, state), state
+
+    def _prune_width(self, spec: CaseSpec):
+        state = derive.prune_width(self.state(spec.from_), spec.args["keep"])
+        state = self._trained(spec, state)
+        return self.model_files(spec, state), state
+
+    def _quant_dequant(self, spec: CaseSpec):
+        a = spec.args
+        state = derive.quant_dequant(self.state(spec.from_), a["bits"], a.get("group"))
+        return self.model_files(spec, state, getattr(torch, a.get("dtype", "float16"))), None
+
+    def _gguf_dequant(self, spec: CaseSpec):
+        """A bf16 checkpoint dequantised from the GGUF case `from`: the same values llama.cpp's file holds."""
+        gguf_spec = self.cat.get(spec.from_)
+        qtype = gguf.GGMLQuantizationType[gguf_spec.args["qtype"]]
+        state = {k: (torch.from_numpy(gguf.quants.dequantize(gguf.quants.quantize(v.numpy(), qtype), qtype))
+                     if v.dim() == 2 else v.clone()) for k, v in self.state(gguf_spec.from_).items()}
+        return self.model_files(spec, state, torch.bfloat16), None
+
+    def _transpose(self, spec: CaseSpec):
+        state = self.state(spec.from_)
+        config = model_from_state(spec.family, self.geometry(spec, state), state).config()
+        return self.model_files(spec, derive.transpose_matrices(state), config=config), None
 
     def _permute_heads(self, spec: CaseSpec):
         g = self.cat.families[spec.family]

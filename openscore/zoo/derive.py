@@ -270,3 +270,63 @@ def add_noise(state: State, fraction: float, seed: int) -> State:
     gen = torch.Generator().manual_seed(seed)
     return {k: v + fraction * v.std() * torch.randn(v.shape, generator=gen) if v.numel() > 1 else v.clone()
             for k, v in state.items()}
+
+
+def rotate_residual(state: State, seed: int, heads: int, kv_heads: int) -> State:
+    """LLaMA: QuaRot/SliceGPT-style rotation of the residual stream by a random orthogonal matrix, then
+    MLP units and attention heads permuted: the case where no weight keeps a row or column basis.
+
+    RMSNorm commutes with a rotation only at unit gain, so the gains are folded first (fold_norms). The
+    function is unchanged (up to float rounding): x·Q·Qᵀ = x."""
+    gen = torch.Generator().manual_seed(seed)
+    folded = fold_norms(state)
+    hidden = folded["model.embed_tokens.weight"].shape[1]
+    q, r = torch.linalg.qr(torch.randn(hidden, hidden, generator=gen, dtype=torch.float64))
+    q = (q * torch.sign(torch.diagonal(r))[None, :]).float()  # Haar-distributed
+    out = dict(folded)
+    for name in ("model.embed_tokens.weight", "lm_head.weight"):
+        out[name] = folded[name] @ q
+    for i in _llama_layers(folded):
+        p = f"model.layers.{i}."
+        for name in _READS_RESIDUAL:
+            out[p + name + ".weight"] = folded[p + name + ".weight"] @ q
+        for name in _WRITES_RESIDUAL:
+            out[p + name + ".weight"] = q.T @ folded[p + name + ".weight"]
+    out = permute_mlp("llama", out, seed + 1)
+    return permute_heads("llama", out, seed + 2, heads, kv_heads)
+
+
+def prune_width(state: State, keep: int) -> State:
+    """LLaMA: Minitron-style width pruning: each block keeps the `keep` MLP units of largest weight norm,
+    in their original order (what a pruner's index_select leaves)."""
+    out = dict(state)
+    for i in _llama_layers(state):
+        p = f"model.layers.{i}.mlp."
+        norms = state[p + "up_proj.weight"].norm(dim=1) * state[p + "down_proj.weight"].norm(dim=0)
+        kept = torch.sort(torch.argsort(norms, descending=True)[:keep]).values
+        for name in ("gate_proj", "up_proj"):
+            out[p + name + ".weight"] = _permute(state[p + name + ".weight"], kept, 0)
+        out[p + "down_proj.weight"] = _permute(state[p + "down_proj.weight"], kept, 1)
+    return out
+
+
+def quant_dequant(state: State, bits: int, group: int | None) -> State:
+    """Integer quantise-dequantise of every matrix (bitsandbytes / GPTQ-RTN style round to nearest):
+    symmetric absmax scales per row (`group` None) or per group of `group` columns. Vectors stay."""
+    levels = 2 ** (bits - 1) - 1
+    out = {}
+    for name, w in state.items():
+        if w.dim() != 2:
+            out[name] = w.clone()
+            continue
+        g = w.reshape(w.shape[0], -1, group) if group else w[:, None, :]
+        scale = g.abs().amax(-1, keepdim=True).clamp_min(1e-12) / levels
+        out[name] = (torch.round(g / scale).clamp(-levels, levels) * scale).reshape(w.shape).contiguous()
+    return out
+
+
+def transpose_matrices(state: State) -> State:
+    """Every linear weight stored [in, out] (a runtime's re-save, nanoGPT / Conv1D style); embeddings
+    and the head keep their [vocab, hidden] rows."""
+    keep = {"model.embed_tokens.weight", "lm_head.weight"}
+    return {k: (v.T.contiguous() if v.dim() == 2 and k not in keep else v.clone()) for k, v in state.items()}

@@ -340,7 +340,9 @@ def geometry_of(family: str, state: dict[str, torch.Tensor], base: Geometry) -> 
     layers = 1 + max(int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix))
     embed = {"llama": "model.embed_tokens.weight", "gpt2": "transformer.wte.weight", "neox": "gpt_neox.embed_in.weight"}
     vocab = state[embed[family]].shape[0]
-    return Geometry(base.hidden, layers, base.heads, base.kv_heads, base.ffn, vocab, base.context)
+    up = f"{prefix}0.mlp.up_proj.weight"  # LLaMA after width pruning
+    ffn = state[up].shape[0] if family == "llama" and up in state else base.ffn
+    return Geometry(base.hidden, layers, base.heads, base.kv_heads, ffn, vocab, base.context)
 
 
 def perplexity_bits(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> float:

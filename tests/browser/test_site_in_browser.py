@@ -9,17 +9,9 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from openscore.site import build_site
-from test_site_reports import HOSTILE, write_fixture_reports
+from test_site_reports import HOSTILE
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory, serve) -> str:
-    root = tmp_path_factory.mktemp("browser-site")
-    build_site(write_fixture_reports(root / "reports"), root / "site")
-    return serve(root / "site")
 
 
 def _problems(driver) -> list[str]:

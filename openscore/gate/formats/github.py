@@ -25,6 +25,7 @@ def render_github(result: GateResult) -> str:
             text = check.message if check.status == "fail" else f"waived until {check.waiver.expires.isoformat()} " \
                 f"({check.waiver.reason}): {check.message}"
             lines.append(_command(level, *result.where(model, check), f"openscore {check.rule}: {model.repo_id or model.source}", text))
+    lines.extend(_command("warning", w.file, w.line, "openscore policy", w.message) for w in result.warnings)
     return "".join(line + "\n" for line in lines)
 
 

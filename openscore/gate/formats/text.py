@@ -5,9 +5,9 @@ from __future__ import annotations
 from openscore.gate.result import GateResult, ModelResult
 from openscore.textstyle import Paint, pad, unpainted
 
-_HEADLINE = {0: "PASSED", 1: "FAILED", 3: "INCOMPLETE"}
-#: gate status -> its style (openscore.cli.console.STYLES "gate.*")
-_MEANING = {"pass": "pass", "fail": "fail", "unevaluated": "error", 0: "pass", 1: "fail"}
+#: exit code -> (headline, its style); model status -> its style (openscore.cli.console.STYLES "gate.*")
+_HEADLINE = {0: ("PASSED", "pass"), 1: ("FAILED", "fail"), 3: ("INCOMPLETE", "error")}
+_MEANING = {"pass": "pass", "fail": "fail", "unevaluated": "error"}
 
 
 def render_text(result: GateResult, *, verbose: bool = False, paint: Paint = unpainted) -> str:
@@ -15,10 +15,13 @@ def render_text(result: GateResult, *, verbose: bool = False, paint: Paint = unp
     lines = [f"openscore gate: policy {result.policy}, waivers judged on {result.today.isoformat()}"]
     for model in result.models:
         lines.extend(_model_lines(result, model, verbose, paint))
+    lines.extend(f"{paint('severity', 'warning')}: {w.file}:{w.line}: {w.message}" for w in result.warnings)
     counts = result.counts()
-    headline = _HEADLINE.get(result.exit_code, "ERROR")
+    if counts["unevaluated"] and not result.allow_incomplete:
+        lines.append("hint: --allow-incomplete turns models that cannot be evaluated into warnings (exit 0 or 1)")
+    headline, meaning = _HEADLINE.get(result.exit_code, ("ERROR", "error"))
     lines.append(
-        f"{paint('gate', headline, _MEANING.get(result.exit_code, 'error'))}: {counts['pass']} passed, {counts['fail']} failed, "
+        f"{paint('gate', headline, meaning)}: {counts['pass']} passed, {counts['fail']} failed, "
         f"{counts['unevaluated']} not evaluated{' (allowed)' if result.allow_incomplete and counts['unevaluated'] else ''}"
         f" (exit {result.exit_code})"
     )

@@ -1,0 +1,145 @@
+"""How often openscore's grades agree with the experts' (OSAI index cells, MOT classes and components).
+
+Audits (without weights) every ../shared/data/realcards folder the match table
+(openscore/data/anchor_matches.yaml) pairs with an OSAI index entry or an MOT model file, and prints:
+  OSAI  exact / within-one / two-off per dimension and overall, by match quality, for all dimensions
+        and for the repository-observable ones; openscore's `unknown` is counted apart;
+  MOT   the class each side gives and the share of components on which both agree (included or not).
+
+Usage: python bench/fidelity.py [--cases] [--linked]
+  default   the repository alone (no network);
+  --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py from
+            bench/linked_answers.yaml (file paths recorded from public snapshots of the repositories the
+            Class I models' cards link), with a throw-away cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT / ".." / "shared" / "data"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", action="store_true", help="list every cell two steps off")
+    parser.add_argument("--linked", action="store_true", help="with linked evidence from the loopback fakes")
+    args = parser.parse_args()
+    if args.linked:
+        with _fake_linked():
+            run(args)
+    else:
+        run(args)
+
+
+@contextlib.contextmanager
+def _fake_linked():
+    import yaml
+
+    from tests.fakelinked import FakeLinked
+
+    answers = yaml.safe_load((ROOT / "bench" / "linked_answers.yaml").read_text("utf-8"))
+    fake = FakeLinked()
+    fake.unknown_status = 503  # a repository not recorded is "not checked", never "does not exist"
+    for repo, facts in answers["github"].items():
+        fake.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
+    for arxiv_id, facts in answers["arxiv"].items():
+        fake.add_arxiv(arxiv_id, facts["title"], facts["published"])
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ.update({**fake.environ(), "OPENSCORE_CACHE": cache, "HF_ENDPOINT": "http://127.0.0.1:9"})
+        os.environ.pop("HF_HUB_OFFLINE", None)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            fake.close()
+
+
+def run(args) -> None:
+
+    from openscore.anchors import mot, osai
+    from openscore.anchors.fidelity import Tally, compare_osai, load_matches
+    from openscore.audit import audit
+    from openscore.rubrics import load_rubric
+
+    table = load_matches()
+    realcards = (SHARED / "realcards").resolve()
+    if not realcards.is_dir():
+        sys.exit(f"no reference data at {realcards}")
+    reports: dict[str, object] = {}
+
+    def report(folder: str):
+        if folder not in reports:
+            reports[folder] = audit(str(realcards / folder), weights=False, rubrics=["osai-v3", "mof"],
+                                    linked=args.linked)
+        return reports[folder]
+
+    rubric = load_rubric("osai-v3")
+    dims = rubric.dimension_ids
+    groups = {"exact+same-version": ("same_model", "same_version"), "base model": ("base_model",),
+              "family": ("family",)}
+    print("OSAI index (osai-v3), by match quality")
+    for title, qualities in groups.items():
+        tallies = {"all": Tally(), **{d: Tally() for d in dims}}
+        observable = {"all": Tally(), **{d: Tally() for d in table.osai_observable}}
+        split = {True: Tally(), False: Tally()}  # README-only folders or not
+        matches = [m for m in table.osai if m.quality in qualities]
+        for m in matches:
+            entry = osai.load(SHARED / "anchors" / "osai-main-database" / m.entry)
+            theirs = osai.grades(entry, rubric)
+            rep = report(m.folder)
+            ours = {g.dimension: g.grade for g in rep.rubrics["osai-v3"].grades}
+            compare_osai(ours, theirs, m.folder, dims, tallies)
+            compare_osai(ours, theirs, m.folder, table.osai_observable, observable)
+            readme_only = [p.name for p in (realcards / m.folder).iterdir()] == ["README.md"]
+            compare_osai(ours, theirs, m.folder, dims, {"all": split[readme_only], **{d: Tally() for d in dims}})
+        print(f"\n== {title}: {len(matches)} folders")
+        print(f"  all dimensions         {tallies['all'].line()}")
+        print(f"  repository-observable  {observable['all'].line()}")
+        print(f"  README-only folders    {split[True].line()}")
+        print(f"  folders with files     {split[False].line()}")
+        for d in dims:
+            t = tallies[d]
+            n = t.compared
+            exact = f"{100 * t.exact / n:3.0f} %" if n else "  - "
+            print(f"    {d:24s} n={n:2d} exact {exact}  one-off {t.one_off:2d}  two-off {t.two_off:2d}  unknown {t.unknown}")
+        if args.cases and tallies["all"].cases:
+            print("  two steps off:")
+            for case in tallies["all"].cases:
+                print(f"    {case}")
+
+    print("\nModel Openness Tool (MOF classes)")
+    comp_agree = comp_total = 0
+    class_agree = defaultdict(lambda: [0, 0])
+    for m in table.mot:
+        expert = mot.load(SHARED / "anchors" / "mot" / "models" / m.entry)
+        theirs = mot.classify(expert)
+        ours_result = report(m.folder).rubrics["mof"]
+        included_theirs = set(mot.components(expert))
+        included_ours = {g.dimension for g in ours_result.grades if g.grade in ("open", "partial")}
+        ids = load_rubric("mof").dimension_ids
+        agree = sum((d in included_theirs) == (d in included_ours) for d in ids)
+        comp_agree += agree
+        comp_total += len(ids)
+        same = theirs.label == ours_result.classification
+        class_agree[m.quality][0] += same
+        class_agree[m.quality][1] += 1
+        print(f"  {m.folder:50s} {m.quality:13s} experts {theirs.label:32s} openscore {ours_result.classification:32s}"
+              f" components {agree}/{len(ids)}")
+    print(f"  component agreement {100 * comp_agree / max(comp_total, 1):.0f} % of {comp_total}")
+    for quality, (a, n) in class_agree.items():
+        print(f"  class agreement ({quality}): {a}/{n}")
+
+
+if __name__ == "__main__":
+    main()
