@@ -308,7 +308,8 @@ def test_pull_verifies_before_writing_anything(models, registry, tmp_path, monke
     publish.export(Registry.load(), out)
     target = Registry([], tmp_path / "target")
     tampered = out / "acme__base.osfp"
-    tampered.write_bytes(tampered.read_bytes()[:-1] + b"\0")
+    data = tampered.read_bytes()
+    tampered.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     with pytest.raises(ConfigError, match="sha256"):
         publish.pull(str(out), target)
     assert not (tmp_path / "target").exists()
