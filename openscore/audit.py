@@ -117,7 +117,18 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progre
         except (NothingToAnalyse, SourceError) as exc:
             notes.append(f"provenance: {exc}")
             provenance = None
+    progress(_bytes_line(source, headers))
     return headers, layout, provenance
+
+
+def _bytes_line(source, headers) -> str:
+    """What the audit read of the weights: ranged bytes received from the Hub, against the checkpoint's size."""
+    total = sum(t.end - t.start for t in headers.tensors if t.start is not None and t.end is not None)
+    done = getattr(source, "bytes_transferred", None)
+    if done is None:
+        return f"weights: local files ({total / 2**20:,.1f} MiB of tensors)"
+    share = f" ({100 * done / total:.2f} %)" if total else ""
+    return f"weights: read {done / 2**20:,.2f} of {total / 2**20:,.1f} MiB from the Hub{share}"
 
 
 def audit(

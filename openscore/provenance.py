@@ -4,10 +4,14 @@ The audit calls `analyse`. Order of evidence, cheapest first:
   1. weight-file sha256s (LFS metadata) equal to a registry entry's: identical, no weight read;
   2. an adapter repository: the declared base, with the adapter's shapes checked against it;
   3. weights absent (pointers only): inconclusive, with the reason;
-  4. the weight fingerprint matched against every registry entry (openscore.weights.compare);
-     two unrelated entries both inherited from means a merge, and both are reported as parents.
-What the repository declares (card `base_model`, `base_model_relation`, config `_name_or_path`,
-adapter `base_model_name_or_path`) is reported beside what was detected, never instead of it.
+  4. the weight fingerprint (through the fingerprint cache) matched against the registry entries that
+     share its shapes (openscore.weights.registry); two unrelated entries both inherited from means a
+     merge, and both are reported as parents. A derivative of a registered descendant is reported
+     against the root of the registry's lineage (`details.lineage` keeps the chain).
+The model's own entry (same repo id) is never a match. What the repository declares (card `base_model`,
+`base_model_relation`, config `_name_or_path`, adapter `base_model_name_or_path`) is reported beside
+what was detected, never instead of it, and checked against the declared base's own weights
+(openscore.declared_base: `declared_base_check`).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import re
 
 from openscore import __version__
 from openscore.formats.records import CheckpointHeaders
-from openscore.report import Evidence, ProvenanceResult
+from openscore.report import DeclaredBaseCheck, Evidence, ProvenanceResult
 from openscore.sources.base import Source
 from openscore.weights.compare import Comparison, compare
-from openscore.weights.fingerprint import Fingerprint, Progress, fingerprint
+from openscore.weights.fingerprint import Fingerprint, Progress
 from openscore.weights.registry import RELATED, Match, Registry
 
 EXTRACTOR = f"openscore.provenance@{__version__}"
@@ -74,18 +78,10 @@ def _declared(source: Source, headers: CheckpointHeaders) -> tuple[str | None, s
     return base, relation, evidence
 
 
-def _registry_id(registry: Registry, name: str | None) -> str | None:
-    """The registry entry a declared name refers to (`org/name` matches `org/name@rev`)."""
-    if not name:
-        return None
-    for entry in registry.entries():
-        if entry.id == name or entry.id.split("@")[0] == name:
-            return entry.id
-    return None
-
-
-def _adapter_result(registry: Registry, headers: CheckpointHeaders, declared: str | None) -> ProvenanceResult:
-    """An adapter alone: the declared base, and whether every LoRA pair fits that base's tensor shapes."""
+def _adapter_result(headers: CheckpointHeaders, declared: str | None, base_fp: Fingerprint | None,
+                    why: str, entry_id: str | None) -> ProvenanceResult:
+    """An adapter alone: the declared base, and whether every LoRA pair fits that base's tensor shapes
+    (`base_fp`: the declared base's fingerprint, from the registry, the cache or sampled reads; else `why`)."""
     pairs: dict[str, dict[str, list[int]]] = {}
     for rec in headers.tensors:
         m = _LORA.match(rec.name)
@@ -93,16 +89,14 @@ def _adapter_result(registry: Registry, headers: CheckpointHeaders, declared: st
             pairs.setdefault(m.group("module"), {})[m.group("part")] = list(rec.shape)
     rank = next((p["A"][0] for p in pairs.values() if "A" in p), None)
     details = {"adapter": {"modules": len(pairs), "rank": rank}}
-    entry_id = _registry_id(registry, declared)
-    if entry_id is None:
+    if base_fp is None:
         return ProvenanceResult(
             verdict="inconclusive", base=None, details={**details, "reason": (
-                f"adapter of {declared or 'an undeclared base'}; the base is not in the registry, "
-                "so its shapes could not be checked")},
+                f"adapter of {declared or 'an undeclared base'}; its shapes could not be checked: {why}")},
             transformations=[f"LoRA adapter on {len(pairs)} modules (rank {rank})"],
         )
     shapes = {t.name[: -len(".weight")] if t.name.endswith(".weight") else t.name: t.shape
-              for t in registry.fingerprint(entry_id).tensors}
+              for t in base_fp.tensors}
     bad = sorted(module for module, p in pairs.items()
                  if "A" not in p or "B" not in p or shapes.get(module) != [p["B"][0], p["A"][1]])
     details["adapter"]["inconsistent_modules"] = bad
@@ -113,7 +107,7 @@ def _adapter_result(registry: Registry, headers: CheckpointHeaders, declared: st
         )
     return ProvenanceResult(
         verdict="derived", base=entry_id, details={**details, "reason": (
-            f"adapter of {entry_id} (declared); all {len(pairs)} LoRA modules fit the base's shapes")},
+            f"adapter of {entry_id} (declared; {why}); all {len(pairs)} LoRA modules fit the base's shapes")},
         transformations=[f"LoRA adapter on {len(pairs)} modules (rank {rank})"],
     )
 
@@ -159,22 +153,34 @@ def analyse(
     progress: Progress | None = None,
 ) -> ProvenanceResult:
     """The provenance verdict of `source` against the registry (shipped + user entries by default)."""
+    from openscore.declared_base import check_declared, declared_fingerprint
+    from openscore.weights.cache import fingerprint_source
+
     registry = registry if registry is not None else Registry.load()
     declared, relation, declared_evidence = _declared(source, headers)
-    key = source.ref.key
+    key, own = source.ref.key, source.ref.repo_id
+    # the declared base is fetched from the Hub the model came from; a local audit reads registry and cache only
+    hub = ({"endpoint": source.endpoint, "token": source.token, "fetch": True} if source.ref.kind == "hub"
+           else {"fetch": False})
     inventory = source.inventory()
     weight_files = sorted({t.file for t in headers.tensors}) or sorted(
         f.path for f in inventory.files if f.path.endswith(_WEIGHT_SUFFIXES) and not f.path.startswith("adapter_"))
     file_hashes = {f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in weight_files}
+    compared: dict = {}  # registry id -> Comparison already made (the declared base is often the match)
 
-    def result(**fields) -> ProvenanceResult:
+    def result(candidate=lambda: None, **fields) -> ProvenanceResult:
         fields.setdefault("details", {})
         evidence = declared_evidence + fields.pop("evidence", [])
-        return ProvenanceResult(declared_base=declared, declared_relation=relation, evidence=evidence, **fields)
+        detected = fields.get("base") if fields.get("verdict") in RELATED else None
+        check = fields.pop("declared_base_check", None) or check_declared(
+            declared, own, registry, candidate, detected, compared=compared, **hub)
+        return ProvenanceResult(declared_base=declared, declared_relation=relation, evidence=evidence,
+                                declared_base_check=check, **fields)
 
-    same_files = registry.match_files(file_hashes)
+    same_files = registry.match_files(file_hashes, exclude=own)
     if same_files is not None:
         return result(
+            candidate=lambda: registry.fingerprint(same_files.id),
             verdict="identical", base=same_files.id, confidence=1.0,
             details={"reason": f"every weight file's sha256 equals {same_files.id}'s; no weight was read",
                      "files": file_hashes},
@@ -182,9 +188,16 @@ def analyse(
                                extractor=EXTRACTOR) for f, sha in sorted(file_hashes.items())],
         )
     if headers.adapter is not None:
-        adapter = _adapter_result(registry, headers, declared)
-        return result(**{k: v for k, v in adapter.model_dump().items() if k not in ("declared_base",
-                         "declared_relation", "evidence")})
+        base_fp, why = declared_fingerprint(declared, registry, **hub) if declared else (None, "no base declared")
+        adapter = _adapter_result(headers, declared, base_fp, why, registry.resolve(declared or "") or declared)
+        check = None
+        if declared:
+            status = ("confirmed" if adapter.verdict == "derived" else
+                      "not-checkable" if base_fp is None else "contradicted")
+            check = DeclaredBaseCheck(status=status, reason=adapter.details["reason"], base=declared,
+                                      matched=adapter.base)
+        return result(declared_base_check=check, **{k: v for k, v in adapter.model_dump().items() if k not in (
+            "declared_base", "declared_relation", "declared_base_check", "evidence")})
     if headers.weights_absent:
         return result(verdict="inconclusive", details={
             "reason": "the weight files are Git-LFS pointers only; no registry entry has these file hashes"})
@@ -193,13 +206,19 @@ def analyse(
         return result(verdict="inconclusive", details={
             "reason": f"no weight tensor openscore can read by byte range (formats: {formats}; pickle files are "
                       "never unpickled); no registry entry has these file hashes"})
-    if not registry.entries():
-        return result(verdict="inconclusive", details={"reason": "the reference registry is empty"})
-    fp: Fingerprint = fingerprint(source, headers, layout, device=device, sample=sample, progress=progress)
-    matches = registry.match(fp, top=5)
-    summary = [{"id": m.id, "verdict": m.comparison.verdict, "score": m.comparison.score,
-                "max_z": m.comparison.max_z, "confidence": m.comparison.confidence} for m in matches]
-    details = {"matches": summary, "bytes_read": fp.bytes_read, "bytes_total": fp.bytes_total, "sample": sample}
+    fp: Fingerprint = fingerprint_source(source, headers=headers, layout=layout, device=device, sample=sample,
+                                         progress=progress)
+    candidate = lambda: fp  # noqa: E731
+    matches, n_compared, skipped = registry.match_counted(fp, top=5, exclude=own)
+    compared.update({m.id: m.comparison for m in matches})
+    details = {"matches": [{"id": m.id, "verdict": m.comparison.verdict, "score": m.comparison.score,
+                            "max_z": m.comparison.max_z, "confidence": m.comparison.confidence} for m in matches],
+               "bytes_read": fp.bytes_read, "bytes_total": fp.bytes_total, "sample": sample,
+               "entries_compared": n_compared, "entries_skipped": skipped}
+    if not matches:
+        reason = ("the reference registry is empty" if not skipped else
+                  f"no registry entry shares its tensor shapes ({skipped} entries of other architectures)")
+        return result(candidate=candidate, verdict="inconclusive", details={**details, "reason": reason})
     best = matches[0]
     related = [m for m in matches if m.comparison.verdict in RELATED]
     if related:
@@ -208,19 +227,26 @@ def analyse(
         fields = _from_comparison(c)
         if parents:
             fields["transformations"].append("merge of " + " and ".join(parents))
+        lineage = registry.lineage(best.id)
+        base = best.id if c.verdict not in ("derived", "partially-derived") else lineage[0]
         details.update(reason=c.reason, renames=[list(r) for r in c.renames], layer_map=c.layer_map,
                        vocab_rows_added=c.vocab_rows_added, layers_dropped=c.layers_dropped,
                        layers_duplicated=c.layers_duplicated, permuted=c.permuted)
-        return result(base=best.id, parents=parents, details=details,
+        if len(lineage) > 1:
+            details.update(lineage=lineage, nearest=best.id)
+        return result(candidate=candidate, base=base, parents=parents, details=details,
                       evidence=_weights_evidence(key, best), **fields)
     clones = [m for m in matches if m.comparison.verdict == "architecture-clone"]
     if clones:
         c = clones[0].comparison
         details.update(reason=c.reason, same_architecture_as=[m.id for m in clones])
-        return result(verdict="architecture-clone", confidence=c.confidence, details=details)
+        return result(candidate=candidate, verdict="architecture-clone", confidence=c.confidence, details=details)
     if all(m.comparison.verdict == "independent" for m in matches):
-        details["reason"] = f"independent of all {len(registry.entries())} registry entries"
-        return result(verdict="independent", confidence=min(m.comparison.confidence for m in matches),
-                      details=details)
+        details["reason"] = f"independent of all {n_compared} registry entries of its shapes"
+        if skipped:
+            details["reason"] += f" ({skipped} of other architectures not compared)"
+        return result(candidate=candidate, verdict="independent",
+                      confidence=min(m.comparison.confidence for m in matches), details=details)
     details["reason"] = best.comparison.reason
-    return result(verdict="inconclusive", confidence=best.comparison.confidence, details=details)
+    return result(candidate=candidate, verdict="inconclusive", confidence=best.comparison.confidence,
+                  details=details)

@@ -124,6 +124,15 @@ class Finding(_Model):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
+class DeclaredBaseCheck(_Model):
+    """The declared base's own weights compared with the model's (provenance point 1)."""
+
+    status: Literal["confirmed", "contradicted", "not-checkable"]
+    reason: str
+    base: str | None = None  # the declared base as named (card base_model, adapter config, config)
+    matched: str | None = None  # what the weights match: the declared base when confirmed, else the registry's
+
+
 class ProvenanceResult(_Model):
     verdict: Verdict
     base: str | None = None  # detected base, registry id ("meta-llama/Llama-2-7b-hf@sha")
@@ -131,6 +140,7 @@ class ProvenanceResult(_Model):
     confidence: Unit | None = None  # calibrated, in [0, 1]
     declared_base: str | None = None  # card base_model / config _name_or_path
     declared_relation: str | None = None  # card base_model_relation
+    declared_base_check: DeclaredBaseCheck | None = None  # None when nothing declares a base
     transformations: list[str] = Field(default_factory=list)  # "renamed 2 tensor kinds", "vocab +512 rows", ...
     layer_similarity: list[float | None] = Field(default_factory=list)  # per layer, for the plot
     details: dict[str, Any] = Field(default_factory=dict)

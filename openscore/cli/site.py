@@ -64,7 +64,9 @@ def site_group() -> None:
     default=None,
     help="Also audit these real-card folders (e.g. ../shared/data/realcards), metadata only, when no reports are given.",
 )
-def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | None) -> None:
+@click.option("--registry/--no-registry", "with_registry", default=True, show_default=True,
+              help="Publish the fingerprint registry under registry/ (`openscore registry pull URL/registry/`).")
+def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | None, with_registry: bool) -> None:
     """Render the leaderboard, model, lineage, compare and rubric pages, the JSON/CSV API and badges."""
     from openscore.site import build_site
 
@@ -74,4 +76,10 @@ def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | No
         with tempfile.TemporaryDirectory(prefix="openscore-site-reports-") as scratch:
             audit_defaults(Path(scratch), realcards=realcards)
             built = build_site(Path(scratch), out, rubric=rubric)
+    if with_registry:
+        from openscore.weights.publish import export
+        from openscore.weights.registry import Registry
+
+        entries = export(Registry.load(), Path(built.out) / "registry")
+        click.echo(f"{built.out}/registry: {len(entries)} registry entries (index.yaml + fingerprints)")
     click.echo(f"{built.out}: {built.models} models, {built.pages} pages, {built.files} files")

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from openscore.errors import ConfigError
 from openscore.resources import package_data
@@ -41,11 +41,33 @@ class KnownBase(BaseModel):
         return None
 
 
+class KnownRepo(BaseModel):
+    """One public base release: what `openscore registry sync` fingerprints (family, licence, lineage)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    family: str
+    licence: str
+    parent: str | None = None  # a listed repo this base derives from
+
+
 class KnownBases(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bases: list[KnownBase]
+    repos: list[KnownRepo] = Field(default_factory=list)
     relation_phrases: list[str]
+
+    @model_validator(mode="after")
+    def _lineage_is_listed(self) -> KnownBases:
+        ids = [r.id for r in self.repos]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"repos: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
+        orphans = sorted(r.parent for r in self.repos if r.parent and r.parent not in ids)
+        if orphans:
+            raise ValueError(f"repos: parent not listed: {', '.join(orphans)}")
+        return self
 
     def by_id(self, repo_id: str) -> KnownBase | None:
         repo_id = repo_id.split("@", 1)[0]

@@ -104,6 +104,16 @@ def base_mismatch(bundle: EvidenceBundle, provenance: ProvenanceResult | None) -
     )]
 
 
+def declared_base_contradicted(provenance: ProvenanceResult | None) -> list[Finding]:
+    """The declared base's own weights were compared with the model's and are not its source."""
+    check = provenance.declared_base_check if provenance is not None else None
+    if check is None or check.status != "contradicted":
+        return []
+    return [Finding(id="declared-base-contradicted", severity="error",
+                    message=f"declares base {check.base}, but its weights contradict it: {check.reason}",
+                    evidence=list(provenance.evidence[:3]))]
+
+
 def unsafe_pickle(headers: CheckpointHeaders | None, source_key: str) -> list[Finding]:
     """Dangerous imports are an error; unknown imports and a pickle the scanner could not parse are
     warnings (`suspicious-pickle`, `unscannable-pickle`): never clean."""
@@ -136,5 +146,6 @@ def all_findings(
     headers: CheckpointHeaders | None,
 ) -> list[Finding]:
     found = (licence_conflict(bundle, licence) + licence_laundering(licence, base, provenance)
-             + base_mismatch(bundle, provenance) + unsafe_pickle(headers, bundle.source))
+             + base_mismatch(bundle, provenance) + declared_base_contradicted(provenance)
+             + unsafe_pickle(headers, bundle.source))
     return sorted(found, key=lambda f: (f.id, f.message))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openscore.weights.fingerprint import Fingerprint, Progress, fingerprint, is_fingerprint_file
+from openscore.errors import NetworkUnavailable
+from openscore.weights.fingerprint import Fingerprint, Progress, is_fingerprint_file
 
 
 def fingerprint_spec(
@@ -16,13 +17,21 @@ def fingerprint_spec(
     endpoint: str | None = None,
     token: str | bool | None = None,
 ) -> Fingerprint:
-    """Load `spec` when it is a fingerprint file, else fingerprint the checkpoint it names."""
+    """Load `spec` when it is a fingerprint file, else fingerprint the checkpoint it names.
+
+    A Hub checkpoint goes through the fingerprint cache (openscore.weights.cache); offline
+    (HF_HUB_OFFLINE), an unreachable Hub id is answered from the cache when it holds that repo."""
     if is_fingerprint_file(Path(spec)):
         return Fingerprint.load(spec)
-    from openscore.formats import read_checkpoint
-    from openscore.layout import build_layout
-    from openscore.sources import open_source
+    from openscore.sources import open_source, parse_hub_spec
+    from openscore.weights.cache import cached_offline, fingerprint_source, offline
 
     source = open_source(spec, endpoint=endpoint, token=token)
-    headers = read_checkpoint(source)
-    return fingerprint(source, headers, build_layout(headers), sample=sample, device=device, progress=progress)
+    try:
+        return fingerprint_source(source, sample=sample, device=device, progress=progress)
+    except NetworkUnavailable:
+        hub = parse_hub_spec(spec)
+        found = cached_offline(hub[0], hub[1], sample=sample) if hub and offline() else None
+        if found is None:
+            raise
+        return found
