@@ -129,11 +129,8 @@ def test_tensor_bytes_must_match_dims(tmp_path):
         read_checkpoint(open_source(str(tmp_path)))
 
 
-def _onnx_repo(tmp_path, onnx_file, layers: int):
+def _onnx_repo(tmp_path, onnx_file, layers: int, config: Path):
     """A repository folder as the Hub has them: the ONNX file beside the family's config.json."""
-    config = Path(__file__).resolve().parents[2] / "shared" / "data" / "realmodels" / MINILM / "config.json"
-    if not config.is_file():
-        pytest.skip(f"{config} is absent")
     folder = tmp_path / onnx_file.stem
     folder.mkdir()
     shutil.copyfile(onnx_file, folder / "model.onnx")  # a local source reads regular files only
@@ -146,16 +143,18 @@ def minilm():
     return Registry.load().fingerprint(MINILM_ENTRY)
 
 
-def test_int8_onnx_export_is_a_recast_copy_of_all_minilm_l6_v2(real_weight, tmp_path, minilm):
-    folder = _onnx_repo(tmp_path, real_weight("all-minilm-l6-v2-int8-onnx"), 6)
+def test_int8_onnx_export_is_a_recast_copy_of_all_minilm_l6_v2(real_weight, tmp_path, minilm, shared_path):
+    config = shared_path("realmodels", MINILM, "config.json")
+    folder = _onnx_repo(tmp_path, real_weight("all-minilm-l6-v2-int8-onnx"), 6, config)
     for sample in (False, True):
         result = compare(minilm, fingerprint_spec(str(folder), device="cpu", sample=sample))
         assert result.verdict == "recast-copy", result.reason
         assert "quantised to a 8-bit integer grid and dequantised" in result.transformations
 
 
-def test_paraphrase_minilm_l3_onnx_is_related_but_never_a_copy(real_weight, tmp_path, minilm):
-    folder = _onnx_repo(tmp_path, real_weight("paraphrase-minilm-l3-v2-onnx"), 3)
+def test_paraphrase_minilm_l3_onnx_is_related_but_never_a_copy(real_weight, tmp_path, minilm, shared_path):
+    config = shared_path("realmodels", MINILM, "config.json")
+    folder = _onnx_repo(tmp_path, real_weight("paraphrase-minilm-l3-v2-onnx"), 3, config)
     for sample in (False, True):
         result = compare(minilm, fingerprint_spec(str(folder), device="cpu", sample=sample))
         assert result.verdict in ("partially-derived", "inconclusive"), result.reason

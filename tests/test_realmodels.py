@@ -1,6 +1,6 @@
 """Provenance on real pre-trained weights: sentence-transformers/all-MiniLM-L6-v2 and derivatives made here.
 
-Skips cleanly when ../shared/data/realmodels is absent. The derivatives are made in the test with
+Skips when ../shared/data/realmodels is absent (fails in CI). The derivatives are made in the test with
 the zoo's real-model tools (an AdamW fine-tune on real text, casts, a layer drop, a rename, an
 independent init); the longer versions run in bench/provenance.py.
 """

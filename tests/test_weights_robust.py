@@ -9,7 +9,6 @@ whole sketches of small tensors, cross-architecture pairs and the llama2.c reade
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +21,6 @@ from openscore.weights.compare import pearson, strip_frequency
 from openscore.weights.spec import fingerprint_spec
 from openscore.zoo.expect import DERIVED_OR_COPY
 
-REALMODELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "realmodels"
 NEGATIVE = ("architecture-clone", "independent")
 
 
@@ -154,12 +152,10 @@ def test_cross_architecture_pairs_are_independent_with_the_reason(prints):
         assert result.reason.startswith("different architectures")
 
 
-def test_llama2c_checkpoints_are_read_and_independent_of_each_other(tmp_path):
+def test_llama2c_checkpoints_are_read_and_independent_of_each_other(tmp_path, shared_path):
     from openscore.zoo.llama2c import BASES, read_llama2c
 
-    root = REALMODELS / "llama2c-tiny"
-    if not root.is_dir():
-        pytest.skip(f"{root} is absent")
+    root = shared_path("realmodels", "llama2c-tiny")
     prints = {}
     for name, folder, file in BASES:
         geometry, state = read_llama2c(root / folder / file)
