@@ -71,7 +71,8 @@ def main() -> int:
             from openscore.cli.site import audit_defaults
 
             reports = Path(scratch) / "reports"
-            audit_defaults(reports, realcards=args.realcards if args.realcards.is_dir() else None)
+            audit_defaults(reports, realcards=args.realcards if args.realcards.is_dir() else None,
+                           ids=ROOT / "examples" / "realcards.list" if args.realcards.is_dir() else None)
         built = build_site(reports, Path(scratch) / "site")
         for path in shoot(built.out, args.out):
             print(f"{path}: {path.stat().st_size / 1024:.0f} KiB")

@@ -68,7 +68,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="openscore-bench-page-") as scratch:
         root = Path(scratch)
         reports = root / "reports"
-        audit_defaults(reports, realcards=args.realcards if args.realcards.is_dir() else None)
+        audit_defaults(reports, realcards=args.realcards if args.realcards.is_dir() else None,
+                           ids=ROOT / "examples" / "realcards.list" if args.realcards.is_dir() else None)
         base = build_site(reports, root / "base")
         scale_reports(reports, -(-args.models // base.models), models=args.models)
         big = build_site(reports, root / "big")

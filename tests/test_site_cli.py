@@ -63,3 +63,19 @@ def test_with_realcards_the_real_cards_join_the_samples(tmp_path, realcards):
     zephyr = next(m for m in models if "zephyr" in m["repo_id"])
     assert zephyr["provenance"] is None and zephyr["declared_bases"] == ["mistralai/Mistral-7B-v0.1"]
     assert "mistralai/Mistral-7B-v0.1" in (tmp_path / "site/lineage.html").read_text()
+
+
+def test_with_realcards_and_ids_the_cards_join_their_declared_bases(tmp_path, realcards):
+    picked = tmp_path / "cards"
+    for name in ("HuggingFaceH4__zephyr-7b-beta", "mistralai__Mistral-7B-v0.1"):
+        shutil.copytree(realcards / name, picked / name)
+    ids = tmp_path / "cards.list"
+    ids.write_text("# folder, then the Hub id it stands for\n"
+                   "cards/HuggingFaceH4__zephyr-7b-beta HuggingFaceH4/zephyr-7b-beta\n"
+                   "cards/mistralai__Mistral-7B-v0.1 mistralai/Mistral-7B-v0.1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["site", "build", "--with-realcards", str(picked), "--ids", str(ids),
+                                      "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    models = {m["repo_id"] for m in json.loads((tmp_path / "site/api/models.json").read_text())["models"]}
+    assert {"HuggingFaceH4/zephyr-7b-beta", "mistralai/Mistral-7B-v0.1"} <= models
+    assert not any(m.startswith("local/") for m in models)  # without --ids they would be local/<folder>

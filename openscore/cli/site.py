@@ -25,14 +25,19 @@ def realcard_folders(realcards: Path) -> list[Path]:
     return sorted(p for p in realcards.iterdir() if p.is_dir() and ((p / "README.md").is_file() or (p / "config.json").is_file()))
 
 
-def audit_defaults(reports: Path, *, realcards: Path | None = None) -> list[Path]:
-    """Audit the samples (weights read) and the real cards (metadata only) into `reports`."""
+def audit_defaults(reports: Path, *, realcards: Path | None = None, ids: Path | None = None) -> list[Path]:
+    """Audit the samples (weights read) and the real cards (metadata only) into `reports`.
+
+    `ids` is a list file (`SRC [ID]` lines, as `audit --from` reads; e.g. examples/realcards.list): a
+    folder it names by a Hub id is audited as that id, so the cards join their declared bases' families."""
     from openscore.audit import audit, write_report
+    from openscore.batch import read_list
     from openscore.samples import SAMPLE_NAMES
 
+    named = {Path(job.spec).name: job.identity for job in read_list(ids) if job.identity} if ids else {}
     written = [write_report(audit(f"sample:{name}"), reports) for name in SAMPLE_NAMES]
     for folder in realcard_folders(realcards) if realcards else []:
-        written.append(write_report(audit(str(folder), weights=False), reports))
+        written.append(write_report(audit(str(folder), weights=False, identity=named.get(folder.name)), reports))
     return written
 
 
@@ -64,9 +69,13 @@ def site_group() -> None:
     default=None,
     help="Also audit these real-card folders (e.g. ../shared/data/realcards), metadata only, when no reports are given.",
 )
+@click.option("--ids", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --with-realcards: a list file (`SRC [ID]` lines, e.g. examples/realcards.list) naming "
+                   "folders by their Hub ids.")
 @click.option("--registry/--no-registry", "with_registry", default=True, show_default=True,
               help="Publish the fingerprint registry under registry/ (`openscore registry pull URL/registry/`).")
-def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | None, with_registry: bool) -> None:
+def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | None, ids: Path | None,
+              with_registry: bool) -> None:
     """Render the leaderboard, model, lineage, compare and rubric pages, the JSON/CSV API and badges."""
     from openscore.site import build_site
 
@@ -74,7 +83,7 @@ def build_cmd(reports: Path | None, out: Path, rubric: str, realcards: Path | No
         built = build_site(reports, out, rubric=rubric)
     else:
         with tempfile.TemporaryDirectory(prefix="openscore-site-reports-") as scratch:
-            audit_defaults(Path(scratch), realcards=realcards)
+            audit_defaults(Path(scratch), realcards=realcards, ids=ids)
             built = build_site(Path(scratch), out, rubric=rubric)
     if with_registry:
         from openscore.weights.publish import export
