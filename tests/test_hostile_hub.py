@@ -4,6 +4,7 @@ field validated (exit 16), 5xx after retries (exit 17), every request bounded in
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -323,8 +324,9 @@ def test_tree_pages_are_followed_on_the_endpoint_only(fake_hub, tmp_path):
 # -- listings: `audit --org/--search` -------------------------------------------------------------------
 
 def _listing(fake_hub, *args: str):
+    """`audit ARGS` against the fake Hub, where no listing here gets as far as writing a report."""
     return CliRunner().invoke(cli, ["audit", *args, "--endpoint", fake_hub.endpoint, "--no-weights",
-                                    "--reports", "unused", "--timeout", "0.5", "--deadline", "3"])
+                                    "--reports", os.devnull, "--timeout", "0.5", "--deadline", "3"])
 
 
 def _one_line(result) -> str:
