@@ -96,7 +96,7 @@ def test_registry_pull_from_a_url_whose_headers_trickle_ends_at_its_deadline(fak
     monkeypatch.setattr(publish, "PULL_DEADLINE_S", 1.0)
     fake_hub.header_trickle_next(1, rate=20, size=400)  # 20 s of headers, each byte well within the read timeout
     _fast(lambda: publish.pull(fake_hub.endpoint + "/registry/", Registry([], tmp_path / "target")),
-          DeadlineExceeded, r"^registry pull: http://127\.0\.0\.1:\d+/registry/index\.yaml: over the 1 s deadline$")
+          DeadlineExceeded, r"^GET http://127\.0\.0\.1:\d+/registry/index\.yaml: over the registry pull deadline of 1 s$")
 
 
 def test_registry_pull_from_a_url_refuses_a_large_index_as_it_arrives(fake_hub, tmp_path, monkeypatch):
@@ -172,3 +172,23 @@ def test_a_fifo_in_the_fingerprint_cache_is_a_miss(tmp_path):
     started = time.monotonic()
     assert FingerprintCache._load(_fifo(tmp_path / "x.osfp")) is None
     assert time.monotonic() - started < 5
+
+
+# -- linked sources (GitHub, arXiv, Crossref): the same bounded GET ------------------------------------
+
+@pytest.mark.parametrize("slow", ["headers", "body"])
+def test_a_linked_source_trickling_ends_at_the_file_deadline(fake_hub, tmp_path, slow):
+    from openscore.evidence import linked
+    from openscore.sources.limits import Limits, use_limits
+    from tests import checkpoint_builders as build
+
+    build.single_safetensors(tmp_path / "repo")
+    fake_hub.add_repo("org/m", tmp_path / "repo")
+    if slow == "headers":
+        fake_hub.header_trickle_next(1, rate=20, size=400)  # 20 s of headers
+    else:
+        fake_hub.trickle = 20  # a body of thousands of bytes at 20 bytes/s
+    cfg = linked.LinkedConfig(cache_dir=tmp_path / "cache", timeout_s=0.5)
+    with use_limits(Limits(file_deadline=1.0)):
+        _fast(lambda: linked._fetch(f"{fake_hub.endpoint}/org/m/resolve/main/model.safetensors", cfg),
+              linked.LinkedError, r"^unreachable \(DeadlineExceeded\)$")

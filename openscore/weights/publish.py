@@ -16,9 +16,10 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from openscore.atomic import write_bytes
-from openscore.errors import ConfigError, DeadlineExceeded, NetworkUnavailable, UsageError
+from openscore.errors import ConfigError, UsageError
 from openscore.safeio import read_bounded
-from openscore.sources.limits import Deadline, Watchdog
+from openscore.sources.fetch import bounded_get
+from openscore.sources.limits import Deadline
 from openscore.weights.fingerprint import Fingerprint
 from openscore.weights.registry import (
     _ID, INDEX_FILE, MAX_INDEX_BYTES, Registry, RegistryEntry, _read_index, _slug, parse_index, write_index,
@@ -68,33 +69,12 @@ class _Fetcher:
         return data
 
     def _get(self, url: str, limit: int) -> bytes:
-        """GET through huggingface_hub's HTTP session (proxies, certificates), ended by a Watchdog at the
-        pull's deadline wherever it waits (a server sending its headers a byte at a time included)."""
-        from huggingface_hub.utils import get_session
-
-        from openscore.sources.hub import TRANSPORT_ERROR, HTTPX
-
-        self.deadline.check(f"registry pull: {url}")
-        chunks, size = [], 0
-        watchdog = Watchdog(self.deadline.remaining())
-        try:
-            with watchdog, get_session().stream(
-                    "GET", url, headers={"Connection": "close"}, follow_redirects=True,
-                    timeout=HTTPX.Timeout(min(READ_TIMEOUT_S, self.deadline.remaining())),
-                    extensions=watchdog.extensions) as response:
-                if response.status_code != 200:
-                    raise ConfigError(f"{url}: HTTP {response.status_code}")
-                for chunk in response.iter_bytes():
-                    self.deadline.check(f"registry pull: {url}")
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > limit:
-                        raise ConfigError(f"{url}: the registry file is larger than the {limit:,}-byte limit")
-        except TRANSPORT_ERROR as exc:
-            if watchdog.fired:
-                raise DeadlineExceeded(f"registry pull: {url}: over the {PULL_DEADLINE_S:g} s deadline") from None
-            raise NetworkUnavailable(f"{url}: cannot fetch ({type(exc).__name__}: {exc})") from None
-        return b"".join(chunks)
+        status, _, body = bounded_get(url, deadline=self.deadline, timeout=READ_TIMEOUT_S, max_bytes=limit)
+        if status != 200:
+            raise ConfigError(f"{url}: HTTP {status}")
+        if len(body) > limit:
+            raise ConfigError(f"{url}: the registry file is larger than the {limit:,}-byte limit")
+        return body
 
 
 def pull(origin: str, registry: Registry) -> list[RegistryEntry]:
