@@ -350,8 +350,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(err.status, {"error": err.message}, method, {
                 **({"X-Error-Code": err.code, "X-Error-Message": err.message} if err.code else {}), **err.headers,
             })
-        except _ClientGone:
-            entry["status"] = "client left during the header trickle"
+        except (_ClientGone, BrokenPipeError, ConnectionResetError):  # the client stopped reading (a cap reached)
+            entry["status"] = "client left"
             self.close_connection = True
 
     # -- helpers ------------------------------------------------------------------------------

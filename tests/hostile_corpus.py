@@ -266,7 +266,8 @@ LISTINGS = {
     "ids ../../x": (lambda found: [{"id": "org/ok"}, {"id": "../../x"}], 16),
     "a body that is an object": (lambda found: {"models": []}, 16),
     "a body that is not JSON": (lambda found: b"<html>", 16),
-    "10^6 models": (lambda found: b"[" + b",".join(b'{"id":"evil/m%d"}' % i for i in range(10**6)) + b"]", 2),
+    "10^6 models (20 MB)": (lambda found: b"[" + b",".join(b'{"id":"evil/m%d"}' % i for i in range(10**6)) + b"]", 16),
+    "10,001 models": (lambda found: [{"id": f"evil/m{i}"} for i in range(10_001)], 2),
 }
 
 

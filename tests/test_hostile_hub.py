@@ -356,15 +356,27 @@ def test_a_hostile_listing_is_exit_16(fake_hub, body, fragment):
     assert [r["path"] for r in fake_hub.requests] == ["/api/models"]  # nothing audited
 
 
-def test_a_listing_of_a_million_models_is_capped(fake_hub):
-    million = b"[" + b",".join(b'{"id":"org/m%d"}' % i for i in range(1_000_000)) + b"]"
+def test_a_listing_of_a_million_models_is_refused_by_size(fake_hub):
+    million = b"[" + b",".join(b'{"id":"org/m%d"}' % i for i in range(1_000_000)) + b"]"  # 20 MB
     fake_hub.list_hook = lambda found: million
     started = time.monotonic()
+    result = _listing(fake_hub, "--search", "m")
+    assert result.exit_code == 16, result.output
+    assert _one_line(result).endswith("list models: the answer is larger than the 16,777,216-byte limit")
+    assert time.monotonic() - started < 15
+
+
+def test_a_listing_of_more_than_10000_models_needs_a_limit(fake_hub):
+    many = _ids(*(f"org/m{i}" for i in range(10_001)))
+    fake_hub.list_hook = many
     result = _listing(fake_hub, "--search", "m")
     assert result.exit_code == 2, result.output
     assert _one_line(result) == ("openscore: error: listing --search 'm': more than 10,000 models; narrow the "
                                  "listing or pass --limit")
-    assert time.monotonic() - started < 15
+    from openscore.batch import hub_listing
+
+    jobs = hub_listing(search="m", limit=10_000, endpoint=fake_hub.endpoint, token=False)  # with --limit: the first N
+    assert len(jobs) == 10_000 and jobs[-1].spec == "org/m9999"
 
 
 def test_a_listing_ignoring_its_limit_gives_no_more(fake_hub, small_repo):

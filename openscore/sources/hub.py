@@ -75,6 +75,8 @@ MAX_PAGES = 100
 LIST_PAGE = 1000
 #: models one `--org`/`--search` listing may name without `--limit`
 MAX_LISTED = 10_000
+#: one page of a model listing (the Hub's 1,000 models take about 0.5 MB): parsed JSON stays small
+MAX_LIST_PAGE_BYTES = 16 << 20
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -277,9 +279,10 @@ class HubClient:
         if total != "*" and int(total) != size:
             raise InvalidHubResponse(f"{self._name}: {what}: Content-Range says {total} bytes, the inventory {size}")
 
-    def _json(self, url: str, what: str, *, params: dict | None = None, links: list[str] | None = None) -> object:
-        body = self._call(what, lambda: self._transfer(url, what, max_bytes=self.limits.max_json_bytes,
-                                                       params=params, links=links))
+    def _json(self, url: str, what: str, *, params: dict | None = None, links: list[str] | None = None,
+              max_bytes: int | None = None) -> object:
+        cap = self.limits.max_json_bytes if max_bytes is None else min(max_bytes, self.limits.max_json_bytes)
+        body = self._call(what, lambda: self._transfer(url, what, max_bytes=cap, params=params, links=links))
         try:
             return json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -287,12 +290,13 @@ class HubClient:
                                      f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") \
                 from None
 
-    def _pages(self, url: str, what: str, params: dict | None = None, *, max_pages: int = MAX_PAGES) -> Iterator[object]:
+    def _pages(self, url: str, what: str, params: dict | None = None, *, max_pages: int = MAX_PAGES,
+               max_bytes: int | None = None) -> Iterator[object]:
         """The JSON of each page of a listing, following `Link: <...>; rel="next"` on this endpoint only, for
-        at most `max_pages` pages (a listing with more is refused)."""
+        at most `max_pages` pages (a listing with more is refused), each at most `max_bytes`."""
         for _ in range(max_pages):
             links: list[str] = []
-            yield self._json(url, what, params=params, links=links)
+            yield self._json(url, what, params=params, links=links, max_bytes=max_bytes)
             if not links:
                 return
             if not links[0].startswith(self.endpoint + "/"):  # our token never goes to another host
@@ -309,7 +313,7 @@ class HubClient:
         params = {k: v for k, v in (("author", author), ("search", search)) if v is not None}
         params["limit"] = str(min(limit or LIST_PAGE, LIST_PAGE))
         found: list[str] = []
-        for doc in self._pages(f"{self.endpoint}/api/models", what, params):
+        for doc in self._pages(f"{self.endpoint}/api/models", what, params, max_bytes=MAX_LIST_PAGE_BYTES):
             found += hub_answers.model_ids(doc, f"{self._name}: {what}")
             if limit is not None and len(found) >= limit:
                 return found[:limit]
