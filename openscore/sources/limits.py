@@ -102,7 +102,9 @@ class Watchdog:
     extension when the connection is made (`extensions` to pass with the request); the request must
     therefore open its own connection (`Connection: close`, so none is ever reused). After `seconds` a
     timer shuts the socket down: the pending read returns at once and the client raises a transport
-    error, which the caller turns into DeadlineExceeded when `fired` is set."""
+    error, which the caller turns into DeadlineExceeded when `fired` is set. (A request that took an idle
+    connection other code left in huggingface_hub's pool, or a client factory whose transport is not
+    httpcore's, gives no socket: it stays bounded by the read timeout between bytes only.)"""
 
     def __init__(self, seconds: float):
         self.fired = False
