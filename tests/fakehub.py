@@ -23,7 +23,9 @@ repo's files are resolved without an Authorization header (its metadata stays re
 requests after `rate_limit_next(n)`, and any status for the next N requests after `fail_next(n, status)`.
 
 Model listings come in pages of `list_page` (a `Link: <...cursor=N>; rel="next"` to the next), and
-`list_hook(ids)` rewrites a listing's body. Hostile or broken servers, for the tests of issue 19: `hostile_info(repo, fn)` rewrites a repo's model
+`list_hook(ids)` rewrites a listing's body.
+
+Hostile or broken servers, for the tests of issue 19: `hostile_info(repo, fn)` rewrites a repo's model
 info (a bad sha, a negative size, a body that is not JSON), `stall_next(n)` accepts the next N requests
 and never answers, `trickle` sends file bodies at that many bytes per second, `range_from_zero` answers
 a Range request with a 206 of the bytes from offset 0 (a broken proxy), `honour_range = False` ignores

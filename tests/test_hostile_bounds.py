@@ -96,7 +96,8 @@ def test_registry_pull_from_a_url_whose_headers_trickle_ends_at_its_deadline(fak
     monkeypatch.setattr(publish, "PULL_DEADLINE_S", 1.0)
     fake_hub.header_trickle_next(1, rate=20, size=400)  # 20 s of headers, each byte well within the read timeout
     _fast(lambda: publish.pull(fake_hub.endpoint + "/registry/", Registry([], tmp_path / "target")),
-          DeadlineExceeded, r"^GET http://127\.0\.0\.1:\d+/registry/index\.yaml: over the registry pull deadline of 1 s$")
+          DeadlineExceeded, r"^GET http://127\.0\.0\.1:\d+/registry/index\.yaml: over the registry pull "
+                            r"deadline of 1 s$")
 
 
 def test_registry_pull_from_a_url_refuses_a_large_index_as_it_arrives(fake_hub, tmp_path, monkeypatch):

@@ -18,8 +18,8 @@ def bounded_get(url: str, *, deadline: Deadline, timeout: float, max_bytes: int,
     """(status, headers with lower-case names, body) of GET `url`, redirects followed.
 
     The body is read up to `max_bytes + 1` bytes (so a caller sees when it is over the cap) whatever the
-    status. Past `deadline`: DeadlineExceeded; no connection, a reset or a protocol error:
-    NetworkUnavailable."""
+    status. Past `deadline`, or `timeout` without a byte: DeadlineExceeded; no connection, a reset, a
+    protocol error or HF_HUB_OFFLINE: NetworkUnavailable."""
     from huggingface_hub.utils import get_session
 
     from openscore.sources.hub import HTTPX, TIMEOUT_ERROR, TRANSPORT_ERROR
@@ -30,7 +30,8 @@ def bounded_get(url: str, *, deadline: Deadline, timeout: float, max_bytes: int,
     try:
         with watchdog, get_session().stream(
                 "GET", url, headers={**(headers or {}), "Connection": "close"}, follow_redirects=True,
-                timeout=HTTPX.Timeout(min(timeout, deadline.remaining())), extensions=watchdog.extensions) as response:
+                timeout=HTTPX.Timeout(min(timeout, deadline.remaining())),
+                extensions=watchdog.extensions) as response:
             for chunk in response.iter_bytes():
                 deadline.check(f"GET {url}")
                 chunks.append(chunk)

@@ -5,9 +5,10 @@ sha is used for every later read, so a branch moving mid-audit changes nothing. 
 with HTTP Range requests, small files (card, config, licences, small pickles to scan) with one GET.
 
 Every request goes through `_transfer`: the connect/read timeout, the per-file and per-audit deadlines
-(a Watchdog ends a request whose headers or body trickle past them) and the minimum rate of `Limits`, a byte cap (JSON answers, whole files, ranges), and the status and
-Content-Range checks. The client library's own calls (`model_info`, `hf_hub_download`) are not used
-because they wait for ever and read any body whole. Every answer is validated (hub_answers) before use;
+(a Watchdog ends a request whose headers or body trickle past them) and the minimum rate of `Limits`,
+a byte cap (JSON answers, whole files, ranges), and the status and Content-Range checks. The client
+library's own calls (`model_info`, `hf_hub_download`, `list_models`) are not used because they wait for
+ever and read any body whole. Every answer is validated (hub_answers) before use;
 every Hub or network failure becomes one typed openscore error.
 """
 
@@ -220,7 +221,7 @@ class HubClient:
             if status >= 300:
                 body = self._read(response, clock, MAX_ERROR_BODY, truncate=True)
                 hf_raise_for_status(HTTPX.Response(status, headers=response.headers, content=body,
-                                                    request=response.request))
+                                                   request=response.request))
                 raise InvalidHubResponse(f"{self._name}: {what}: unexpected HTTP {status} from {self.endpoint}")
             if links is not None:
                 links.extend(_NEXT_LINK.findall(response.headers.get("Link", "")))
