@@ -65,18 +65,20 @@ def header_extent(read: Read, file_size: int, file: str) -> int:
     def step(n: int) -> int:
         """Advance over `n` bytes (checked against the file and the limit) without reading them."""
         nonlocal pos
-        if n < 0 or pos + n > limit:
-            where = "the end of the file" if pos + n > file_size else f"the {MAX_HEADER_BYTES}-byte header limit"
+        start = pos
+        if n < 0 or start + n > limit:
+            where = "the end of the file" if start + n > file_size else f"the {MAX_HEADER_BYTES}-byte header limit"
             raise InvalidCheckpoint(f"{file}: GGUF header runs past {where}")
-        start, pos = pos, pos + n
+        pos = start + n
         return start
 
     def take(n: int, ahead: int = 0) -> tuple[bytes | bytearray | mmap.mmap, int]:
         """The next `n` bytes as (buffer, offset); `ahead` bytes from here on are known to be read."""
-        return read(step(n), n, max(n, ahead))
+        return read(step(n), n, ahead if ahead > n else n)
 
     def unpack(fmt: struct.Struct, ahead: int = 0) -> int:
-        return fmt.unpack_from(*take(fmt.size, ahead))[0]
+        buf, offset = read(step(fmt.size), fmt.size, ahead if ahead > fmt.size else fmt.size)
+        return fmt.unpack_from(buf, offset)[0]
 
     magic, at = take(4)
     if magic[at : at + 4] != GGUF_MAGIC:
