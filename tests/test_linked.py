@@ -4,6 +4,8 @@ offline mode."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from openscore.audit import audit
@@ -149,3 +151,28 @@ def test_names_that_would_walk_the_api_path_are_refused_without_a_request(fake_l
         with pytest.raises(LinkedError):
             call()
     assert not fake_linked.requests
+
+
+def test_gate_reads_linked_evidence_with_linked_and_not_with_offline(realcards, fake_linked, tmp_path):
+    """`openscore gate --linked` audits as `audit --linked` does: Amber's training code lives in a GitHub
+    repository its card links, so a policy asking for trainingcode open passes only with linked evidence."""
+    import contextlib
+
+    from click.testing import CliRunner
+
+    from openscore.cli import cli
+
+    _amber(fake_linked)
+    (tmp_path / "openscore.yaml").write_text("rubrics:\n  osai-v3:\n    dimensions:\n      trainingcode: open\n")
+    amber = str(realcards / "LLM360__Amber")
+
+    def gate(*flags: str):
+        with contextlib.chdir(tmp_path):
+            res = CliRunner().invoke(cli, ["gate", amber, "--no-weights", *flags, "--format", "json"],
+                                     catch_exceptions=False)
+        checks = {c["rule"]: c["status"] for m in json.loads(res.stdout)["models"] for c in m["checks"]}
+        return res.exit_code, checks["rubric.osai-v3.dimension.trainingcode"]
+
+    assert gate() == (1, "fail") and not fake_linked.requests
+    assert gate("--linked", "--offline") == (1, "fail") and not fake_linked.requests
+    assert gate("--linked") == (0, "pass") and fake_linked.github_calls() > 0
