@@ -8,9 +8,10 @@ Audits (without weights) every ../shared/data/realcards folder the match table
 
 Usage: python bench/fidelity.py [--cases] [--linked]
   default   the repository alone (no network);
-  --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py from
-            bench/linked_answers.yaml (file paths recorded from public snapshots of the repositories the
-            Class I models' cards link), with a throw-away cache
+  --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py and
+            tests/fakehub.py from bench/linked_answers.yaml (file paths recorded from public snapshots of
+            the repositories the matched cards link, dataset licences as the index cites them); what is
+            not recorded there answers 503 ("not checked"); a throw-away cache
 """
 
 from __future__ import annotations
@@ -44,18 +45,26 @@ def main() -> None:
 def _fake_linked():
     import yaml
 
+    from tests.fakehub import FakeHub
     from tests.fakelinked import FakeLinked
 
     answers = yaml.safe_load((ROOT / "bench" / "linked_answers.yaml").read_text("utf-8"))
-    fake = FakeLinked()
+    fake, hub = FakeLinked(), FakeHub()
     fake.unknown_status = 503  # a repository not recorded is "not checked", never "does not exist"
+    hub.unrecorded_datasets_unavailable = True  # likewise a Hub dataset not recorded
     for repo, facts in answers["github"].items():
         fake.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
     for arxiv_id, facts in answers["arxiv"].items():
         fake.add_arxiv(arxiv_id, facts["title"], facts["published"])
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache:
-        os.environ.update({**fake.environ(), "OPENSCORE_CACHE": cache, "HF_ENDPOINT": "http://127.0.0.1:9"})
+        for dataset_id, facts in answers["hub_datasets"].items():
+            card = Path(cache) / "datasets" / dataset_id
+            card.mkdir(parents=True)
+            card.joinpath("README.md").write_text(f"---\nlicense: {facts['licence']}\n---\n# {dataset_id}\n", "utf-8")
+            hub.add_repo(dataset_id, card, dataset=True, gated=facts.get("gated", False))
+        os.environ.update({**fake.environ(), "OPENSCORE_CACHE": str(Path(cache) / "cache"), "HF_ENDPOINT": hub.endpoint,
+                           "OPENSCORE_HUB_TRIES": "1"})
         os.environ.pop("HF_HUB_OFFLINE", None)
         try:
             yield
@@ -63,6 +72,7 @@ def _fake_linked():
             os.environ.clear()
             os.environ.update(saved)
             fake.close()
+            hub.close()
 
 
 def run(args) -> None:

@@ -1,7 +1,8 @@
-"""Training datasets the card names, and (for Hub audits) each dataset card's licence and gating.
+"""Training datasets the card names (its `datasets:` list, and Hub dataset links outside its evaluation and
+usage sections), and (for Hub audits) each dataset card's licence and gating.
 
-A local audit never goes online: the datasets are then listed as "not checked", which grading
-turns into a partial or unknown grade rather than pretending the data is open or closed.
+A local audit never goes online: the datasets are then listed as "not checked". Grading takes the card's
+word that a named Hub dataset is shared (OSAI grades availability) but never infers its licence from it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.evidence.oddities import record_invalid
 
-EXTRACTOR = "datasets@1.0"
+EXTRACTOR = "datasets@1.1"
 MAX_DATASETS = 20  # a card listing hundreds of datasets is not fetched one by one
 
 

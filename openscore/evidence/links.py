@@ -3,7 +3,8 @@
 Preprint = arXiv (a link, an `arxiv:` tag, or a BibTeX `eprint`); paper = a DOI, an ACL Anthology
 entry or an OpenReview forum (durable, peer-reviewed venues, as the OSAI index prefers). Code = GitHub
 or GitLab repositories; an image hosted on GitHub or an install command is not a code link. Links to
-Hub datasets and the card's `datasets:` list name training data.
+Hub datasets and the card's `datasets:` list name training data. Datasheet = a link the card itself calls
+a data card, dataset card or datasheet (`[Data Cards](...)`, `[datasheet](...)`), wherever it points.
 
 Each link keeps the card section it sits in (the innermost heading with a known topic, following the
 heading hierarchy), and a link repeated in another section is kept there too: whether a section counts
@@ -18,7 +19,7 @@ from openscore.evidence.card import find_card, split_front_matter, topic_at
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 
-EXTRACTOR = "links@2.0"
+EXTRACTOR = "links@2.1"
 
 #: kind -> pattern; group "id" is the normalised target
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -34,6 +35,10 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"|openreview\.net/(?:forum|pdf)\?id=(?P<orv>[\w-]+))", re.I),
     # not links into a dataset repo's files (`/resolve/`: images and assets hosted in dataset repos)
     "dataset": re.compile(r"(?<![\w.])(?:https?://)?huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)(?![\w.-]|/resolve/)", re.I),
+    # a markdown link whose own text names what it is: the data's documentation, in Gebru et al.'s sense
+    # (its text may begin on the line before: `Consult [the` / `datasheet](https://...)`)
+    "datasheet": re.compile(r"(?:\[|^\s*)[^\[\]]*\b(?:data(?:set)?[ -]?cards?|data[ -]?sheets?)\b[^\[\]]*\]\("
+                            r"(?P<id>https?://[^\s)]+)\)", re.I),
 }
 #: GitHub paths that are not code repositories of the model
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
@@ -49,6 +54,8 @@ _INSTALL = re.compile(r"\b(?:pip3?|conda|mamba|uv pip|poetry|npm)\s+(?:install|a
 
 def _url(kind: str, target: str, matched: str) -> str:
     """A clickable URL for the link as written (scheme added when the card left it out)."""
+    if kind == "datasheet":
+        return target
     if kind == "preprint" and not re.search(r"arxiv\.org|huggingface\.co", matched, re.I):
         return f"https://arxiv.org/abs/{target[len('arxiv:'):]}"  # an `arxiv:` tag or a BibTeX eprint
     matched = matched.rstrip(".,;")
@@ -63,6 +70,8 @@ def _target(kind: str, m: re.Match[str]) -> str:
             return "acl:" + m.group("acl")
         return "openreview:" + m.group("orv")
     target = m.group("id").rstrip(".,;")
+    if kind == "datasheet":
+        return target
     if kind == "code":
         target = re.sub(r"\.git$", "", target).lower()
     if kind == "preprint":
