@@ -78,7 +78,7 @@ def _fake_linked():
 def run(args) -> None:
 
     from openscore.anchors import mot, osai
-    from openscore.anchors.fidelity import Tally, compare_osai, load_matches
+    from openscore.anchors.fidelity import STEP, Tally, compare_osai, load_matches
     from openscore.audit import audit
     from openscore.rubrics import load_rubric
 
@@ -104,12 +104,15 @@ def run(args) -> None:
         observable = {"all": Tally(), **{d: Tally() for d in table.osai_observable}}
         split = {True: Tally(), False: Tally()}  # README-only folders or not
         matches = [m for m in table.osai if m.quality in qualities]
+        differing: list[tuple[str, str, str, str]] = []  # folder, dimension, ours, theirs
         for m in matches:
             entry = osai.load(SHARED / "anchors" / "osai-main-database" / m.entry)
             theirs = osai.grades(entry, rubric)
             rep = report(m.folder)
             ours = {g.dimension: g.grade for g in rep.rubrics["osai-v3"].grades}
             compare_osai(ours, theirs, m.folder, dims, tallies)
+            differing += [(m.folder, d, ours.get(d, "unknown"), theirs.get(d, "n/a")) for d in dims
+                          if theirs.get(d) in STEP and ours.get(d) in STEP and ours[d] != theirs[d]]
             compare_osai(ours, theirs, m.folder, table.osai_observable, observable)
             readme_only = [p.name for p in (realcards / m.folder).iterdir()] == ["README.md"]
             compare_osai(ours, theirs, m.folder, dims, {"all": split[readme_only], **{d: Tally() for d in dims}})
@@ -127,6 +130,8 @@ def run(args) -> None:
             print("  two steps off:")
             for case in tallies["all"].cases:
                 print(f"    {case}")
+        if title == "exact+same-version":
+            _disputes(table, differing, set(table.osai_observable), args.cases)
 
     print("\nModel Openness Tool (MOF classes)")
     comp_agree = comp_total = 0
@@ -149,6 +154,32 @@ def run(args) -> None:
     print(f"  component agreement {100 * comp_agree / max(comp_total, 1):.0f} % of {comp_total}")
     for quality, (a, n) in class_agree.items():
         print(f"  class agreement ({quality}): {a}/{n}")
+
+
+def _disputes(table, differing, observable: set[str], cases: bool) -> None:
+    """How the differing cells are argued in the match table's `disputed` list (and which entries no longer
+    differ offline: with --linked some agree)."""
+    why: dict[str, int] = defaultdict(int)
+    unargued = []
+    for folder, dim, ours, theirs in differing:
+        dispute = table.dispute(folder, dim)
+        if dispute is None and dim not in observable:
+            why["not observable (trainingcode, code: the code repository)"] += 1
+            continue
+        why[dispute.why if dispute else "not argued"] += 1
+        if dispute is None:
+            unargued.append(f"{folder}/{dim}: {ours} vs experts {theirs}")
+        elif cases:
+            print(f"    {dispute.why:8s} {folder}/{dim}: {ours} vs experts {theirs}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(why.items()))
+    n_obs = sum(d in observable for _, d, _, _ in differing)
+    print(f"  differing cells: {len(differing)} ({n_obs} repository-observable), argued in the match table: {counts}")
+    for line in unargued:
+        print(f"    not argued: {line}")
+    cells = {(f, d) for f, d, _, _ in differing}
+    agreeing = [f"{d.folder}/{d.dimension}" for d in table.disputed if (d.folder, d.dimension) not in cells]
+    if agreeing:
+        print(f"  disputed in the match table but agreeing (or unknown) now: {', '.join(agreeing)}")
 
 
 if __name__ == "__main__":

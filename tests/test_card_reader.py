@@ -217,6 +217,14 @@ def test_named_training_datasets_document_the_training_data_of_a_model_card(audi
     assert grade(audited("bigscience__bloomz"), "modelcard").grade == "open"
 
 
+def test_a_card_of_usage_and_benchmarks_gives_no_insight_into_training(audited):
+    """Qwen2.5-7B-Instruct's card: introduction, quickstart, evaluation pointing to a blog (the index: "Model
+    card primarily contains usage instructions", closed); Baichuan2's has a Training Dynamics section."""
+    g = grade(audited("Qwen__Qwen2.5-7B-Instruct"), "modelcard")
+    assert g.grade == "closed" and "usage instructions and benchmark scores" in g.reason
+    assert grade(audited("baichuan-inc__Baichuan2-13B-Chat"), "modelcard").grade == "partial"
+
+
 def test_a_finetune_of_mpt_names_its_base_in_prose(audited):
     """mpt-7b-instruct: "built by finetuning MPT-7B on a dataset derived from ..."."""
     g = grade(audited("mosaicml__mpt-7b-instruct"), "datasources_basemodel")

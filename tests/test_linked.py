@@ -176,3 +176,23 @@ def test_gate_reads_linked_evidence_with_linked_and_not_with_offline(realcards, 
     assert gate() == (1, "fail") and not fake_linked.requests
     assert gate("--linked", "--offline") == (1, "fail") and not fake_linked.requests
     assert gate("--linked") == (0, "pass") and fake_linked.github_calls() > 0
+
+
+def test_an_open_dataset_licence_read_from_the_hub_makes_non_open_weights_partly_open(
+        realcards, fake_linked, fake_hub, monkeypatch, tmp_path):
+    """BLOOMZ: RAIL weights, and xP3 (its `datasets:`) under Apache-2.0 on its dataset card: OSAI's "only
+    parts of the model and data sources are released under an open license" is partial; offline the card
+    alone shows no open part."""
+    card = tmp_path / "xP3"
+    card.mkdir()
+    (card / "README.md").write_text("---\nlicense: apache-2.0\n---\n# xP3\n")
+    fake_hub.add_repo("bigscience/xP3", card, dataset=True)
+    fake_hub.unrecorded_datasets_unavailable = True  # xP3mt, P3: not checked, never "not found"
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.endpoint)
+    monkeypatch.setenv("OPENSCORE_HUB_TRIES", "1")
+    offline = audit(str(realcards / "bigscience__bloomz"), weights=False, rubrics=["osai-v3"])
+    assert grades(offline, "osai-v3")["licenses"].grade == "closed"
+    report = audit(str(realcards / "bigscience__bloomz"), weights=False, linked=True, rubrics=["osai-v3"])
+    g = grades(report, "osai-v3")["licenses"]
+    assert g.grade == "partial" and any(e.url and e.url.endswith("/datasets/bigscience/xP3") for e in g.evidence)
+    assert grades(report, "osai-v3")["datasources_endmodel"].grade == "open"  # none gated, none missing
