@@ -225,6 +225,14 @@ def test_a_card_of_usage_and_benchmarks_gives_no_insight_into_training(audited):
     assert grade(audited("baichuan-inc__Baichuan2-13B-Chat"), "modelcard").grade == "partial"
 
 
+def test_hardware_and_architecture_without_the_training_procedure_is_partial(audited):
+    """Llama 3.1's card: an architecture paragraph and a Hardware and Software section, no training procedure
+    (the index: "training process not fully documented", partial); BLOOMZ documents all three."""
+    g = grade(audited("NousResearch__Meta-Llama-3.1-8B-Instruct"), "hardware_architecture")
+    assert g.grade == "partial" and "not the training procedure" in g.reason
+    assert grade(audited("bigscience__bloomz"), "hardware_architecture").grade == "open"
+
+
 def test_a_finetune_of_mpt_names_its_base_in_prose(audited):
     """mpt-7b-instruct: "built by finetuning MPT-7B on a dataset derived from ..."."""
     g = grade(audited("mosaicml__mpt-7b-instruct"), "datasources_basemodel")
