@@ -80,7 +80,7 @@ def test_an_open_model_grades_open_where_the_repository_shows_it(open_model, fak
     # no base model: the base dimensions mirror the end model, with their own rule ids
     assert g["weights_basemodel"].grade == "open" and g["weights_basemodel"].reason.startswith("No separate base model")
     assert all(e.rule.startswith("osai-v3/weights_basemodel/") for e in g["weights_basemodel"].evidence)
-    # the dataset is not on the Hub: the data is listed but not verified, so never "open"
+    # the Hub says the dataset does not exist: named but not shared, so never "open"
     assert g["datasources_endmodel"].grade == "partial"
     assert report.evidence["datasets"]["not_checked"] == ["dataset org/open-corpus: dataset not found on the Hub"]
     mof = _grades(report, "mof")

@@ -352,8 +352,7 @@ def datasets_published(ctx: GradingContext) -> CheckOutcome:
     what = "training datasets named in the card, each shared on the Hub without gating"
     if not obs:
         return CheckOutcome(False, [_looked(ctx, what)], [what])
-    shared = all(not o.value.get("gated") and (o.value.get("checked") or "not found" not in o.value.get("not_checked", ""))
-                 for o in obs)
+    shared = all(not o.value.get("gated") and not o.value.get("missing") for o in obs)
     return CheckOutcome(shared, _ev(obs), [what])
 
 
