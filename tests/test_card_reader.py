@@ -233,6 +233,14 @@ def test_hardware_and_architecture_without_the_training_procedure_is_partial(aud
     assert grade(audited("bigscience__bloomz"), "hardware_architecture").grade == "open"
 
 
+def test_an_olmo_base_is_a_known_base_with_open_data(audited):
+    """OLMo-2-1124-13B-Instruct declares `base_model: allenai/OLMo-2-1124-13B-DPO`: the OLMo family's data and
+    weights are published (the index: open, open)."""
+    report = audited("allenai__OLMo-2-1124-13B-Instruct")
+    assert grade(report, "datasources_basemodel").grade == "open"
+    assert grade(report, "weights_basemodel").grade == "open"
+
+
 def test_a_finetune_of_mpt_names_its_base_in_prose(audited):
     """mpt-7b-instruct: "built by finetuning MPT-7B on a dataset derived from ..."."""
     g = grade(audited("mosaicml__mpt-7b-instruct"), "datasources_basemodel")
