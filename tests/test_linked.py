@@ -23,6 +23,9 @@ def fake_linked(monkeypatch, tmp_path):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # the Hub datasets a linked local audit asks about: a closed loopback port unless a test serves them
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OPENSCORE_HUB_TRIES", "1")
     yield fake
     fake.close()
 
@@ -196,3 +199,21 @@ def test_an_open_dataset_licence_read_from_the_hub_makes_non_open_weights_partly
     g = grades(report, "osai-v3")["licenses"]
     assert g.grade == "partial" and any(e.url and e.url.endswith("/datasets/bigscience/xP3") for e in g.evidence)
     assert grades(report, "osai-v3")["datasources_endmodel"].grade == "open"  # none gated, none missing
+
+
+@pytest.mark.parametrize("folder", ["LLM360__Amber", "allenai__OLMo-7B", "EleutherAI__pythia-6.9b"])
+def test_the_class_i_models_reach_class_ii_with_the_code_repositories_their_cards_link(realcards, fake_linked, folder):
+    """Issue 16: MOT's Class I models. Their cards and files give Class III; the GitHub repositories they link
+    (file lists recorded in bench/linked_answers.yaml) hold the training, evaluation and data-preparation
+    code, giving Class II; Class I also needs `datasets`: the licences on their datasets' Hub cards."""
+    from pathlib import Path
+
+    import yaml
+
+    answers = yaml.safe_load((Path(__file__).parents[1] / "bench" / "linked_answers.yaml").read_text("utf-8"))
+    for repo, facts in answers["github"].items():
+        fake_linked.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
+    offline = audit(str(realcards / folder), weights=False, rubrics=["mof"]).rubrics["mof"]
+    assert offline.classification == "Class III"
+    linked = audit(str(realcards / folder), weights=False, rubrics=["mof"], linked=True).rubrics["mof"]
+    assert linked.classification == "Class II" and linked.unmet == ["datasets"]
