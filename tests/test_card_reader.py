@@ -130,6 +130,13 @@ def test_bibtex_eprint_and_a_paper_bullet_are_preprints(bundle, audited):
     assert grade(audited("allenai__OLMo-7B"), "preprint").grade == "open"  # **Paper:** [Link](https://arxiv.org/abs/…)
 
 
+def test_the_page_emoji_of_a_link_banner_marks_the_paper(audited):
+    """`📃 <a href="https://arxiv.org/abs/2304.12244">[WizardLM]</a>` in WizardLM-2's banner, the same in
+    ChatGLM's (the index grades both preprints open)."""
+    assert grade(audited("microsoft__WizardLM-2-8x22B__alpindale-reupload"), "preprint").grade == "open"
+    assert grade(audited("THUDM__chatglm3-6b"), "preprint").grade == "open"
+
+
 def test_features_citing_other_papers_are_not_the_models_preprint(audited):
     assert grade(audited("mosaicml__mpt-7b-instruct"), "preprint").grade == "closed"  # FlashAttention, ALiBi
 

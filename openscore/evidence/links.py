@@ -19,7 +19,7 @@ from openscore.evidence.card import find_card, split_front_matter, topic_at
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 
-EXTRACTOR = "links@2.1"
+EXTRACTOR = "links@2.2"
 
 #: kind -> pattern; group "id" is the normalised target
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -44,8 +44,9 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
 #: a link whose path ends in an image (a banner, a WeChat QR code) points at a picture, not at code
 _IMAGE = re.compile(r"^[^\s)\]\"'>]*?\.(?:png|jpe?g|gif|svg|webp|bmp|ico)(?:[?#][^\s)\]\"'>]*)?(?=[\s)\]\"'>]|$)", re.I)
-#: words near an arXiv link that make it the model's own paper ("**Paper:** [Link](...)", `<a href=...>Paper</a>`)
-_CALLED_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告", re.I)
+#: words near an arXiv link that make it the model's own paper ("**Paper:** [Link](...)", `<a href=...>Paper</a>`),
+#: or the page emoji that marks the paper in the link banners of many cards (`📃 <a href="https://arxiv...">`)
+_CALLED_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告|📃", re.I)
 #: how far around a link those words may be
 NEAR = 80
 #: an install command names a library to install, not the model's code
