@@ -3,11 +3,14 @@
 Audits (without weights) every ../shared/data/realcards folder the match table
 (openscore/data/anchor_matches.yaml) pairs with an OSAI index entry or an MOT model file, and prints:
   OSAI  exact / within-one / two-off per dimension and overall, by match quality, for all dimensions
-        and for the repository-observable ones; openscore's `unknown` is counted apart;
+        and for the repository-observable ones; openscore's `unknown` is counted apart; for exact and
+        same-version matches, how the cells that differ are argued in the match table's `disputed` list
+        (outside evidence, experts wrong or outdated, a reading of the criterion), and any not argued;
   MOT   the class each side gives and the share of components on which both agree (included or not).
 
 Usage: python bench/fidelity.py [--cases] [--linked]
   default   the repository alone (no network);
+  --cases   also every cell two steps off, and each differing cell of the exact matches with its argument;
   --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py and
             tests/fakehub.py from bench/linked_answers.yaml (file paths recorded from public snapshots of
             the repositories the matched cards link, dataset licences as the index cites them); what is
