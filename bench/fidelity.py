@@ -34,7 +34,8 @@ SHARED = ROOT / ".." / "shared" / "data"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", action="store_true", help="list every cell two steps off, and each argued cell of the exact matches")
+    parser.add_argument("--cases", action="store_true",
+                        help="list every cell two steps off, and each argued cell of the exact matches")
     parser.add_argument("--linked", action="store_true", help="with linked evidence from the loopback fakes")
     args = parser.parse_args()
     if args.linked:

@@ -411,7 +411,8 @@ def licence_part_open(ctx: GradingContext) -> CheckOutcome:
     parts = [p for p, facts in ctx.licence.parts.items() if p != "weights" and facts.open]
     datasets = [o for o in ctx.bundle.find("dataset")
                 if (facts := ctx.dataset_licences.get(o.value["id"])) is not None and facts.open]
-    return CheckOutcome(bool(parts or datasets), (_licence_evidence(ctx, what) if parts else []) + _ev(datasets), [what])
+    evidence = (_licence_evidence(ctx, what) if parts or not datasets else []) + _ev(datasets)
+    return CheckOutcome(bool(parts or datasets), evidence, [what])
 
 
 # -- lineage -----------------------------------------------------------------------------------
