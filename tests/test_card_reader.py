@@ -197,6 +197,18 @@ def test_data_cards_the_card_links_are_inspectable_sources_and_a_datasheet(bundl
     assert "https://arxiv.org/abs/2201.07311" in links(bundle("EleutherAI__pythia-6.9b"), "datasheet")
 
 
+def test_a_datasheet_link_is_read_from_its_own_text_only_and_a_bounded_way_back():
+    from openscore.evidence.links import MAX_LINK_TEXT, PATTERNS, _names_datasheet
+
+    def found(line: str) -> list[str]:
+        return [m.group("id") for m in PATTERNS["datasheet"].finditer(line) if _names_datasheet(line, m)]
+
+    assert found("[Datasheet for X](https://a.b/c) and [paper](https://d.e/f)") == ["https://a.b/c"]
+    assert found("the datasheet is [here](https://a.b/c)") == []  # the link's own text decides
+    # a link text longer than the bound is not read back to its start: a hostile line stays linear
+    assert found("[data card " + "x" * MAX_LINK_TEXT + "](https://a.b/c)") == []
+
+
 def test_a_named_hub_dataset_is_shared_data_and_the_strict_profile_wants_its_licence(audited):
     """Dolly's `datasets: [databricks/databricks-dolly-15k]`: shared (OSAI grades availability; the index
     says "fine-tuning data hosted on huggingface"), but no dataset card was read for its licence."""

@@ -35,11 +35,13 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"|openreview\.net/(?:forum|pdf)\?id=(?P<orv>[\w-]+))", re.I),
     # not links into a dataset repo's files (`/resolve/`: images and assets hosted in dataset repos)
     "dataset": re.compile(r"(?<![\w.])(?:https?://)?huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)(?![\w.-]|/resolve/)", re.I),
-    # a markdown link whose own text names what it is: the data's documentation, in Gebru et al.'s sense
-    # (its text may begin on the line before: `Consult [the` / `datasheet](https://...)`)
-    "datasheet": re.compile(r"(?:\[|^\s*)[^\[\]]*\b(?:data(?:set)?[ -]?cards?|data[ -]?sheets?)\b[^\[\]]*\]\("
-                            r"(?P<id>https?://[^\s)]+)\)", re.I),
+    # the target of a markdown link; it is a datasheet when its text says so (`_names_datasheet`)
+    "datasheet": re.compile(r"\]\((?P<id>https?://[^\s)]+)\)", re.I),
 }
+#: link text naming the data's documentation, in Gebru et al.'s sense
+_DATASHEET_TEXT = re.compile(r"\b(?:data(?:set)?[ -]?cards?|data[ -]?sheets?)\b", re.I)
+#: longest link text read back from `](`
+MAX_LINK_TEXT = 200
 #: GitHub paths that are not code repositories of the model
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
 #: a link whose path ends in an image (a banner, a WeChat QR code) points at a picture, not at code
@@ -80,6 +82,15 @@ def _target(kind: str, m: re.Match[str]) -> str:
     return target
 
 
+def _names_datasheet(line: str, m: re.Match[str]) -> bool:
+    """The text of the markdown link ending at `m` (from its `[`, or the line's start when the text began
+    on the line before: `Consult [the` / `datasheet](https://...)`) calls it a data card or datasheet.
+    Read back at most MAX_LINK_TEXT characters, so a hostile line costs linear time."""
+    start = max(0, m.start() - MAX_LINK_TEXT)
+    text = line[start:m.start()]
+    return bool(_DATASHEET_TEXT.search(text[text.rfind("[") + 1:]))
+
+
 def _not_code(line: str, m: re.Match[str]) -> bool:
     """A GitHub match that is an issue page, an image, or part of an install command."""
     rest = line[m.end():m.end() + 300]
@@ -104,7 +115,7 @@ def collect_links(ctx: CollectContext) -> CollectorOutput:
         topic = None
         for kind, pattern in PATTERNS.items():
             for m in pattern.finditer(line):
-                if kind == "code" and _not_code(line, m):
+                if (kind == "code" and _not_code(line, m)) or (kind == "datasheet" and not _names_datasheet(line, m)):
                     continue
                 if topic is None:
                     topic = (topic_at(found, starts, number),)
