@@ -1,7 +1,7 @@
 """Evidence from what the card links outside the repository: GitHub repositories, arXiv preprints,
 papers by DOI. Optional (`--linked`), cached on disk with the date fetched, cited with the URL.
 
-Each source is read through plain HTTP (urllib) from an endpoint an environment variable may move
+Each source is read through one bounded GET (sources.fetch) from an endpoint an environment variable may move
 (tests point them at loopback fakes): OPENSCORE_GITHUB_API (https://api.github.com),
 OPENSCORE_ARXIV_API (https://export.arxiv.org/api/query), OPENSCORE_CROSSREF_API
 (https://api.crossref.org). GITHUB_TOKEN is sent to GitHub; a rate-limited answer stops GitHub
