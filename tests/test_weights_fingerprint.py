@@ -199,3 +199,78 @@ def test_grams_are_the_normalised_unit_sums_over_their_stored_indices(tmp_path, 
     # attn_k / attn_v (32 x 64) fit in one direct block: sketched whole, their Grams come from it at compare time
     assert ("mlp_down", "gram_c", False) in checked and len(checked) == 10
     assert all(set(t.sketch) == {"direct"} for t in fp.tensors if t.role in ("attn_k", "attn_v"))
+
+
+def test_small_tensors_fingerprinted_in_chunks_give_what_one_by_one_gives(tmp_path):
+    """The chunked pass over small tensors (_small_prints: one cast per dtype, hashes by slice) gives the very
+    print and arrays of the tensor-by-tensor pass (_full_print) for every kind of small tensor: F32/F16/BF16,
+    scalars, vectors, matrices stored transposed, 3-D, constant ones, and values at the grids' edges
+    (overflow, subnormals, infinities, signed zeros; a tensor holding a NaN goes the one-by-one way)."""
+    fp_module = importlib.import_module("openscore.weights.fingerprint")
+    from openscore.formats.records import TensorRecord
+
+    gen = torch.Generator().manual_seed(3)
+    specials = torch.tensor([70000.0, -1e-42, 1e-8, float("inf"), -0.0, 0.0, 3.3895e38, 65520.0, float("nan")])
+    items, datas = [], []
+    for i in range(120):
+        dtype = (torch.float32, torch.float16, torch.bfloat16)[i % 3]
+        shape = [(), (5,), (3, 7), (16, 16), (2, 3, 4), (128, 128)][i % 6]
+        values = torch.randn(shape, generator=gen) * 10.0 ** (i % 9 - 4)
+        flat = values.view(-1)
+        if i % 4 == 1:
+            flat[i % flat.numel()] = specials[i % len(specials)]
+        if i % 7 == 0:
+            values.fill_(0.5)
+        data = memoryview(values.to(dtype).contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        record = TensorRecord(name=f"t{i}", file="f", dtype={torch.float32: "F32", torch.float16: "F16",
+                                                               torch.bfloat16: "BF16"}[dtype],
+                              shape=tuple(shape), start=0, end=len(data))
+        item = fp_module._Placed(record, ("mlp_up", "attn_o", "embed")[i % 3], i, transposed=len(shape) == 2 and i % 5 == 0)
+        assert fp_module._is_small(item, {})
+        items.append((item, f"t{i:05d}", data))
+    chunked = fp_module._small_prints(items, "cpu", {})
+    assert any(t.constant for t, _ in chunked) and any("direct" in t.sketch for t, _ in chunked)
+    for (item, key, data), (tp, arrays) in zip(items, chunked):
+        one_tp, one_arrays = fp_module._full_print(data, item, key, "cpu", {})
+        assert tp.model_dump() == one_tp.model_dump(), item.record
+        assert sorted(arrays) == sorted(one_arrays)
+        for name, array in arrays.items():
+            assert array.dtype == one_arrays[name].dtype and array.tobytes() == one_arrays[name].tobytes()
+
+
+def test_many_tiny_tensors_are_fingerprinted_a_chunk_per_worker_call(tmp_path, monkeypatch):
+    """A checkpoint of many tiny tensors costs one worker call per chunk, not one per tensor (torch calls per
+    tensor made 300k tiny tensors take minutes: bench/hostile.py), and still every tensor is fingerprinted."""
+    fp_module = importlib.import_module("openscore.weights.fingerprint")
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from checkpoint_builders import write_config
+    from openscore.formats import read_checkpoint
+    from openscore.layout import build_layout
+    from openscore.sources import open_source
+
+    count = 3 * fp_module._CHUNK_TENSORS + 5
+    write_config(tmp_path)
+    save_file({f"model.layers.{i // 3}.mlp.{('up', 'down', 'gate')[i % 3]}_proj.weight":
+               np.full((2, 2), i % 7, np.float32) + np.eye(2, dtype=np.float32) * (i % 2) for i in range(count)},
+              str(tmp_path / "model.safetensors"))
+    calls = {"chunks": 0, "one": 0}
+    small, full = fp_module._small_prints, fp_module._full_print
+
+    def counted_small(chunk, *args):
+        calls["chunks"] += 1
+        return small(chunk, *args)
+
+    def counted_full(*args):
+        calls["one"] += 1
+        return full(*args)
+
+    monkeypatch.setattr(fp_module, "_small_prints", counted_small)
+    monkeypatch.setattr(fp_module, "_full_print", counted_full)
+    source = open_source(str(tmp_path))
+    headers = read_checkpoint(source)
+    fp = fp_module.fingerprint(source, headers, build_layout(headers), device="cpu")
+    assert len(fp.tensors) == count and fp.bytes_read == fp.bytes_total == 16 * count
+    assert calls == {"chunks": 4, "one": 0}
+    assert sum(1 for t in fp.tensors if "direct" in t.sketch) == sum(1 for t in fp.tensors if not t.constant) > 0
