@@ -226,7 +226,7 @@ def test_small_tensors_fingerprinted_in_chunks_give_what_one_by_one_gives(tmp_pa
                                                                torch.bfloat16: "BF16"}[dtype],
                               shape=tuple(shape), start=0, end=len(data))
         item = fp_module._Placed(record, ("mlp_up", "attn_o", "embed")[i % 3], i, transposed=len(shape) == 2 and i % 5 == 0)
-        assert fp_module._is_small(item, {})
+        assert fp_module._is_small(item, fp_module._check_size(item), {})
         items.append((item, f"t{i:05d}", data))
     chunked = fp_module._small_prints(items, "cpu", {})
     assert any(t.constant for t, _ in chunked) and any("direct" in t.sketch for t, _ in chunked)

@@ -351,11 +351,11 @@ class NameGroups:
 
     def match(self, scheme: "Scheme", end_index: int | None) -> dict[str, Match]:
         """name -> Match of every name `scheme` places, in the names' first-seen order."""
-        found: list[tuple[int, Match]] = []
+        found: list[Match | None] = [None] * len(self.names)
         for g, candidates in self._candidates[scheme.name].items():
-            found.extend(self._bound(scheme, end_index, self._groups[g], candidates))
-        found.sort(key=lambda f: f[0])
-        return {self.names[i]: m for i, m in found}
+            for i, match in self._bound(scheme, end_index, self._groups[g], candidates):
+                found[i] = match
+        return {name: m for name, m in zip(self.names, found) if m is not None}
 
     def _bound(self, scheme: "Scheme", end_index: int | None, members: list[int], candidates: list[_Candidate]):
         """(index, Match) of each member name the first binding candidate places."""

@@ -15,7 +15,6 @@ See docs/provenance.md for why these statistics and how they are compared.
 from __future__ import annotations
 
 import json
-import math
 import re
 import mmap
 import os
@@ -23,14 +22,14 @@ import warnings
 from collections.abc import Callable
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from xxhash import xxh3_128
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from openscore.atomic import write_bytes
 from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
@@ -205,8 +204,7 @@ def is_fingerprint_file(path: Path) -> bool:
 # layout access
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):  # a tuple: one is made per tensor
     record: TensorRecord
     role: str
     layer: int | None
@@ -254,9 +252,11 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
             continue
         role, layer = roles.get(rec.name) or unmapped_role(rec.name, list(rec.shape), expected)
         found.append((rec, role, layer))
-    flips = [_flipped(list(rec.shape), expected.get(role)) for rec, role, _ in found
-             if role not in by_scheme and role not in SHARED_AXIS_ROLES]
-    decided = [f for f in flips if f is not None]
+    flips: dict[tuple, bool | None] = {}  # (shape, role) -> _flipped: layers repeat a few shapes
+    for rec, role, _ in found:
+        if role not in by_scheme and role not in SHARED_AXIS_ROLES and (tuple(rec.shape), role) not in flips:
+            flips[tuple(rec.shape), role] = _flipped(list(rec.shape), expected.get(role))
+    decided = [f for f in flips.values() if f is not None]
     all_flipped = bool(decided) and all(decided)
     placed = []
     for rec, role, layer in found:
@@ -265,7 +265,7 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
         elif len(rec.shape) != 2 or role in SHARED_AXIS_ROLES:
             transposed = False
         else:
-            flip = _flipped(list(rec.shape), expected.get(role))
+            flip = flips[tuple(rec.shape), role]
             transposed = flip if flip is not None else all_flipped
         placed.append(_Placed(rec, role, layer, transposed))
     placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
@@ -444,6 +444,7 @@ class _Reader:
         self.bytes_read = 0
         self._file: str | None = None
         self._mm: mmap.mmap | None = None
+        self._view: memoryview | None = None
         self._size = 0
 
     def open(self, file: str) -> None:
@@ -454,9 +455,11 @@ class _Reader:
             with open(path, "rb") as fh:
                 self._size = os.fstat(fh.fileno()).st_size
                 self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self._size else None
+                self._view = memoryview(self._mm) if self._mm is not None else None
 
     def close(self) -> None:
         if self._mm is not None:
+            self._view.release()  # tensor views sliced from it keep the map until they go
             try:
                 self._mm.close()
             except BufferError:
@@ -474,7 +477,7 @@ class _Reader:
                 raise InvalidCheckpoint(
                     f"{self._file}: truncated: tensor data ends at byte {start + length}, file has {self._size}"
                 )
-            data = memoryview(self._mm)[start : start + length]
+            data = self._view[start : start + length]
         if len(data) != length:
             raise InvalidCheckpoint(f"{self._file}: short read at byte {start}: wanted {length}, got {len(data)}")
         self.bytes_read += length
@@ -607,7 +610,7 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         for index, item in enumerate(placed):
             rec = item.record
             key = f"t{index:05d}"
-            _check_size(item)
+            count = _check_size(item)
             if sample:
                 add(item, *_sampled_print(reader, item, key, device, heads))
                 continue
@@ -619,7 +622,7 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
                 current = rec.file
             size = rec.end - rec.start
             data = reader.read(rec.start, size)
-            if _is_small(item, heads):
+            if _is_small(item, count, heads):
                 chunk.append((item, key, data))
                 chunk_bytes += size
                 if len(chunk) >= _CHUNK_TENSORS or chunk_bytes >= _CHUNK_BYTES:
@@ -640,21 +643,22 @@ def _readable(rec: TensorRecord) -> bool:
     return is_readable(rec.dtype) or (rec.dequant is not None and rec.dtype in INT8_DTYPES)
 
 
-def _check_size(item: _Placed) -> None:
+def _check_size(item: _Placed) -> int:
+    """The tensor's value count, once its bytes are checked to hold them."""
     rec = item.record
-    rows, cols = matrix_shape(tuple(rec.shape))
+    rows, cols = matrix_shape(rec.shape)
     if _readable(rec) and rows * row_bytes(rec.dtype, cols) != rec.end - rec.start:
         raise InvalidCheckpoint(
             f"{rec.file}: {rec.name}: {rec.end - rec.start} bytes do not hold {rec.dtype} {list(rec.shape)}"
         )
+    return rows * cols
 
 
-def _is_small(item: _Placed, heads: dict) -> bool:
-    """A tensor _small_prints fingerprints: F32/F16/BF16, 1 to SKETCH_ALL_BELOW values (sketched whole, every row
-    on the grid hashes), no GGUF rotary alternative to keep."""
-    rec = item.record
-    return (rec.dtype in _SMALL_DTYPES and 0 < math.prod(rec.shape) <= SKETCH_ALL_BELOW
-            and not (item.role in ROPE_ROLES and heads.get(item.role)))
+def _is_small(item: _Placed, count: int, heads: dict) -> bool:
+    """A tensor of `count` values _small_prints fingerprints: F32/F16/BF16, 1 to SKETCH_ALL_BELOW values (sketched
+    whole, every row on the grid hashes), no GGUF rotary alternative to keep."""
+    return (0 < count <= SKETCH_ALL_BELOW and item.record.dtype in _SMALL_DTYPES
+            and not (heads and item.role in ROPE_ROLES and heads.get(item.role)))
 
 
 #: dtypes whose roundings are the same bits in one call over a chunk as tensor by tensor (finite values: round to
@@ -667,8 +671,9 @@ def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, hea
     """What _full_print gives for each of many small tensors (_is_small), from a few calls over the chunk.
 
     A small tensor is sketched whole: its direct sketch is the matrix itself in [out, in] order, so no Gram;
-    its grid hashes cover every row. The chunk is cast once per dtype and hashed slice by slice."""
-    out: list[tuple | None] = [None] * len(chunk)
+    its grid hashes cover every row. The chunk is cast once per dtype and hashed slice by slice, and its
+    prints are validated in one call."""
+    found: list[tuple | None] = [None] * len(chunk)
     by_dtype: dict[str, list[int]] = {}
     for i, (item, _, _) in enumerate(chunk):
         by_dtype.setdefault(item.record.dtype, []).append(i)
@@ -683,39 +688,52 @@ def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, hea
         for j, i in enumerate(picked):
             item, key, data = chunk[i]
             if nan[j]:
-                out[i] = _full_print(data, item, key, device, heads)
+                found[i] = _full_print(data, item, key, device, heads)
                 continue
             lo, hi = int(starts[j]), int(starts[j] + sizes[j])
-            out[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], bool(constant[j]))
-    return out
+            found[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], bool(constant[j]))
+    fields = [f[0] for f in found if isinstance(f[0], dict)]
+    prints = iter(_PRINTS.validate_python(fields))
+    return [(next(prints), arrays) if isinstance(doc, dict) else (doc, arrays) for doc, arrays in found]
+
+
+#: validates a chunk's prints in one call (a third cheaper than one TensorPrint(...) each)
+_PRINTS = TypeAdapter(list[TensorPrint])
 
 
 def _small_print(item: _Placed, key: str, data, floats: np.ndarray, bf16: np.ndarray, fp16: np.ndarray,
-                 constant: bool) -> tuple[TensorPrint, dict]:
+                 constant: bool) -> tuple[dict, dict]:
+    """The fields of a small tensor's print (not yet validated) and its arrays."""
     rec = item.record
-    hashes = dict(zip(("content", "bf16", "fp16"), (xxh3_128(b).hexdigest() for b in (data, bf16, fp16))))
+    doc = _print_fields(item, key)
+    doc["content"], doc["bf16"], doc["fp16"] = xxh3_128(data).hexdigest(), xxh3_128(bf16).hexdigest(), \
+        xxh3_128(fp16).hexdigest()
+    doc["constant"] = constant
     arrays: dict[str, np.ndarray] = {}
     if len(rec.shape) < 2:
-        return _new_print(item, key, constant=constant, **hashes), arrays
+        return doc, arrays
+    doc["residual_gram"] = residual_gram(item.role)
     if constant:
-        return _new_print(item, key, constant=True, residual_gram=residual_gram(item.role), **hashes), arrays
-    rows, cols = matrix_shape(tuple(rec.shape))
+        return doc, arrays
+    rows, cols = matrix_shape(rec.shape)
     matrix = floats.reshape(rows, cols)
     if item.transposed:
         rows, cols, matrix = cols, rows, matrix.T
     arrays[f"{key}.rows"] = np.arange(rows, dtype=np.int32)
     arrays[f"{key}.cols"] = np.arange(cols, dtype=np.int32)
     arrays[f"{key}.direct"] = np.ascontiguousarray(matrix) if item.transposed else matrix.copy()
-    return _new_print(item, key, sketch=["direct"], residual_gram=residual_gram(item.role), **hashes), arrays
+    doc["sketch"] = ["direct"]
+    return doc, arrays
 
 
-def _new_print(item: _Placed, key: str, **found) -> TensorPrint:
-    """The tensor's print, with what is already `found` (hashes, sketch: one validation, not one per field)."""
+def _print_fields(item: _Placed, key: str) -> dict:
     rec = item.record
-    return TensorPrint(
-        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(rec.shape), dtype=rec.dtype,
-        transposed=item.transposed and len(rec.shape) == 2, **found,
-    )
+    return {"key": key, "name": rec.name, "file": rec.file, "role": item.role, "layer": item.layer,
+            "shape": list(rec.shape), "dtype": rec.dtype, "transposed": item.transposed and len(rec.shape) == 2}
+
+
+def _new_print(item: _Placed, key: str) -> TensorPrint:
+    return TensorPrint(**_print_fields(item, key))
 
 
 def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
