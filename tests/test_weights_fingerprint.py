@@ -203,33 +203,41 @@ def test_grams_are_the_normalised_unit_sums_over_their_stored_indices(tmp_path, 
 
 def test_small_tensors_fingerprinted_in_chunks_give_what_one_by_one_gives(tmp_path):
     """The chunked pass over small tensors (_small_prints: one cast per dtype, hashes by slice) gives the very
-    print and arrays of the tensor-by-tensor pass (_full_print) for every kind of small tensor: F32/F16/BF16,
-    scalars, vectors, matrices stored transposed, 3-D, constant ones, and values at the grids' edges
-    (overflow, subnormals, infinities, signed zeros; a tensor holding a NaN goes the one-by-one way)."""
+    print and arrays of the tensor-by-tensor pass (_full_print) for every kind of small tensor: each float
+    dtype, scalars, vectors, matrices stored transposed, 3-D, zero-element, constant ones (an F64 vector
+    whose values only float32 confuses is not), and values at the grids' edges (overflow, subnormals,
+    infinities, signed zeros; a tensor holding a NaN goes the one-by-one way)."""
     fp_module = importlib.import_module("openscore.weights.fingerprint")
     from openscore.formats.records import TensorRecord
 
     gen = torch.Generator().manual_seed(3)
-    specials = torch.tensor([70000.0, -1e-42, 1e-8, float("inf"), -0.0, 0.0, 3.3895e38, 65520.0, float("nan")])
-    items, datas = [], []
-    for i in range(120):
-        dtype = (torch.float32, torch.float16, torch.bfloat16)[i % 3]
-        shape = [(), (5,), (3, 7), (16, 16), (2, 3, 4), (128, 128)][i % 6]
-        values = torch.randn(shape, generator=gen) * 10.0 ** (i % 9 - 4)
+    specials = torch.tensor([70000.0, -1e-42, 1e-8, float("inf"), -0.0, 0.0, 3.3895e38, 65520.0, float("nan")],
+                            dtype=torch.float64)
+    names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+             torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2"}
+    items = []
+    for i in range(240):
+        dtype = list(names)[i % len(names)]
+        shape = [(), (5,), (3, 7), (16, 16), (2, 3, 4), (128, 128), (0,), (0, 3), (7,)][i % 9]
+        values = torch.randn(shape, generator=gen, dtype=torch.float64) * 10.0 ** (i % 9 - 4)
         flat = values.view(-1)
-        if i % 4 == 1:
+        if i % 4 == 1 and flat.numel():
             flat[i % flat.numel()] = specials[i % len(specials)]
         if i % 7 == 0:
             values.fill_(0.5)
+        if (i % 11 == 3 or i >= 230) and flat.numel() > 1:  # two doubles float32 cannot tell apart
+            flat[:] = 1.0
+            flat[0] = 1.0 + 2.0 ** -40
+            dtype = torch.float64 if i >= 230 else dtype
         data = memoryview(values.to(dtype).contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-        record = TensorRecord(name=f"t{i}", file="f", dtype={torch.float32: "F32", torch.float16: "F16",
-                                                               torch.bfloat16: "BF16"}[dtype],
-                              shape=tuple(shape), start=0, end=len(data))
+        record = TensorRecord(name=f"t{i}", file="f", dtype=names[dtype], shape=tuple(shape), start=0, end=len(data))
         item = fp_module._Placed(record, ("mlp_up", "attn_o", "embed")[i % 3], i, transposed=len(shape) == 2 and i % 5 == 0)
         assert fp_module._is_small(item, fp_module._check_size(item), {})
         items.append((item, f"t{i:05d}", data))
     chunked = fp_module._small_prints(items, "cpu", {})
     assert any(t.constant for t, _ in chunked) and any("direct" in t.sketch for t, _ in chunked)
+    f64 = {len(t.shape): t.constant for t, _ in chunked[230:] if t.shape and t.shape[0] > 1}
+    assert f64 == {1: False, 2: True, 3: True}  # a vector compared as doubles, a matrix as its float32 sketch
     for (item, key, data), (tp, arrays) in zip(items, chunked):
         one_tp, one_arrays = fp_module._full_print(data, item, key, "cpu", {})
         assert tp.model_dump() == one_tp.model_dump(), item.record

@@ -655,16 +655,10 @@ def _check_size(item: _Placed) -> int:
 
 
 def _is_small(item: _Placed, count: int, heads: dict) -> bool:
-    """A tensor of `count` values _small_prints fingerprints: F32/F16/BF16, 1 to SKETCH_ALL_BELOW values (sketched
-    whole, every row on the grid hashes), no GGUF rotary alternative to keep."""
-    return (0 < count <= SKETCH_ALL_BELOW and item.record.dtype in _SMALL_DTYPES
+    """A tensor of `count` values _small_prints fingerprints: a float dtype, at most SKETCH_ALL_BELOW values
+    (sketched whole, every row on the grid hashes; none: hashes of no bytes), no GGUF rotary alternative."""
+    return (count <= SKETCH_ALL_BELOW and item.record.dtype in FLOAT_DTYPES
             and not (heads and item.role in ROPE_ROLES and heads.get(item.role)))
-
-
-#: dtypes whose roundings are the same bits in one call over a chunk as tensor by tensor (finite values: round to
-#: nearest even; NaN payloads differ between torch's vectorised and scalar casts, so a tensor holding a NaN is
-#: fingerprinted on its own); F64 and fp8 tensors are too rare to need the chunked path
-_SMALL_DTYPES = frozenset({"F32", "F16", "BF16"})
 
 
 def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, heads: dict) -> list[tuple]:
@@ -672,18 +666,28 @@ def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, hea
 
     A small tensor is sketched whole: its direct sketch is the matrix itself in [out, in] order, so no Gram;
     its grid hashes cover every row. The chunk is cast once per dtype and hashed slice by slice, and its
-    prints are validated in one call."""
+    prints are validated in one call. Casts round finite values to nearest even whether torch runs its
+    vectorised or its scalar loop, but NaN payloads may differ between the two: a tensor holding a NaN is
+    fingerprinted on its own."""
     found: list[tuple | None] = [None] * len(chunk)
     by_dtype: dict[str, list[int]] = {}
-    for i, (item, _, _) in enumerate(chunk):
-        by_dtype.setdefault(item.record.dtype, []).append(i)
+    for i, (item, _, data) in enumerate(chunk):
+        if len(data):
+            by_dtype.setdefault(item.record.dtype, []).append(i)
+        else:  # no values: hashes of no bytes, no sketch (as _full_print)
+            found[i] = ({**_print_fields(item, chunk[i][1]), "content": _NOTHING, "bf16": _NOTHING,
+                         "fp16": _NOTHING, "constant": True}, {})
     for dtype, picked in by_dtype.items():
         values = torch.frombuffer(bytearray(b"".join(chunk[i][2] for i in picked)), dtype=FLOAT_DTYPES[dtype])
         floats = values.float().numpy()
         sizes = np.array([len(chunk[i][2]) for i in picked], dtype=np.int64) // values.element_size()
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         nan = np.logical_or.reduceat(np.isnan(floats), starts)
-        constant = np.minimum.reduceat(floats, starts) == np.maximum.reduceat(floats, starts)
+        # a matrix is constant when its float32 sketch is; a vector when its values are (doubles compared as such)
+        constant = {
+            precision: np.minimum.reduceat(array, starts) == np.maximum.reduceat(array, starts)
+            for precision, array in (("block", floats), ("values", values.numpy() if dtype == "F64" else floats))
+        }
         bf16, fp16 = (_bytes_of(_on_grid(values, t)) for t in (torch.bfloat16, torch.float16))
         for j, i in enumerate(picked):
             item, key, data = chunk[i]
@@ -691,12 +695,14 @@ def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, hea
                 found[i] = _full_print(data, item, key, device, heads)
                 continue
             lo, hi = int(starts[j]), int(starts[j] + sizes[j])
-            found[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], bool(constant[j]))
+            flat = bool(constant["block" if len(item.record.shape) >= 2 else "values"][j])
+            found[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], flat)
     fields = [f[0] for f in found if isinstance(f[0], dict)]
     prints = iter(_PRINTS.validate_python(fields))
     return [(next(prints), arrays) if isinstance(doc, dict) else (doc, arrays) for doc, arrays in found]
 
 
+_NOTHING = xxh3_128(b"").hexdigest()
 #: validates a chunk's prints in one call (a third cheaper than one TensorPrint(...) each)
 _PRINTS = TypeAdapter(list[TensorPrint])
 
