@@ -562,11 +562,13 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     reader = _Reader(source)
     done = 0
 
-    def add(item: _Placed, tp: TensorPrint, arrays: dict) -> None:
+    def add(items: list[_Placed], results: list[tuple[TensorPrint, dict]]) -> None:
+        """Record the prints of `items`, then report progress (once per chunk of small tensors)."""
         nonlocal done
-        fp.tensors.append(tp)
-        fp.arrays.update(arrays)
-        done += item.record.end - item.record.start
+        for item, (tp, arrays) in zip(items, results):
+            fp.tensors.append(tp)
+            fp.arrays.update(arrays)
+            done += item.record.end - item.record.start
         if progress is not None:
             progress(done, fp.bytes_total)
 
@@ -584,9 +586,8 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         nonlocal in_flight
         items, future = pending.popleft()
         results = future.result()
-        for item, result in zip(items, results if isinstance(results, list) else [results]):
-            in_flight -= item.record.end - item.record.start
-            add(item, *result)
+        add(items, results if isinstance(results, list) else [results])
+        in_flight -= sum(item.record.end - item.record.start for item in items)
         reader.release(items[0].record.start, items[-1].record.end - items[0].record.start)
 
     def submit(items: list[_Placed], future: Future, size: int) -> None:
@@ -613,7 +614,7 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
             key = f"t{index:05d}"
             count = _check_size(item)
             if sample:
-                add(item, *_sampled_print(reader, item, key, device, heads))
+                add([item], [_sampled_print(reader, item, key, device, heads)])
                 continue
             if rec.file != current:
                 flush_chunk()
