@@ -434,3 +434,20 @@ def test_headers_and_layout_are_built_with_the_collector_paused_and_leave_it_as_
         assert not gc.isenabled()  # a caller's own pause is left alone
     finally:
         gc.enable()
+
+
+def test_index_components_int_refuses_are_text_not_a_traceback(tmp_path):
+    """A name component of digits int() refuses ("²", 5,000 digits) or too long for a block index is text:
+    the checkpoint gets a layout (those tensors unmapped) and a fingerprint, not an internal error."""
+    from openscore.weights import fingerprint
+
+    odd = ["model.layers.\u00b2.mlp.up_proj.weight", "model.layers." + "7" * 5000 + ".mlp.up_proj.weight",
+           "model.layers." + "1" * 19 + ".mlp.up_proj.weight", "x" + "9" * 5000 + ".weight"]
+    arrays = {**llama_arrays(), **{name: np.ones((4, 4), np.float32) for name in odd}}
+    folder = write_repo(tmp_path / "m", arrays, LLAMA)
+    source = open_source(str(folder))
+    headers = read_checkpoint(source)
+    layout = build_layout(headers)
+    assert layout.scheme == "llama" and set(odd) <= set(layout.unmapped)
+    prints = {t.name: t for t in fingerprint(source, headers, layout, device="cpu").tensors}
+    assert set(odd) <= set(prints) and prints[odd[-1]].layer is None

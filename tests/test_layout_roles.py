@@ -109,7 +109,9 @@ def _names_of_every_kind(rm) -> list[str]:
     names += ["weight", ".weight", "model..weight", "model.layers.٣.mlp.up_proj.weight", "h0.attn.c_attn.weight",
               "model.layers.1a.mlp.up_proj.weight", "0.auto_model.encoder.layer.1.output.dense.weight",
               "model.0.auto_model.embeddings.word_embeddings.weight", "1.auto_model.encoder.layer.1.output.dense.weight",
-              "inner.weight", "inner..weight", "layers.0.ln.weight", "layers.1.ln.weight", "12.weight"]
+              "inner.weight", "inner..weight", "layers.0.ln.weight", "layers.1.ln.weight", "12.weight",
+              "model.layers.\u00b2.mlp.up_proj.weight", "model.layers." + "7" * 5000 + ".mlp.up_proj.weight",
+              "model.layers." + "1" * 19 + ".mlp.up_proj.weight", "model.layers." + "1" * 18 + ".mlp.up_proj.weight"]
     return names
 
 

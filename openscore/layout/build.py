@@ -26,11 +26,11 @@ from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.gcpause import gc_paused
 from openscore.layout.config import NormalisedConfig, normalise_config
 from openscore.layout.models import ArtefactTensor, Layout, LayoutTensor
-from openscore.layout.roles import NameGroups, RoleMap, Scheme, load_role_map
+from openscore.layout.roles import MAX_INDEX_DIGITS, NameGroups, RoleMap, Scheme, load_role_map
 
 #: a scheme must name at least this share of the parameters before unknown names are placed by structure
 INFERENCE_MIN_COVERAGE = 0.5
-_INT = re.compile(r"(?<=\.)\d+(?=\.)|^\d+(?=\.)")
+_INT = re.compile(r"(?<=\.)\d{1,%d}(?=\.)|^\d{1,%d}(?=\.)" % (MAX_INDEX_DIGITS, MAX_INDEX_DIGITS))
 
 
 @dataclass(slots=True)
@@ -331,7 +331,7 @@ def _infer_renamed(rm: RoleMap, scheme: Scheme, params: list[TensorRecord], plac
 
 
 def _natural(text: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d{1,%d})" % MAX_INDEX_DIGITS, text)]
 
 
 def _indices(name: str, offset: int) -> tuple[int | None, int | None]:

@@ -86,7 +86,7 @@ class RoleMapSpec(_Spec):
             if not prefix.endswith(".") or prefix.startswith("."):
                 raise ValueError(f"prefix {prefix!r} must be whole name components ending with '.'")
         for suffix in self.artefact_suffixes:
-            if any(part.isdigit() for part in suffix.split(".")):
+            if any(is_index(part) for part in suffix.split(".")):
                 raise ValueError(f"artefact suffix {suffix!r}: an all-digit component would be a block index")
         for name, scheme in self.schemes.items():
             if scheme.extends is not None and scheme.extends not in self.schemes:
@@ -136,11 +136,20 @@ class Match(NamedTuple):  # a tuple: one is made per tensor name
     packed: bool
 
 
+#: a name component is a block or expert index when it is this many decimal digits at most (a hostile name's
+#: "²" or 5,000-digit component is text: int() refuses both)
+MAX_INDEX_DIGITS = 18
+
+
+def is_index(part: str) -> bool:
+    return part.isdecimal() and len(part) <= MAX_INDEX_DIGITS
+
+
 def split_template(parts: list[str]) -> tuple[tuple[str, ...], list[int]]:
     """(template with integers as '#', the integers in order)."""
     template, numbers = [], []
     for part in parts:
-        if part.isdigit():
+        if is_index(part):
             template.append("#")
             numbers.append(int(part))
         else:
@@ -177,7 +186,7 @@ def _compile(text: str, role: str, stacked: bool) -> tuple[tuple[str, ...], Patt
         if part in SLOT_NAMES:
             template.append("#")
             slots.append(Slot(SLOT_NAMES[part]))
-        elif part.isdigit():
+        elif is_index(part):
             template.append("#")
             slots.append(Slot("literal", int(part)))
         else:
@@ -253,8 +262,8 @@ class Scheme:
         return layer, expert
 
 
-#: a whole name component of decimal digits (what split_template turns into `#`, Unicode digits included)
-_WHOLE_INT = re.compile(r"(?<![^.])\d+(?![^.])")
+#: a whole name component of decimal digits (what split_template turns into `#`: is_index)
+_WHOLE_INT = re.compile(r"(?<![^.])\d{1,%d}(?![^.])" % MAX_INDEX_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -304,8 +313,8 @@ class NameGroups:
             variants += [(parts[skip:], first + skip, prefix) for parts, first in stems
                          if ".".join(parts).startswith(prefix)]
         for parts, first, prefix in variants:
-            template = tuple("#" if part.isdigit() else part for part in parts)
-            positions = tuple(first + j for j, part in enumerate(parts) if part.isdigit())
+            template = tuple("#" if is_index(part) else part for part in parts)
+            positions = tuple(first + j for j, part in enumerate(parts) if is_index(part))
             for scheme, patterns in self._rm.patterns_by_template.get(template, ()):
                 if prefix is None or prefix == scheme.optional_prefix:
                     self._candidates[scheme.name].setdefault(g, []).extend(

@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from openscore.atomic import write_bytes
 from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
-from openscore.gcpause import gc_paused
 from openscore.formats.records import CheckpointHeaders, TensorRecord
+from openscore.gcpause import gc_paused
+from openscore.layout.roles import is_index
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import sampling
@@ -321,7 +322,7 @@ def unmapped_role(name: str, shape: list[int], expected: dict[str, list[int]]) -
     transposed shape it has, when exactly one); else `shape:RxC` (the sorted dimensions), which compare() pairs with every reference matrix of that
     shape. Vectors and tensors of no known shape stay `unmapped:NAME` (they never decide a verdict)."""
     match = _FIRST_NUMBER.search(name)
-    layer = int(match.group(1)) if match else None
+    layer = int(match.group(1)) if match and is_index(match.group(1)) else None
     if len(shape) != 2:
         return f"unmapped:{name}", None
     roles = [role for role in expected if role not in ("lm_head", "attn_qkv", "mlp_gate_up")]
