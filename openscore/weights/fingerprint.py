@@ -88,8 +88,8 @@ ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 _LOOKAHEAD_BYTES = 48 << 20
 #: tensors that may be in flight, however small (bounds the queue of a checkpoint of many tiny tensors)
 _MAX_PENDING = 256
-#: small float tensors (at most this many values: sketched whole, every row on the grid hashes) are fingerprinted
-#: in chunks of up to this many tensors or bytes, one worker call per chunk (_small_prints)
+#: small float tensors (_is_small) are fingerprinted in chunks of up to this many tensors or bytes, one worker
+#: call per chunk (_small_prints)
 _CHUNK_TENSORS = 2048
 _CHUNK_BYTES = 1 << 20
 #: workers hashing and sketching tensors (one per core of the 2-core machines this is tuned on)
@@ -461,15 +461,15 @@ class _Reader:
 
     def close(self) -> None:
         if self._mm is not None:
-            self._view.release()  # tensor views sliced from it keep the map until they go
             try:
+                self._view.release()  # tensor views sliced from it keep the map until they go
                 self._mm.close()
             except BufferError:
                 # a tensor view of the map is still referenced (a finished worker task not yet dropped): the
                 # map is unmapped when the last view goes; its pages were already released. No gc.collect()
                 # here: a full collection costs more (80 ms measured) than hashing a 100 MB shard
                 pass
-        self._mm = None
+        self._mm = self._view = None
 
     def read(self, start: int, length: int):
         if self._mm is None:
