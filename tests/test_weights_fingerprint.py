@@ -340,3 +340,37 @@ def test_many_tiny_tensors_are_fingerprinted_a_chunk_per_worker_call(tmp_path, m
     assert len(fp.tensors) == count and fp.bytes_read == fp.bytes_total == 16 * count
     assert calls == {"chunks": 4, "one": 0}
     assert sum(1 for t in fp.tensors if "direct" in t.sketch) == sum(1 for t in fp.tensors if not t.constant) > 0
+
+
+def test_a_fingerprint_too_large_for_its_file_is_a_one_line_error_and_a_hub_audit_goes_on_uncached(
+        tmp_path, monkeypatch):
+    """Past about 300k tensors a fingerprint's header exceeds the 100 MB safetensors allows: writing it is
+    InvalidCheckpoint (exit 20, one line, no file), and the fingerprint of a Hub commit is then used uncached."""
+    from types import SimpleNamespace
+
+    from openscore.sources import open_source
+    from openscore.weights import cache as cache_module
+    from openscore.weights.fingerprint import TensorPrint
+
+    huge = Fingerprint(source="org/m@" + "0" * 40, tensors=[
+        TensorPrint(key="t00000", name="x" * 100_000_001, file="f", role="mlp_up", shape=[1], dtype="F32")])
+    with pytest.raises(InvalidCheckpoint) as err:
+        huge.save(tmp_path / "huge.osfp")
+    assert "fingerprint of 1 tensors cannot be written" in str(err.value) and "\n" not in str(err.value)
+    assert err.value.exit_code == 20 and not list(tmp_path.iterdir())
+
+    local = open_source(str(write_model(tmp_path / "m", family()["base"])))
+
+    class HubCommit:  # the local checkpoint, seen as a Hub commit (whose fingerprints are cached)
+        ref = SimpleNamespace(kind="hub", repo_id="org/m", sha="0" * 40, key="org/m@" + "0" * 40)
+
+        def __getattr__(self, name):
+            return getattr(local, name)
+
+    def too_large(*_):
+        raise InvalidCheckpoint("org/m: the fingerprint of 300,000 tensors cannot be written")
+
+    store = cache_module.FingerprintCache(tmp_path / "cache")
+    monkeypatch.setattr(store, "put", too_large)
+    fp = cache_module.fingerprint_source(HubCommit(), device="cpu", cache=store)
+    assert fp.tensors and store.get("org/m", "0" * 40, sample=False) is None

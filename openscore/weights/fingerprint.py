@@ -141,10 +141,18 @@ class Fingerprint(_Model):
         return self.arrays[f"{tensor.key}.{kind}"]
 
     def to_bytes(self) -> bytes:
+        """The fingerprint file; InvalidCheckpoint when the checkpoint's tensors make a header the safetensors
+        format refuses (over 100 MB: about 300k tensors)."""
+        from safetensors import SafetensorError
         from safetensors.numpy import save
 
         header = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+        try:
+            return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+        except SafetensorError as exc:
+            raise InvalidCheckpoint(
+                f"{self.source}: the fingerprint of {len(self.tensors):,} tensors cannot be written ({exc})"
+            ) from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically: a reader never sees half a fingerprint."""
