@@ -14,7 +14,6 @@ See docs/provenance.md for why these statistics and how they are compared.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import mmap
@@ -23,18 +22,20 @@ import warnings
 from collections.abc import Callable
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from xxhash import xxh3_128
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from openscore.atomic import write_bytes
 from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
+from openscore.gcpause import gc_paused
+from openscore.layout.roles import is_index
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import sampling
@@ -87,6 +88,10 @@ ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 _LOOKAHEAD_BYTES = 48 << 20
 #: tensors that may be in flight, however small (bounds the queue of a checkpoint of many tiny tensors)
 _MAX_PENDING = 256
+#: small float tensors (_is_small) are fingerprinted in chunks of up to this many tensors or bytes, one worker
+#: call per chunk (_small_prints)
+_CHUNK_TENSORS = 2048
+_CHUNK_BYTES = 1 << 20
 #: workers hashing and sketching tensors (one per core of the 2-core machines this is tuned on)
 _WORKERS = 2
 
@@ -136,10 +141,18 @@ class Fingerprint(_Model):
         return self.arrays[f"{tensor.key}.{kind}"]
 
     def to_bytes(self) -> bytes:
+        """The fingerprint file; InvalidCheckpoint when the checkpoint's tensors make a header the safetensors
+        format refuses (over 100 MB: about 300k tensors)."""
+        from safetensors import SafetensorError
         from safetensors.numpy import save
 
         header = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+        try:
+            return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+        except SafetensorError as exc:
+            raise InvalidCheckpoint(
+                f"{self.source}: the fingerprint of {len(self.tensors):,} tensors cannot be written ({exc})"
+            ) from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically: a reader never sees half a fingerprint."""
@@ -201,8 +214,7 @@ def is_fingerprint_file(path: Path) -> bool:
 # layout access
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):  # a tuple: one is made per tensor
     record: TensorRecord
     role: str
     layer: int | None
@@ -250,9 +262,11 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
             continue
         role, layer = roles.get(rec.name) or unmapped_role(rec.name, list(rec.shape), expected)
         found.append((rec, role, layer))
-    flips = [_flipped(list(rec.shape), expected.get(role)) for rec, role, _ in found
-             if role not in by_scheme and role not in SHARED_AXIS_ROLES]
-    decided = [f for f in flips if f is not None]
+    flips: dict[tuple, bool | None] = {}  # (shape, role) -> _flipped: layers repeat a few shapes
+    for rec, role, _ in found:
+        if role not in by_scheme and role not in SHARED_AXIS_ROLES and (tuple(rec.shape), role) not in flips:
+            flips[tuple(rec.shape), role] = _flipped(list(rec.shape), expected.get(role))
+    decided = [f for f in flips.values() if f is not None]
     all_flipped = bool(decided) and all(decided)
     placed = []
     for rec, role, layer in found:
@@ -261,7 +275,7 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
         elif len(rec.shape) != 2 or role in SHARED_AXIS_ROLES:
             transposed = False
         else:
-            flip = _flipped(list(rec.shape), expected.get(role))
+            flip = flips[tuple(rec.shape), role]
             transposed = flip if flip is not None else all_flipped
         placed.append(_Placed(rec, role, layer, transposed))
     placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
@@ -316,7 +330,7 @@ def unmapped_role(name: str, shape: list[int], expected: dict[str, list[int]]) -
     transposed shape it has, when exactly one); else `shape:RxC` (the sorted dimensions), which compare() pairs with every reference matrix of that
     shape. Vectors and tensors of no known shape stay `unmapped:NAME` (they never decide a verdict)."""
     match = _FIRST_NUMBER.search(name)
-    layer = int(match.group(1)) if match else None
+    layer = int(match.group(1)) if match and is_index(match.group(1)) else None
     if len(shape) != 2:
         return f"unmapped:{name}", None
     roles = [role for role in expected if role not in ("lm_head", "attn_qkv", "mlp_gate_up")]
@@ -440,6 +454,7 @@ class _Reader:
         self.bytes_read = 0
         self._file: str | None = None
         self._mm: mmap.mmap | None = None
+        self._view: memoryview | None = None
         self._size = 0
 
     def open(self, file: str) -> None:
@@ -450,17 +465,19 @@ class _Reader:
             with open(path, "rb") as fh:
                 self._size = os.fstat(fh.fileno()).st_size
                 self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self._size else None
+                self._view = memoryview(self._mm) if self._mm is not None else None
 
     def close(self) -> None:
         if self._mm is not None:
             try:
+                self._view.release()  # tensor views sliced from it keep the map until they go
                 self._mm.close()
             except BufferError:
                 # a tensor view of the map is still referenced (a finished worker task not yet dropped): the
                 # map is unmapped when the last view goes; its pages were already released. No gc.collect()
                 # here: a full collection costs more (80 ms measured) than hashing a 100 MB shard
                 pass
-        self._mm = None
+        self._mm = self._view = None
 
     def read(self, start: int, length: int):
         if self._mm is None:
@@ -470,7 +487,7 @@ class _Reader:
                 raise InvalidCheckpoint(
                     f"{self._file}: truncated: tensor data ends at byte {start + length}, file has {self._size}"
                 )
-            data = memoryview(self._mm)[start : start + length]
+            data = self._view[start : start + length]
         if len(data) != length:
             raise InvalidCheckpoint(f"{self._file}: short read at byte {start}: wanted {length}, got {len(data)}")
         self.bytes_read += length
@@ -530,14 +547,11 @@ def fingerprint(
     torch.set_num_threads(1)
     # the pass makes no reference cycles, but its many small allocations trigger collections that walk every
     # object torch created (8 % of the CPU time in a perf profile): collect after it instead
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        return _fingerprint(source, headers, layout, device, sample, progress)
+        with gc_paused():
+            return _fingerprint(source, headers, layout, device, sample, progress)
     finally:
         torch.set_num_threads(threads)
-        if collecting:
-            gc.enable()
 
 
 def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerprint:
@@ -557,26 +571,46 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     reader = _Reader(source)
     done = 0
 
-    def add(item: _Placed, tp: TensorPrint, arrays: dict) -> None:
+    def add(items: list[_Placed], results: list[tuple[TensorPrint, dict]]) -> None:
+        """Record the prints of `items`, then report progress (once per chunk of small tensors)."""
         nonlocal done
-        fp.tensors.append(tp)
-        fp.arrays.update(arrays)
-        done += item.record.end - item.record.start
+        for item, (tp, arrays) in zip(items, results):
+            fp.tensors.append(tp)
+            fp.arrays.update(arrays)
+            done += item.record.end - item.record.start
         if progress is not None:
             progress(done, fp.bytes_total)
 
     # each tensor is hashed and sketched by a worker while the next ones are mapped: up to _LOOKAHEAD_BYTES
-    # in flight keeps both cores busy; never past the current file (one shard mapped at a time)
+    # in flight keeps both cores busy; never past the current file (one shard mapped at a time). Small float
+    # tensors go to a worker together, a chunk of them in one future (_small_prints), so a checkpoint of
+    # 300k tiny tensors costs a few vectorised calls per chunk instead of a dozen torch calls per tensor.
     # (their bytes are counted as they come and go: re-summing the queue per tensor was quadratic)
-    pending: deque[tuple[_Placed, Future]] = deque()
+    pending: deque[tuple[list[_Placed], Future]] = deque()
     in_flight = 0
+    chunk: list[tuple[_Placed, str, memoryview]] = []
+    chunk_bytes = 0
 
     def finish_oldest() -> None:
         nonlocal in_flight
-        item, future = pending.popleft()
-        in_flight -= item.record.end - item.record.start
-        add(item, *future.result())
-        reader.release(item.record.start, item.record.end - item.record.start)
+        items, future = pending.popleft()
+        results = future.result()
+        add(items, results if isinstance(results, list) else [results])
+        in_flight -= sum(item.record.end - item.record.start for item in items)
+        reader.release(items[0].record.start, items[-1].record.end - items[0].record.start)
+
+    def submit(items: list[_Placed], future: Future, size: int) -> None:
+        nonlocal in_flight
+        pending.append((items, future))
+        in_flight += size
+        while len(pending) > _WORKERS and (in_flight > _LOOKAHEAD_BYTES or len(pending) > _MAX_PENDING):
+            finish_oldest()
+
+    def flush_chunk() -> None:
+        nonlocal chunk, chunk_bytes
+        if chunk:
+            submit([item for item, _, _ in chunk], pool.submit(_small_prints, chunk, device, heads), chunk_bytes)
+            chunk, chunk_bytes = [], 0
 
     # OpenMP's thread count is per thread: a pool thread would start at the core count and spin a team
     # against the other worker (two threads of sgemm scaled 1.2x instead of 1.9x, measured)
@@ -587,20 +621,27 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         for index, item in enumerate(placed):
             rec = item.record
             key = f"t{index:05d}"
-            _check_size(item)
+            count = _check_size(item)
             if sample:
-                add(item, *_sampled_print(reader, item, key, device, heads))
+                add([item], [_sampled_print(reader, item, key, device, heads)])
                 continue
             if rec.file != current:
+                flush_chunk()
                 while pending:
                     finish_oldest()
                 reader.open(rec.file)
                 current = rec.file
-            data = reader.read(rec.start, rec.end - rec.start)
-            pending.append((item, pool.submit(_full_print, data, item, key, device, heads)))
-            in_flight += rec.end - rec.start
-            while len(pending) > _WORKERS and (in_flight > _LOOKAHEAD_BYTES or len(pending) > _MAX_PENDING):
-                finish_oldest()
+            size = rec.end - rec.start
+            data = reader.read(rec.start, size)
+            if _is_small(item, count, heads):
+                chunk.append((item, key, data))
+                chunk_bytes += size
+                if len(chunk) >= _CHUNK_TENSORS or chunk_bytes >= _CHUNK_BYTES:
+                    flush_chunk()
+                continue
+            flush_chunk()
+            submit([item], pool.submit(_full_print, data, item, key, device, heads), size)
+        flush_chunk()
         while pending:
             finish_oldest()
         reader.close()
@@ -613,21 +654,103 @@ def _readable(rec: TensorRecord) -> bool:
     return is_readable(rec.dtype) or (rec.dequant is not None and rec.dtype in INT8_DTYPES)
 
 
-def _check_size(item: _Placed) -> None:
+def _check_size(item: _Placed) -> int:
+    """The tensor's value count, once its bytes are checked to hold them."""
     rec = item.record
-    rows, cols = matrix_shape(tuple(rec.shape))
+    rows, cols = matrix_shape(rec.shape)
     if _readable(rec) and rows * row_bytes(rec.dtype, cols) != rec.end - rec.start:
         raise InvalidCheckpoint(
             f"{rec.file}: {rec.name}: {rec.end - rec.start} bytes do not hold {rec.dtype} {list(rec.shape)}"
         )
+    return rows * cols
+
+
+def _is_small(item: _Placed, count: int, heads: dict) -> bool:
+    """A tensor of `count` values _small_prints fingerprints: a float dtype, at most SKETCH_ALL_BELOW values
+    (sketched whole, every row on the grid hashes; none: hashes of no bytes), no GGUF rotary alternative."""
+    return (count <= SKETCH_ALL_BELOW and item.record.dtype in FLOAT_DTYPES
+            and not (heads and item.role in ROPE_ROLES and heads.get(item.role)))
+
+
+def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, heads: dict) -> list[tuple]:
+    """What _full_print gives for each of many small tensors (_is_small), from a few calls over the chunk.
+
+    A small tensor is sketched whole: its direct sketch is the matrix itself in [out, in] order, so no Gram;
+    its grid hashes cover every row. The chunk is cast once per dtype and hashed slice by slice, and its
+    prints are validated in one call. Casts round finite values to nearest even whether torch runs its
+    vectorised or its scalar loop, but NaN payloads may differ between the two: a tensor holding a NaN is
+    fingerprinted on its own."""
+    found: list[tuple | None] = [None] * len(chunk)
+    by_dtype: dict[str, list[int]] = {}
+    for i, (item, _, data) in enumerate(chunk):
+        if len(data):
+            by_dtype.setdefault(item.record.dtype, []).append(i)
+        else:  # no values: hashes of no bytes, no sketch (as _full_print)
+            found[i] = ({**_print_fields(item, chunk[i][1]), "content": _NOTHING, "bf16": _NOTHING,
+                         "fp16": _NOTHING, "constant": True}, {})
+    for dtype, picked in by_dtype.items():
+        values = torch.frombuffer(bytearray(b"".join(chunk[i][2] for i in picked)), dtype=FLOAT_DTYPES[dtype])
+        floats = values.float().numpy()
+        sizes = np.array([len(chunk[i][2]) for i in picked], dtype=np.int64) // values.element_size()
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        nan = np.logical_or.reduceat(np.isnan(floats), starts)
+        # a matrix is constant when its float32 sketch is; a vector when its values are (doubles compared as such)
+        constant = {
+            precision: np.minimum.reduceat(array, starts) == np.maximum.reduceat(array, starts)
+            for precision, array in (("block", floats), ("values", values.numpy() if dtype == "F64" else floats))
+        }
+        bf16, fp16 = (_bytes_of(_on_grid(values, t)) for t in (torch.bfloat16, torch.float16))
+        for j, i in enumerate(picked):
+            item, key, data = chunk[i]
+            if nan[j]:
+                found[i] = _full_print(data, item, key, device, heads)
+                continue
+            lo, hi = int(starts[j]), int(starts[j] + sizes[j])
+            flat = bool(constant["block" if len(item.record.shape) >= 2 else "values"][j])
+            found[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], flat)
+    fields = [f[0] for f in found if isinstance(f[0], dict)]
+    prints = iter(_PRINTS.validate_python(fields))
+    return [(next(prints), arrays) if isinstance(doc, dict) else (doc, arrays) for doc, arrays in found]
+
+
+_NOTHING = xxh3_128(b"").hexdigest()
+#: validates a chunk's prints in one call (a third cheaper than one TensorPrint(...) each)
+_PRINTS = TypeAdapter(list[TensorPrint])
+
+
+def _small_print(item: _Placed, key: str, data, floats: np.ndarray, bf16: np.ndarray, fp16: np.ndarray,
+                 constant: bool) -> tuple[dict, dict]:
+    """The fields of a small tensor's print (not yet validated) and its arrays."""
+    rec = item.record
+    doc = _print_fields(item, key)
+    doc["content"], doc["bf16"], doc["fp16"] = xxh3_128(data).hexdigest(), xxh3_128(bf16).hexdigest(), \
+        xxh3_128(fp16).hexdigest()
+    doc["constant"] = constant
+    arrays: dict[str, np.ndarray] = {}
+    if len(rec.shape) < 2:
+        return doc, arrays
+    doc["residual_gram"] = residual_gram(item.role)
+    if constant:
+        return doc, arrays
+    rows, cols = matrix_shape(rec.shape)
+    matrix = floats.reshape(rows, cols)
+    if item.transposed:
+        rows, cols, matrix = cols, rows, matrix.T
+    arrays[f"{key}.rows"] = np.arange(rows, dtype=np.int32)
+    arrays[f"{key}.cols"] = np.arange(cols, dtype=np.int32)
+    arrays[f"{key}.direct"] = np.ascontiguousarray(matrix) if item.transposed else matrix.copy()
+    doc["sketch"] = ["direct"]
+    return doc, arrays
+
+
+def _print_fields(item: _Placed, key: str) -> dict:
+    rec = item.record
+    return {"key": key, "name": rec.name, "file": rec.file, "role": item.role, "layer": item.layer,
+            "shape": list(rec.shape), "dtype": rec.dtype, "transposed": item.transposed and len(rec.shape) == 2}
 
 
 def _new_print(item: _Placed, key: str) -> TensorPrint:
-    rec = item.record
-    return TensorPrint(
-        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(rec.shape), dtype=rec.dtype,
-        transposed=item.transposed and len(rec.shape) == 2,
-    )
+    return TensorPrint(**_print_fields(item, key))
 
 
 def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
