@@ -83,7 +83,8 @@ def test_alignment_creates_no_similarity_between_independent_models(prints):
     """Procrustes always finds some rotation: between independent trained models (hidden 64, the same data) it
     is solved and applied, and their units still match only at the level of chance (below the guard), so the
     negative verdict stands."""
-    from openscore.weights.compare import _aligned_verdict, _similarity, residual_alignment
+    from openscore.weights.calibrate import aligned_null_of
+    from openscore.weights.compare import _aligned_verdict, _similarity, calibration, residual_alignment
 
     for ref, cand in (("llama-b", "llama-a"), ("llama-b", "llama-a-rotated"), ("llama-a", "llama-b")):
         alignment = residual_alignment(prints[ref], prints[cand])
@@ -92,6 +93,9 @@ def test_alignment_creates_no_similarity_between_independent_models(prints):
         # forced through the aligned layer even where the sketches already decided
         result = _aligned_verdict(prints[ref], prints[cand], first, alignment)
         assert result is first and result.verdict in NEGATIVE and result.confidence > 0.99, result.reason
+    # the calibration command measures the same null: every tensor of both ordered pairs below the guard
+    null = aligned_null_of([prints["llama-a"], prints["llama-b"]])
+    assert null["pairs"] == 2 and 0.3 < null["mean"] < 0.6 and null["max"] < calibration().aligned_guard
 
 
 

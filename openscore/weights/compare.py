@@ -291,29 +291,30 @@ def strip_frequency(block: np.ndarray) -> np.ndarray:
         return x
     # the top singular vector from the small side's Gram (a d x d eigenproblem instead of a 256-row SVD)
     if x.shape[0] >= x.shape[1]:
-        v = small_linalg(torch_eigh, x.T @ x)[1][:, -1]
+        v = _small_linalg(_torch_eigh, x.T @ x)[1][:, -1]
         return x - np.outer(x @ v, v)
-    u = small_linalg(torch_eigh, x @ x.T)[1][:, -1]
+    u = _small_linalg(_torch_eigh, x @ x.T)[1][:, -1]
     return x - np.outer(u, u @ x)
 
 
-def torch_eigh(gram):
+def _torch_eigh(gram):
     import torch
 
     return torch.linalg.eigh(gram)
 
 
-def torch_svd(matrix):
+def _torch_svd(matrix):
     import torch
 
     return torch.linalg.svd(matrix)
 
 
-def torch_abs_products(x, y):
+def _torch_abs_products(x, y):
+    """|x yᵀ| (every candidate unit against every reference unit)."""
     return ((x @ y.T).abs_(),)
 
 
-def small_linalg(fn, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+def _small_linalg(fn, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """`fn` (torch operations) on small arrays on one torch thread, as numpy arrays.
 
     Right after numpy's multi-threaded BLAS products a 64 x 64 eigh took 30-90 ms on the 2-core box (torch's
@@ -397,7 +398,7 @@ def residual_alignment(a: Fingerprint, b: Fingerprint) -> Alignment | None:
     if width is None or tokens < 2 * width:
         return None
     x, y = (np.concatenate(v).astype(np.float64) for v in (xs, ys))
-    u, _, vt = small_linalg(torch_svd, (x - x.mean(0)).T @ (y - y.mean(0)))
+    u, _, vt = _small_linalg(_torch_svd, (x - x.mean(0)).T @ (y - y.mean(0)))
     rotation = u @ vt
     alignment = Alignment(tokens, width, rotation)
     for t in a.tensors:
@@ -895,7 +896,7 @@ def unit_matches(alignment: Alignment, b: Fingerprint) -> list[tuple[float, Tens
         # one product per role (every candidate unit against every reference unit), then each reference tensor's
         # best per candidate unit: the many small products it replaces cost more in BLAS calls than in arithmetic
         starts = np.cumsum([0] + [len(x) for _, _, x in refs])
-        (sim,) = small_linalg(torch_abs_products, np.concatenate([x for _, _, x in cands]),
+        (sim,) = _small_linalg(_torch_abs_products, np.concatenate([x for _, _, x in cands]),
                               np.concatenate([x for _, _, x in refs]))
         best_of = np.maximum.reduceat(sim, starts[:-1], axis=1)
         row = 0
