@@ -314,6 +314,10 @@ def _torch_abs_products(x, y):
     return ((x @ y.T).abs_(),)
 
 
+def _torch_products(x, y):
+    return (x @ y,)
+
+
 def _small_linalg(fn, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """`fn` (torch operations) on small arrays on one torch thread, as numpy arrays.
 
@@ -348,7 +352,7 @@ def token_geometry(fa: Fingerprint, fb: Fingerprint) -> tuple[float, int] | None
         for x in (fa.array(ta, "direct")[ra], fb.array(tb, "direct")[rb]):
             x = strip_frequency(x)
             x = x / np.where((n := np.linalg.norm(x, axis=1, keepdims=True)) > 0, n, 1.0)
-            grams.append((x @ x.T)[_triangle_pairs(len(x))])
+            grams.append(_small_linalg(_torch_products, x, x.T)[0][_triangle_pairs(len(x))])
         r = pearson(*grams)
         if r is not None:
             return r, len(ra)
@@ -401,11 +405,14 @@ def residual_alignment(a: Fingerprint, b: Fingerprint) -> Alignment | None:
     u, _, vt = _small_linalg(_torch_svd, (x - x.mean(0)).T @ (y - y.mean(0)))
     rotation = u @ vt
     alignment = Alignment(tokens, width, rotation)
-    for t in a.tensors:
-        view = _unit_view(a, t, width)
-        if view is not None:
-            alignment.units[t.role].append((t, view[0], _unit_rows(view[1] @ rotation).astype(np.float32)))
-    return alignment if alignment.units else None
+    views = [(t, view) for t in a.tensors if (view := _unit_view(a, t, width)) is not None]
+    if not views:
+        return None
+    # every unit rotated in one product, then split back per tensor
+    (turned,) = _small_linalg(_torch_products, np.concatenate([view[1] for _, view in views]), rotation)
+    for (t, (ids, _)), units in zip(views, np.split(turned, np.cumsum([len(v[1]) for _, v in views])[:-1])):
+        alignment.units[t.role].append((t, ids, _unit_rows(units).astype(np.float32)))
+    return alignment
 
 
 def _whole(ids: np.ndarray, length: int) -> bool:
