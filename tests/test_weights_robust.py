@@ -99,38 +99,21 @@ def test_alignment_creates_no_similarity_between_independent_models(prints):
 
 
 
-def _internlm2(case, dest):
-    """A zoo LLaMA checkpoint re-saved the way InternLM2 lays it out: q/k/v fused into `wqkv`, per key/value
-    group [the group's q heads; k; v], and InternLM2's other names (what its conversion scripts write)."""
-    config = json.loads((case.path / "config.json").read_text())
-    state = load_file(str(case.path / "model.safetensors"))
-    hidden, heads, kv = config["hidden_size"], config["num_attention_heads"], config["num_key_value_heads"]
-    hd = hidden // heads
-    names = {"model.embed_tokens.weight": "model.tok_embeddings.weight", "model.norm.weight": "model.norm.weight",
-             "lm_head.weight": "output.weight"}
-    parts = {"input_layernorm": "attention_norm", "self_attn.o_proj": "attention.wo",
-             "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "feed_forward.w1",
-             "mlp.up_proj": "feed_forward.w3", "mlp.down_proj": "feed_forward.w2"}
-    out = {new: state[old] for old, new in names.items()}
-    for i in range(config["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        out.update({f"{p}{new}.weight": state[f"{p}{old}.weight"] for old, new in parts.items()})
-        q = state[p + "self_attn.q_proj.weight"].reshape(kv, heads // kv * hd, hidden)
-        k, v = (state[p + f"self_attn.{x}_proj.weight"].reshape(kv, hd, hidden) for x in "kv")
-        out[p + "attention.wqkv.weight"] = torch.cat([q, k, v], 1).reshape(-1, hidden).contiguous()
-    dest.mkdir()
-    save_file(out, str(dest / "model.safetensors"))
-    config.update(model_type="internlm2", architectures=["InternLM2ForCausalLM"])
-    (dest / "config.json").write_text(json.dumps(config))
-    return dest
-
-
 @pytest.fixture(scope="module")
 def fused(quick_zoo, tmp_path_factory):
-    root = tmp_path_factory.mktemp("fused")
-    return {(name, sample): fingerprint_spec(str(_internlm2(quick_zoo[name], root / f"{name}-{sample}")),
-                                             device="cpu", sample=sample)
-            for name in ("llama-a", "llama-a-sft") for sample in (False, True)}
+    """The zoo's InternLM2-layout fine-tune (`llama-a-fused`), and llama-a itself re-saved that way."""
+    from openscore.zoo.derive import fuse_qkv_internlm2
+
+    base = quick_zoo["llama-a"].path
+    config = json.loads((base / "config.json").read_text())
+    folder = tmp_path_factory.mktemp("fused")
+    save_file(fuse_qkv_internlm2(load_file(str(base / "model.safetensors")), config["num_attention_heads"],
+                                 config["num_key_value_heads"]), str(folder / "model.safetensors"))
+    config.update(model_type="internlm2", architectures=["InternLM2ForCausalLM"])
+    (folder / "config.json").write_text(json.dumps(config))
+    paths = {"llama-a": folder, "llama-a-sft": quick_zoo["llama-a-fused"].path}
+    return {(name, sample): fingerprint_spec(str(path), device="cpu", sample=sample)
+            for name, path in paths.items() for sample in (False, True)}
 
 
 def test_fused_qkv_is_split_by_the_config_and_compared_role_by_role(prints, fused):
