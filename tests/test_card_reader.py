@@ -130,6 +130,13 @@ def test_bibtex_eprint_and_a_paper_bullet_are_preprints(bundle, audited):
     assert grade(audited("allenai__OLMo-7B"), "preprint").grade == "open"  # **Paper:** [Link](https://arxiv.org/abs/…)
 
 
+def test_the_page_emoji_of_a_link_banner_marks_the_paper(audited):
+    """`📃 <a href="https://arxiv.org/abs/2304.12244">[WizardLM]</a>` in WizardLM-2's banner, the same in
+    ChatGLM's (the index grades both preprints open)."""
+    assert grade(audited("microsoft__WizardLM-2-8x22B__alpindale-reupload"), "preprint").grade == "open"
+    assert grade(audited("THUDM__chatglm3-6b"), "preprint").grade == "open"
+
+
 def test_features_citing_other_papers_are_not_the_models_preprint(audited):
     assert grade(audited("mosaicml__mpt-7b-instruct"), "preprint").grade == "closed"  # FlashAttention, ALiBi
 
@@ -168,9 +175,95 @@ def test_mot_counts_an_arxiv_paper_as_the_research_paper(audited):
     assert grade(audited("EleutherAI__pythia-6.9b"), "research-paper", "mof").grade == "open"
 
 
-def test_documented_but_not_obtainable_training_data_is_partial(audited):
-    g = grade(audited("bigscience__bloom"), "datasources_endmodel")
-    assert g.grade == "partial" and "documented-but-not-obtainable" in g.reason
+# -- training data and datasheets (issue 16's fidelity cases) ------------------------------------------
+
+def test_training_data_described_only_in_prose_is_closed_and_no_datasheet(audited):
+    """OSAI's partial is "some sources open for inspection or shared": Llama 3.1's "~15 trillion tokens of
+    data from publicly available sources" shares none (the index grades it closed, as for Gemma and Phi-3)."""
+    report = audited("NousResearch__Meta-Llama-3.1-8B-Instruct")
+    assert grade(report, "datasources_endmodel").grade == "closed"
+    assert grade(report, "datasheet").grade == "closed"
+    assert "not a datasheet" in grade(report, "datasheet").reason
+
+
+def test_data_cards_the_card_links_are_inspectable_sources_and_a_datasheet(bundle, audited):
+    """BLOOM: "Details for each dataset are provided in individual [Data Cards](...spaces/...)"."""
+    assert links(bundle("bigscience__bloom"), "datasheet") == {
+        "https://huggingface.co/spaces/bigscience/BigScienceCorpus": ["training_data"]}
+    report = audited("bigscience__bloom")
+    assert grade(report, "datasources_endmodel").grade == "partial"
+    assert grade(report, "datasheet").grade == "open"
+    # a link whose text begins on the line before ("Consult [the" / "datasheet](https://arxiv...)")
+    assert "https://arxiv.org/abs/2201.07311" in links(bundle("EleutherAI__pythia-6.9b"), "datasheet")
+
+
+def test_a_datasheet_link_is_read_from_its_own_text_only_and_a_bounded_way_back():
+    from openscore.evidence.links import MAX_LINK_TEXT, PATTERNS, _names_datasheet
+
+    def found(line: str) -> list[str]:
+        return [m.group("id") for m in PATTERNS["datasheet"].finditer(line) if _names_datasheet(line, m)]
+
+    assert found("[Datasheet for X](https://a.b/c) and [paper](https://d.e/f)") == ["https://a.b/c"]
+    assert found("the datasheet is [here](https://a.b/c)") == []  # the link's own text decides
+    # a link text longer than the bound is not read back to its start: a hostile line stays linear
+    assert found("[data card " + "x" * MAX_LINK_TEXT + "](https://a.b/c)") == []
+
+
+def test_a_named_hub_dataset_is_shared_data_and_the_strict_profile_wants_its_licence(audited):
+    """Dolly's `datasets: [databricks/databricks-dolly-15k]`: shared (OSAI grades availability; the index
+    says "fine-tuning data hosted on huggingface"), but no dataset card was read for its licence."""
+    report = audited("databricks__dolly-v2-12b")
+    g = grade(report, "datasources_endmodel")
+    assert g.grade == "open" and any(e.url == "https://huggingface.co/datasets/databricks/databricks-dolly-15k"
+                                     for e in g.evidence)
+    from openscore.rubrics import load_rubric, score
+    graded = {x.dimension: x.grade for x in report.rubrics["osai-v3"].grades}
+    assert report.rubrics["osai-v3"].scores["strict"] == score(
+        load_rubric("osai-v3"), {**graded, "datasources_endmodel": "partial"}, "strict")  # MIT weights: not capped
+
+
+def test_datasets_linked_from_usage_and_evaluation_sections_are_not_training_data(bundle, audited):
+    """Yi links BAAI/COIG as data a reader may fine-tune with; zephyr links leaderboard details."""
+    assert not bundle("01-ai__Yi-34B").find("dataset")
+    assert links(bundle("01-ai__Yi-34B"), "dataset")  # still recorded as links, with their section
+    zephyr = {o.value["id"] for o in bundle("HuggingFaceH4__zephyr-7b-beta").find("dataset")}
+    assert "open-llm-leaderboard/details_HuggingFaceH4__zephyr-7b-beta" not in zephyr
+    assert "HuggingFaceH4/ultrachat_200k" in zephyr
+
+
+def test_named_training_datasets_document_the_training_data_of_a_model_card(audited):
+    """BLOOMZ names xP3 in `datasets:` and has Training, Evaluation, Limitations and Hardware sections."""
+    assert grade(audited("bigscience__bloomz"), "modelcard").grade == "open"
+
+
+def test_a_card_of_usage_and_benchmarks_gives_no_insight_into_training(audited):
+    """Qwen2.5-7B-Instruct's card: introduction, quickstart, evaluation pointing to a blog (the index: "Model
+    card primarily contains usage instructions", closed); Baichuan2's has a Training Dynamics section."""
+    g = grade(audited("Qwen__Qwen2.5-7B-Instruct"), "modelcard")
+    assert g.grade == "closed" and "usage instructions and benchmark scores" in g.reason
+    assert grade(audited("baichuan-inc__Baichuan2-13B-Chat"), "modelcard").grade == "partial"
+
+
+def test_hardware_and_architecture_without_the_training_procedure_is_partial(audited):
+    """Llama 3.1's card: an architecture paragraph and a Hardware and Software section, no training procedure
+    (the index: "training process not fully documented", partial); BLOOMZ documents all three."""
+    g = grade(audited("NousResearch__Meta-Llama-3.1-8B-Instruct"), "hardware_architecture")
+    assert g.grade == "partial" and "not the training procedure" in g.reason
+    assert grade(audited("bigscience__bloomz"), "hardware_architecture").grade == "open"
+
+
+def test_an_olmo_base_is_a_known_base_with_open_data(audited):
+    """OLMo-2-1124-13B-Instruct declares `base_model: allenai/OLMo-2-1124-13B-DPO`: the OLMo family's data and
+    weights are published (the index: open, open)."""
+    report = audited("allenai__OLMo-2-1124-13B-Instruct")
+    assert grade(report, "datasources_basemodel").grade == "open"
+    assert grade(report, "weights_basemodel").grade == "open"
+
+
+def test_a_finetune_of_mpt_names_its_base_in_prose(audited):
+    """mpt-7b-instruct: "built by finetuning MPT-7B on a dataset derived from ..."."""
+    g = grade(audited("mosaicml__mpt-7b-instruct"), "datasources_basemodel")
+    assert g.grade == "partial" and "derives from a base" in g.reason
 
 
 def test_weights_under_a_non_open_licence_follow_osai_criteria_and_the_strict_profile_caps_them(audited):
@@ -178,7 +271,8 @@ def test_weights_under_a_non_open_licence_follow_osai_criteria_and_the_strict_pr
     assert grade(report, "weights_endmodel").grade == "open"
     scores = report.rubrics["osai-v3"].scores
     graded = {g.dimension: g.grade for g in report.rubrics["osai-v3"].grades}
-    capped = {**graded, "weights_endmodel": "partial", "weights_basemodel": "partial"}
+    capped = {**graded, "weights_endmodel": "partial", "weights_basemodel": "partial",
+              "datasources_endmodel": "partial", "datasources_basemodel": "partial"}  # xP3's card was not read
     from openscore.rubrics import load_rubric, score
     assert scores["strict"] == score(load_rubric("osai-v3"), capped, "strict") < score(load_rubric("osai-v3"), graded, "strict")
 

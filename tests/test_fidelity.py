@@ -29,3 +29,27 @@ def test_the_tally_counts_steps_and_keeps_unknown_and_na_apart():
     assert (t.exact, t.one_off, t.two_off, t.unknown, t.less_open) == (1, 1, 1, 1, 2)
     assert t.cases == ["x/b: closed vs experts open"]
     assert t.line().startswith("3 cells: exact 33 %, within one 67 %, two off 1, unknown 1")
+
+
+def test_every_cell_that_differs_from_the_experts_on_exact_matches_is_argued(shared_data):
+    """Issue 16's acceptance: on exact and same-version matches, a repository-observable cell (or any cell two
+    steps off) that differs from the index is argued in the match table's `disputed` list, and every argument
+    names a cell of such a match."""
+    from openscore.anchors import osai
+    from openscore.anchors.fidelity import STEP
+    from openscore.audit import audit
+
+    table, rubric = load_matches(), load_rubric("osai-v3")
+    exact = [m for m in table.osai if m.quality in ("same_model", "same_version")]
+    unargued = []
+    for m in exact:
+        theirs = osai.grades(osai.load(shared_data / "anchors" / "osai-main-database" / m.entry), rubric)
+        report = audit(str(shared_data / "realcards" / m.folder), weights=False, rubrics=["osai-v3"])
+        for g in report.rubrics["osai-v3"].grades:
+            if g.grade in STEP and theirs.get(g.dimension) in STEP and g.grade != theirs[g.dimension]:
+                two_off = abs(STEP[g.grade] - STEP[theirs[g.dimension]]) == 2
+                if (g.dimension in table.osai_observable or two_off) and table.dispute(m.folder, g.dimension) is None:
+                    unargued.append(f"{m.folder}/{g.dimension}")
+    assert not unargued
+    folders = {m.folder for m in exact}
+    assert all(d.folder in folders and d.dimension in rubric.dimension_ids and d.note for d in table.disputed)

@@ -146,6 +146,43 @@ def test_fuzz_gguf_mutated(workdir, gguf_bytes, data):
     _read_and_fingerprint(_folder(workdir, {"model.gguf": bytes(buf)}))
 
 
+@pytest.fixture(scope="module")
+def gguf_with_types(workdir) -> bytes:
+    from tests import checkpoint_builders as build
+
+    path = workdir / "seed-types" / "model.gguf"
+    build.gguf_file(path, vocab=200, rows=8, token_types=True)  # 800 bytes of token types: stepped over
+    return path.read_bytes()
+
+
+@given(st.data())
+def test_fuzz_gguf_header_by_ranged_reads_agrees_with_the_local_walk(workdir, gguf_with_types, monkeypatch, data):
+    """The Hub's walk (Range reads sized by what it knows, long fixed-size arrays never fetched) gives the same
+    headers, or the same refusal, as the walk over the whole local file."""
+    from openscore.formats import read_checkpoint
+    from openscore.sources.local import LocalSource
+
+    class Ranged(LocalSource):
+        def local_path(self, path):
+            return None
+
+    monkeypatch.setattr("openscore.formats.gguf_header.MIN_READ_BYTES", 64)
+    buf = bytearray(gguf_with_types)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, min(len(buf), 4000) - 1))
+        buf[at] = data.draw(st.integers(0, 255))
+    folder = _folder(workdir, {"model.gguf": bytes(buf)})
+    answers = []
+    for source in (LocalSource(folder), Ranged(folder)):
+        try:
+            headers = read_checkpoint(source)
+            answers.append((headers.tensors, headers.gguf_metadata))
+        except OpenscoreError as exc:
+            refused_cleanly(exc)
+            answers.append(str(exc))
+    assert answers[0] == answers[1]
+
+
 # --- pickle scanner (the scanner only) --------------------------------------------------------------
 
 @given(st.one_of(st.binary(max_size=512),

@@ -80,7 +80,7 @@ def test_an_open_model_grades_open_where_the_repository_shows_it(open_model, fak
     # no base model: the base dimensions mirror the end model, with their own rule ids
     assert g["weights_basemodel"].grade == "open" and g["weights_basemodel"].reason.startswith("No separate base model")
     assert all(e.rule.startswith("osai-v3/weights_basemodel/") for e in g["weights_basemodel"].evidence)
-    # the dataset is not on the Hub: the data is listed but not verified, so never "open"
+    # the Hub says the dataset does not exist: named but not shared, so never "open"
     assert g["datasources_endmodel"].grade == "partial"
     assert report.evidence["datasets"]["not_checked"] == ["dataset org/open-corpus: dataset not found on the Hub"]
     mof = _grades(report, "mof")
@@ -141,13 +141,14 @@ def test_base_model_data_follows_the_known_base(realcards, card, expected):
     assert any(e.rule == "osai-v3/datasources_basemodel/derivative" for e in grade.evidence)
 
 
-@pytest.mark.parametrize("datasets, expected", [
-    ([("org/a", "cc-by-4.0", False), ("org/b", "odc-by", False)], "open"),
-    ([("org/a", "cc-by-4.0", False), ("org/b", "cc-by-4.0", "manual")], "partial"),  # one gated
-    ([("org/a", "cc-by-nc-4.0", False)], "partial"),  # not an open licence
+@pytest.mark.parametrize("datasets, expected, datasheet, strict_capped", [
+    ([("org/a", "cc-by-4.0", False), ("org/b", "odc-by", False)], "open", "open", False),
+    ([("org/a", "cc-by-4.0", False), ("org/b", "cc-by-4.0", "manual")], "partial", "partial", False),  # one gated
+    # shared, so open by OSAI's availability criterion; the strict profile counts it partial
+    ([("org/a", "cc-by-nc-4.0", False)], "open", "partial", True),
 ])
-def test_dataset_cards_decide_whether_the_data_is_open(tmp_path, datasets, expected):
-    """What the Hub's dataset cards say (licence, gating) turns into the data grades."""
+def test_dataset_cards_decide_whether_the_data_is_open(tmp_path, datasets, expected, datasheet, strict_capped):
+    """What the Hub's dataset cards say (gating: availability; licence: the strict cap) turns into the data grades."""
     from openscore.evidence import collect
     from openscore.evidence.model import CollectorOutput, Observation
     from openscore.openness.checks import GradingContext
@@ -166,8 +167,15 @@ def test_dataset_cards_decide_whether_the_data_is_open(tmp_path, datasets, expec
                                       rule="collect/datasets/card", extractor="datasets@1.0"))
         for i, lic, gated in datasets])
     ctx = GradingContext(bundle=bundle, licence=evaluate_licence(bundle), dataset_licences=dataset_licences(bundle))
-    grades = {g.dimension: g for g in grade_rubric("osai-v3", ctx).grades}
+    result = grade_rubric("osai-v3", ctx)
+    grades = {g.dimension: g for g in result.grades}
     assert grades["datasources_endmodel"].grade == expected
     assert {e.url for e in grades["datasources_endmodel"].evidence} >= {f"https://huggingface.co/datasets/{d[0]}"
                                                                        for d in datasets}
-    assert grades["datasheet"].grade == ("open" if expected == "open" else "partial")
+    assert grades["datasheet"].grade == datasheet
+    from openscore.rubrics import load_rubric, score
+    graded = {g.dimension: g.grade for g in result.grades}
+    capped = {**graded, "datasources_endmodel": "partial", "datasources_basemodel": "partial"}
+    uncapped = score(load_rubric("osai-v3"), graded, "strict")
+    assert result.scores["strict"] == (score(load_rubric("osai-v3"), capped, "strict") if strict_capped else uncapped)
+    assert result.scores["osai-compatible"] == score(load_rubric("osai-v3"), graded, "osai-compatible")

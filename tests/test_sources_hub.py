@@ -93,18 +93,23 @@ def test_revisions_and_refs(fake_hub, tmp_path):
 
 
 def test_gguf_header_by_range_reads(fake_hub, tmp_path, monkeypatch):
-    monkeypatch.setattr("openscore.formats.gguf_header.FIRST_READ_BYTES", 16 * 1024)
-    build.gguf_file(tmp_path / "model-Q8_0.gguf", vocab=3000, rows=20_000)  # ~50 kB header: the read must grow
+    monkeypatch.setattr("openscore.formats.gguf_header.MIN_READ_BYTES", 4 * 1024)
+    # ~50 kB of token strings (the reads grow with what the walk knows), then 12 kB of token types
+    build.gguf_file(tmp_path / "model-Q8_0.gguf", vocab=3000, rows=20_000, token_types=True)
     fake_hub.add_repo("org/gguf", tmp_path)
     remote = read_checkpoint(_hub(fake_hub, "org/gguf"))
     local = read_checkpoint(open_source(str(tmp_path)))
     assert remote.tensors == local.tensors
     assert remote.gguf_metadata == local.gguf_metadata
-    size = (tmp_path / "model-Q8_0.gguf").stat().st_size
-    assert fake_hub.bytes_sent("model-Q8_0.gguf") < size / 2
     assert remote.gguf_metadata["tokenizer.ggml.tokens"] == {"array_length": 3000}
+    assert remote.gguf_metadata["tokenizer.ggml.token_type"] == {"array_length": 3000}
     ranges = [r["range"] for r in fake_hub.requests if r["path"].endswith("/model-Q8_0.gguf")]
-    assert len(ranges) >= 2 and ranges[0] == "bytes=0-16383"
+    assert len(ranges) >= 2 and ranges[0] == "bytes=0-4095"
+    # every byte of the header but the token types (kept by length only, stepped over), and at most a
+    # minimal read's worth past the token strings and past the header's end
+    extent = local.bytes_read
+    assert extent - 3000 * 4 < fake_hub.bytes_sent("model-Q8_0.gguf") <= extent - 3000 * 4 + 2 * 4 * 1024
+    assert remote.bytes_read == fake_hub.bytes_sent("model-Q8_0.gguf")
 
 
 def test_small_remote_pickle_is_downloaded_and_scanned(fake_hub, tmp_path):

@@ -82,6 +82,64 @@ def test_sampled_gguf_q4_reads_rows_by_range_and_is_a_recast_copy(tmp_path):
     assert result.verdict == "recast-copy" and "cast F32->Q4_0" in result.transformations
 
 
+@pytest.mark.parametrize("qtype", ["Q4_0", "Q8_0", "F16"])
+def test_sampled_reads_fetch_each_byte_once_and_only_the_sketched_column_span(tmp_path, qtype):
+    """A sampled pass reads a run of rows from the block of the first sketched column of its first row to that of
+    the last column of its last row, never a byte twice (a GGUF q/k row wanted in both row orders is read once),
+    and its values are the full pass's at the same rows and columns."""
+    import numpy as np
+
+    from openscore.formats import read_checkpoint
+    from openscore.layout import build_layout
+    from openscore.sources.local import LocalSource
+    from openscore.weights import fingerprint
+    from openscore.weights.decode import col_span
+    from test_weights_support import write_gguf
+
+    g = dict(hidden=256, inter=768, layers=1, vocab=512, heads=4, kv_heads=2)
+    folder = tmp_path / "gguf"
+    folder.mkdir()
+    write_gguf(folder / "model.gguf", init_state(11, g), qtype, g)
+    reads = []
+
+    class Ranged(LocalSource):  # the Hub's code path: no local file, every tensor byte by a ranged read
+        def local_path(self, path):
+            return None
+
+        def read_range(self, path, start, length):
+            reads.append((start, start + length))
+            return super().read_range(path, start, length)
+
+    source = Ranged(folder)
+    headers = read_checkpoint(source)
+    reads.clear()
+    sampled = fingerprint(source, headers, build_layout(headers), sample=True)
+    full = fingerprint_of(folder)
+    spans = sorted(reads)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))  # disjoint
+    assert sampled.bytes_read == sum(end - start for start, end in spans)
+    trimmed = 0
+    for tp in sampled.tensors:
+        if "direct" not in tp.sketch:
+            continue
+        ref = next(t for t in full.tensors if t.name == tp.name)
+        rows, cols = sampled.array(tp, "rows"), sampled.array(tp, "cols")
+        assert np.array_equal(cols, full.array(ref, "cols"))
+        at = np.searchsorted(full.array(ref, "rows"), rows)
+        assert np.array_equal(full.array(ref, "rows")[at], rows)
+        for kind in tp.sketch:  # direct, and direct_alt for q/k
+            assert np.array_equal(sampled.array(tp, kind), full.array(ref, kind)[at]), (tp.name, kind)
+        rec = next(t for t in headers.tensors if t.name == tp.name)
+        stride = (rec.end - rec.start) // tp.shape[0]
+        lo, hi = col_span(rec.dtype, int(cols[0]), int(cols[-1]) + 1)
+        mine = [(a, b) for a, b in spans if rec.start <= a < rec.end]
+        assert mine and all(b <= rec.end for _, b in mine)
+        # each read: from the first sketched column's block of a row to the last one's block of a later row
+        assert all((a - rec.start - lo) % stride == 0 and (b - rec.start - hi) % stride == 0 for a, b in mine), tp.name
+        trimmed += (lo, hi) != (0, stride)
+    assert trimmed  # some matrix's sketched columns leave blocks out at either end of its rows
+
+
 def test_a_fingerprint_missing_its_arrays_is_refused(tmp_path):
     fp = fingerprint_of(write_model(tmp_path / "m", family()["base"]))
     fp.arrays = {k: v for k, v in fp.arrays.items() if not k.endswith(".direct")}

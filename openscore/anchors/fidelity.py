@@ -32,6 +32,20 @@ class Match(BaseModel):
     note: str | None = None
 
 
+class Disputed(BaseModel):
+    """An OSAI cell of an exact or same-version match where openscore and the experts differ, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folder: str
+    dimension: str
+    #: outside: the experts read evidence outside the repository (a paper, a code repository, a dataset
+    #: card); experts: their cell is wrong or outdated; reading: the published criterion leaves room and
+    #: openscore keeps its reading
+    why: Literal["outside", "experts", "reading"]
+    note: str
+
+
 class MatchTable(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +54,10 @@ class MatchTable(BaseModel):
     osai_observable: list[str]
     osai: list[Match]
     mot: list[Match]
+    disputed: list[Disputed] = []
+
+    def dispute(self, folder: str, dimension: str) -> Disputed | None:
+        return next((d for d in self.disputed if d.folder == folder and d.dimension == dimension), None)
 
 
 @lru_cache(maxsize=1)

@@ -41,11 +41,15 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
 @click.option("--token", envvar="HF_TOKEN", help="Hub token for gated repositories.")
 @click.option("--weights/--no-weights", default=True, show_default=True,
               help="Fingerprint weights for provenance (--no-weights: card, files and headers only).")
+@click.option("--linked", is_flag=True, help="Also read what the card links: GitHub repositories, arXiv, DOI papers, "
+              "Hub dataset cards (cached; GITHUB_TOKEN honoured), as `openscore audit --linked` does.")
+@click.option("--offline", is_flag=True, help="Keep each audit to the repository alone (as HF_HUB_OFFLINE does for "
+              "linked sources); overrides --linked.")
 @click.option("-v", "--verbose", is_flag=True, help="List passing checks in the text on stderr too.")
 @click.pass_context
 @limit_options
 def gate_cmd(ctx: click.Context, sources, policy_path, formats, lock_path, allow_incomplete, today, endpoint, token,
-             weights, verbose) -> None:
+             weights, linked, offline, verbose) -> None:
     """Gate SOURCES (Hub repo[@rev], folder, sample:NAME or a saved report .json) against a policy.
 
     With no SOURCES, the models listed under `models:` in the policy are gated.
@@ -64,7 +68,8 @@ def gate_cmd(ctx: click.Context, sources, policy_path, formats, lock_path, allow
     policy = load_policy(policy_path)
     progress = (lambda msg: click.echo(f"openscore: {msg}", err=True)) if verbose else None
     result = run_gate(policy, list(sources), today=today, allow_incomplete=allow_incomplete, lock_path=lock_path,
-                      endpoint=endpoint, token=token, weights=weights, progress=progress)
+                      endpoint=endpoint, token=token, weights=weights, linked=linked and not offline,
+                      progress=progress)
     echo(render_text(result, verbose=verbose, paint=paint_err), err=True, nl=False)
     write_outputs(result, specs, echo=lambda text: click.echo(text, nl=False))
     sys.stdout.flush()

@@ -22,6 +22,10 @@ from openscore.evidence.model import CollectorOutput, EvidenceBundle, Observatio
 from openscore.evidence.repository import collect_repository
 from openscore.sources.base import Inventory, Source
 
+#: card sections whose Hub dataset links are not the model's training data: benchmarks it was evaluated on,
+#: datasets a reader may fine-tune it with (Yi's "use" section links BAAI/COIG), leaderboard details
+NOT_TRAINING_DATA = ("evaluation", "intended_use", "limitations")
+
 __all__ = ["Collected", "CollectContext", "LinkedConfig", "CollectorOutput", "EvidenceBundle", "Observation", "collect"]
 
 
@@ -50,7 +54,8 @@ def collect(
     repo_out, config = collect_repository(ctx)
     bundle.collectors["repository"] = repo_out
     bundle.collectors["lineage"] = collect_lineage(ctx, front_matter, config)
-    datasets = [o.value["target"] for o in links.observations if o.kind == "link.dataset"]
+    datasets = [o.value["target"] for o in links.observations
+                if o.kind == "link.dataset" and o.value.get("section") not in NOT_TRAINING_DATA]
     bundle.collectors["datasets"] = collect_datasets(ctx, front_matter, datasets,
                                                      hub=linked.hub_endpoint if linked is not None else None)
     if linked is not None:

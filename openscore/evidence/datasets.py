@@ -1,7 +1,8 @@
-"""Training datasets the card names, and (for Hub audits) each dataset card's licence and gating.
+"""Training datasets the card names (its `datasets:` list, and Hub dataset links outside its evaluation and
+usage sections), and (for Hub audits) each dataset card's licence and gating.
 
-A local audit never goes online: the datasets are then listed as "not checked", which grading
-turns into a partial or unknown grade rather than pretending the data is open or closed.
+A local audit never goes online: the datasets are then listed as "not checked". Grading takes the card's
+word that a named Hub dataset is shared (OSAI grades availability) but never infers its licence from it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.evidence.oddities import record_invalid
 
-EXTRACTOR = "datasets@1.0"
+EXTRACTOR = "datasets@1.1"
 MAX_DATASETS = 20  # a card listing hundreds of datasets is not fetched one by one
+NOT_FOUND = "dataset not found on the Hub"
 
 
 def dataset_ids(front_matter: dict | None, linked: list[str]) -> list[str]:
@@ -37,7 +39,7 @@ def _fetch(ctx: CollectContext, dataset_id: str, endpoint: str | None) -> tuple[
     except GatedRepo:
         return {"licence": None, "gated": True, "card": False}, None
     except RepoNotFound:
-        return None, "dataset not found on the Hub"
+        return None, NOT_FOUND
     except SourceError as exc:  # rate limited, server error, unreachable, an invalid answer
         return None, f"{type(exc).__name__}: {str(exc)[:200]}"
 
@@ -58,6 +60,7 @@ def collect_datasets(ctx: CollectContext, front_matter: dict | None, linked: lis
         value = {"id": dataset_id, "checked": facts is not None, **(facts or {"licence": None, "gated": None})}
         if why:
             value["not_checked"] = why
+            value["missing"] = why == NOT_FOUND  # the Hub says it does not exist: not shared
             out.not_checked.append(f"dataset {dataset_id}: {why}")
         base = (endpoint or "https://huggingface.co").rstrip("/")
         out.observations.append(Observation(

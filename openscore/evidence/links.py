@@ -3,7 +3,8 @@
 Preprint = arXiv (a link, an `arxiv:` tag, or a BibTeX `eprint`); paper = a DOI, an ACL Anthology
 entry or an OpenReview forum (durable, peer-reviewed venues, as the OSAI index prefers). Code = GitHub
 or GitLab repositories; an image hosted on GitHub or an install command is not a code link. Links to
-Hub datasets and the card's `datasets:` list name training data.
+Hub datasets and the card's `datasets:` list name training data. Datasheet = a link the card itself calls
+a data card, dataset card or datasheet (`[Data Cards](...)`, `[datasheet](...)`), wherever it points.
 
 Each link keeps the card section it sits in (the innermost heading with a known topic, following the
 heading hierarchy), and a link repeated in another section is kept there too: whether a section counts
@@ -18,7 +19,7 @@ from openscore.evidence.card import find_card, split_front_matter, topic_at
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 
-EXTRACTOR = "links@2.0"
+EXTRACTOR = "links@2.2"
 
 #: kind -> pattern; group "id" is the normalised target
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -34,13 +35,20 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"|openreview\.net/(?:forum|pdf)\?id=(?P<orv>[\w-]+))", re.I),
     # not links into a dataset repo's files (`/resolve/`: images and assets hosted in dataset repos)
     "dataset": re.compile(r"(?<![\w.])(?:https?://)?huggingface\.co/datasets/(?P<id>[\w.-]+/[\w.-]+)(?![\w.-]|/resolve/)", re.I),
+    # the target of a markdown link; it is a datasheet when its text says so (`_names_datasheet`)
+    "datasheet": re.compile(r"\]\((?P<id>https?://[^\s)]+)\)", re.I),
 }
+#: link text naming the data's documentation, in Gebru et al.'s sense
+_DATASHEET_TEXT = re.compile(r"\b(?:data(?:set)?[ -]?cards?|data[ -]?sheets?)\b", re.I)
+#: longest link text read back from `](`
+MAX_LINK_TEXT = 200
 #: GitHub paths that are not code repositories of the model
 _NOT_CODE = re.compile(r"github\.com/(?:features|sponsors|orgs|settings|[\w.-]+/[\w.-]+/(?:issues|discussions))", re.I)
 #: a link whose path ends in an image (a banner, a WeChat QR code) points at a picture, not at code
 _IMAGE = re.compile(r"^[^\s)\]\"'>]*?\.(?:png|jpe?g|gif|svg|webp|bmp|ico)(?:[?#][^\s)\]\"'>]*)?(?=[\s)\]\"'>]|$)", re.I)
-#: words near an arXiv link that make it the model's own paper ("**Paper:** [Link](...)", `<a href=...>Paper</a>`)
-_CALLED_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告", re.I)
+#: words near an arXiv link that make it the model's own paper ("**Paper:** [Link](...)", `<a href=...>Paper</a>`),
+#: or the page emoji that marks the paper in the link banners of many cards (`📃 <a href="https://arxiv...">`)
+_CALLED_PAPER = re.compile(r"paper|preprint|report|publication|论文|报告|📃", re.I)
 #: how far around a link those words may be
 NEAR = 80
 #: an install command names a library to install, not the model's code
@@ -49,6 +57,8 @@ _INSTALL = re.compile(r"\b(?:pip3?|conda|mamba|uv pip|poetry|npm)\s+(?:install|a
 
 def _url(kind: str, target: str, matched: str) -> str:
     """A clickable URL for the link as written (scheme added when the card left it out)."""
+    if kind == "datasheet":
+        return target
     if kind == "preprint" and not re.search(r"arxiv\.org|huggingface\.co", matched, re.I):
         return f"https://arxiv.org/abs/{target[len('arxiv:'):]}"  # an `arxiv:` tag or a BibTeX eprint
     matched = matched.rstrip(".,;")
@@ -63,11 +73,22 @@ def _target(kind: str, m: re.Match[str]) -> str:
             return "acl:" + m.group("acl")
         return "openreview:" + m.group("orv")
     target = m.group("id").rstrip(".,;")
+    if kind == "datasheet":
+        return target
     if kind == "code":
         target = re.sub(r"\.git$", "", target).lower()
     if kind == "preprint":
         target = "arxiv:" + target
     return target
+
+
+def _names_datasheet(line: str, m: re.Match[str]) -> bool:
+    """The text of the markdown link ending at `m` (from its `[`, or the line's start when the text began
+    on the line before: `Consult [the` / `datasheet](https://...)`) calls it a data card or datasheet.
+    Read back at most MAX_LINK_TEXT characters, so a hostile line costs linear time."""
+    start = max(0, m.start() - MAX_LINK_TEXT)
+    text = line[start:m.start()]
+    return bool(_DATASHEET_TEXT.search(text[text.rfind("[") + 1:]))
 
 
 def _not_code(line: str, m: re.Match[str]) -> bool:
@@ -94,7 +115,7 @@ def collect_links(ctx: CollectContext) -> CollectorOutput:
         topic = None
         for kind, pattern in PATTERNS.items():
             for m in pattern.finditer(line):
-                if kind == "code" and _not_code(line, m):
+                if (kind == "code" and _not_code(line, m)) or (kind == "datasheet" and not _names_datasheet(line, m)):
                     continue
                 if topic is None:
                     topic = (topic_at(found, starts, number),)

@@ -44,6 +44,7 @@ class _Run:
     endpoint: str | None
     token: str | None
     weights: bool
+    linked: bool  # also read what the cards link (openscore.evidence.linked)
     progress: Callable[[str], None] | None
     governed: NameIndex  # policy `models:` entries: (index, GovernedModel)
     locked: NameIndex  # lock entries: LockedModel
@@ -60,12 +61,14 @@ def run_gate(
     endpoint: str | None = None,
     token: str | None = None,
     weights: bool = True,
+    linked: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> GateResult:
     """Gate `sources` (default: the models the policy lists) and return the decision.
 
     With `lock_path`, a model the lock pins must have been audited at the locked commit with the locked
     files (rule lock.files), and a model the policy does not list is located at its lock-file line.
+    `linked` audits with linked evidence, as `audit(..., linked=True)` does (a saved report is read as is).
     Raises UsageError/ConfigError for bad input (exit 2); evaluation failures are recorded, not raised.
     """
     wanted = list(sources) if sources else [m.spec for m in policy.policy.models]
@@ -74,7 +77,7 @@ def run_gate(
     lock = load_lock(lock_path) if lock_path else None
     run = _Run(policy=policy, today=today or dt.date.today(), lock=lock,
                lock_file=display_path(Path(lock_path)) if lock_path else None,
-               endpoint=endpoint, token=token, weights=weights, progress=progress,
+               endpoint=endpoint, token=token, weights=weights, linked=linked, progress=progress,
                governed=NameIndex(([m.spec, split_spec(m.spec)[0]], (), (i, m))
                                   for i, m in enumerate(policy.policy.models)),
                locked=NameIndex(([e.source, split_spec(e.source)[0]], [e.repo_id], e) for e in (lock.models if lock else [])),
@@ -213,7 +216,7 @@ def _obtain_report(spec: str, run: _Run) -> AuditReport:
         spec = governed[1].spec
     rubrics = sorted(run.policy.policy.rubrics) or None
     return audit(spec, endpoint=run.endpoint, token=run.token, weights=run.weights, rubrics=rubrics,
-                 progress=run.progress, identity=governed[1].id if governed is not None else None)
+                 linked=run.linked, progress=run.progress, identity=governed[1].id if governed is not None else None)
 
 
 def _gated_without_token(spec: str, report: AuditReport, token: str | None) -> str | None:

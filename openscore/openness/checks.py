@@ -112,13 +112,6 @@ def card_sections(ctx: GradingContext, topics: list[str], min: int = 1) -> Check
 
 
 @check
-def card_prose(ctx: GradingContext, min: int = 1) -> CheckOutcome:
-    """The card has at least `min` sections with real content, whatever their headings."""
-    found = [o for o in ctx.bundle.find("card.body") if o.value.get("filled", 0) >= min]
-    return _outcome(ctx, found, f"card sections with content (need {min})", file=_card_file(ctx))
-
-
-@check
 def card_field(ctx: GradingContext, key: str) -> CheckOutcome:
     found = [o for o in ctx.bundle.find(f"card.field.{key}") if o.value not in (None, "", [], {})]
     return _outcome(ctx, found, f"card front matter `{key}`", file=_card_file(ctx))
@@ -351,6 +344,26 @@ def datasets_open(ctx: GradingContext) -> CheckOutcome:
 
 
 @check
+def datasets_published(ctx: GradingContext) -> CheckOutcome:
+    """Every training dataset the card names is shared: a Hub dataset, found and not gated when its card
+    was read, else the card's own statement that it is on the Hub. Availability only (OSAI's criterion:
+    "open for inspection or shared"); licences are graded under `licenses`."""
+    obs = ctx.bundle.find("dataset")
+    what = "training datasets named in the card, each shared on the Hub without gating"
+    if not obs:
+        return CheckOutcome(False, [_looked(ctx, what)], [what])
+    shared = all(not o.value.get("gated") and not o.value.get("missing") for o in obs)
+    return CheckOutcome(shared, _ev(obs), [what])
+
+
+@check
+def datasheet_linked(ctx: GradingContext) -> CheckOutcome:
+    """The card links documentation of its data that it calls a data card, dataset card or datasheet."""
+    return _outcome(ctx, ctx.bundle.find("link.datasheet"), "a link the card calls a data card or datasheet",
+                    file=_card_file(ctx))
+
+
+@check
 def datasets_unchecked(ctx: GradingContext) -> CheckOutcome:
     found = [o for o in ctx.bundle.find("dataset") if not o.value.get("checked")]
     return _outcome(ctx, found, "datasets whose cards could not be checked")
@@ -392,10 +405,14 @@ def licence_part_closed(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def licence_part_open(ctx: GradingContext) -> CheckOutcome:
-    """Code or data are licensed apart from the weights, under an open licence."""
+    """Code or data are licensed apart from the weights, under an open licence: a licence file or card
+    sentence for that part, a linked code repository's licence, or a training dataset whose card names one."""
     what = "code or data licensed apart under an open licence"
     parts = [p for p, facts in ctx.licence.parts.items() if p != "weights" and facts.open]
-    return CheckOutcome(bool(parts), _licence_evidence(ctx, what), [what])
+    datasets = [o for o in ctx.bundle.find("dataset")
+                if (facts := ctx.dataset_licences.get(o.value["id"])) is not None and facts.open]
+    evidence = (_licence_evidence(ctx, what) if parts or not datasets else []) + _ev(datasets)
+    return CheckOutcome(bool(parts or datasets), evidence, [what])
 
 
 # -- lineage -----------------------------------------------------------------------------------

@@ -122,14 +122,25 @@ def grade_rubric(
 
 def _capped(grades: dict[str, str], caps: Sequence[str], ctx: GradingContext) -> dict[str, str]:
     """A profile's licence caps: an open grade counts partial when its licence is not open (the base's
-    licence for base-model dimensions of a derivative, else the model's)."""
+    licence for base-model dimensions of a derivative, else the model's; for training data, the licences
+    of the datasets the card names, each read from its dataset card)."""
     out = dict(grades)
     for dim in caps:
-        base = "basemodel" in dim and ctx.base is not None and ctx.base.licence is not None
-        licence_open = ctx.base.licence.open if base else ctx.licence.resolved.open  # type: ignore[union-attr]
-        if out.get(dim) == "open" and not licence_open:
+        if out.get(dim) == "open" and not _licence_open(dim, ctx):
             out[dim] = "partial"
     return out
+
+
+def _licence_open(dim: str, ctx: GradingContext) -> bool:
+    base = "basemodel" in dim and ctx.base is not None
+    if dim.startswith("datasources_"):
+        if base:
+            return True  # graded from the known base's data (known_bases.yaml), not from dataset cards
+        named = [o.value["id"] for o in ctx.bundle.find("dataset")]
+        return bool(named) and all((facts := ctx.dataset_licences.get(i)) is not None and facts.open for i in named)
+    if base and ctx.base.licence is not None:  # type: ignore[union-attr]
+        return bool(ctx.base.licence.open)  # type: ignore[union-attr]
+    return bool(ctx.licence.resolved.open)
 
 
 def _classify_mof(rubric, grades: Sequence[Grade], ctx: GradingContext, result: RubricResult) -> None:

@@ -49,21 +49,32 @@ def is_readable(dtype: str | None) -> bool:
 INT8_DTYPES = {"I8": np.int8, "U8": np.uint8}
 
 
-def row_bytes(dtype: str, cols: int) -> int:
-    """Bytes one row of `cols` elements takes; GGUF rows are whole quantisation blocks."""
+def _block(dtype: str) -> tuple[int, int]:
+    """(elements, bytes) of the smallest unit a row is stored in: one element, or one GGUF quantisation block."""
     if dtype in FLOAT_DTYPES:
-        return cols * FLOAT_DTYPES[dtype].itemsize
+        return 1, FLOAT_DTYPES[dtype].itemsize
     if dtype in INT8_DTYPES:
-        return cols
+        return 1, 1
     from gguf import GGML_QUANT_SIZES
 
     qtype = _gguf_qtype(dtype)
     if qtype is None:
         raise InvalidCheckpoint(f"unsupported tensor dtype {dtype!r}")
-    block, size = GGML_QUANT_SIZES[qtype]
+    return GGML_QUANT_SIZES[qtype]
+
+
+def row_bytes(dtype: str, cols: int) -> int:
+    """Bytes one row of `cols` elements takes; GGUF rows are whole quantisation blocks."""
+    block, size = _block(dtype)
     if cols % block:
         raise InvalidCheckpoint(f"{dtype} row of {cols} elements is not a whole number of {block}-element blocks")
     return cols // block * size
+
+
+def col_span(dtype: str, start: int, stop: int) -> tuple[int, int]:
+    """Byte offsets within a stored row of the whole blocks that hold columns start..stop-1."""
+    block, size = _block(dtype)
+    return start // block * size, -(-stop // block) * size
 
 
 def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -38,7 +38,8 @@ from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import fused, sampling
-from openscore.weights.decode import FLOAT_DTYPES, INT8_DTYPES, decode_rows, is_readable, matrix_shape, row_bytes
+from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
+                                      row_bytes)
 
 #: 2: per-tensor hashes are BLAKE3 (version 1 used sha256); the field `content` replaces `sha256`
 #: 3: the bf16 / fp16 grid hashes cover every CAST_ROW_STRIDE-th row (all of a small tensor), not all rows
@@ -766,13 +767,22 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
         return [tp], arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
     width = cols  # of a stored row
     stride = row_bytes(rec.dtype, width)
+    # the bytes of a stored row the sketch uses: from the block of its first column to that of its last (a
+    # transposed matrix uses whole stored rows); the rest of a run's first and last rows is not fetched
+    # (the parts of a fused matrix each take their own columns: the span of all of them)
+    spans = [_col_range(role, len(part_rows), cols) for role, part_rows in item.parts] or [
+        _col_range(item.role, rows, cols)]
+    lo, hi = (0, stride) if tp.transposed else col_span(rec.dtype, min(a for a, _ in spans), max(b for _, b in spans))
+    got: dict[int, torch.Tensor] = {}  # stored rows already read (a GGUF q/k's two row orders share some)
 
     def stored_rows(ids: np.ndarray) -> torch.Tensor:
-        out = []
-        for run in _runs(ids):
-            buf = reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride)
-            out.append(decode_rows(buf, rec.dtype, len(run), width, device, rec.dequant, int(run[0])))
-        return torch.cat(out)
+        for run in _runs(np.array([i for i in ids.tolist() if i not in got], dtype=np.int64)):
+            buf = bytearray(len(run) * stride)  # bytes left out stay zero: columns the sketch never takes
+            buf[lo : len(buf) - stride + hi] = reader.read_file(
+                rec.file, rec.start + int(run[0]) * stride + lo, len(buf) - stride + hi - lo)
+            values = decode_rows(buf, rec.dtype, len(run), width, device, rec.dequant, int(run[0]))
+            got.update(zip(run.tolist(), values))
+        return torch.stack([got[i] for i in ids.tolist()])
 
     if tp.transposed:
         rows, cols = cols, rows
@@ -797,6 +807,12 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
         _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
         target.residual_gram = residual_gram(role)
     return [tp] + [t for t, _, _ in targets if t is not tp], arrays
+
+
+def _col_range(role: str, rows: int, cols: int) -> tuple[int, int]:
+    """First and one past the last column of a sampled matrix's direct sketch."""
+    col_ids = _sketch_ids(role, rows, cols, SAMPLE_ROWS)[1]
+    return int(col_ids[0]), int(col_ids[-1]) + 1
 
 
 def _full_values(data, dtype: str, rows: int, cols: int, device: str) -> torch.Tensor:
