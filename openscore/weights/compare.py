@@ -970,7 +970,7 @@ def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignmen
         verdict="partially-derived" if partial else "derived", confidence=round(confidence, 6),
         reason=f"after aligning the residual basis on {alignment.tokens} token rows, {len(inherited)} of {len(found)} "
                f"tensors have their units matched in the reference at median |cosine| >= {cal.aligned_match:g} "
-               f"(weakest {weakest:.2f}; independent models <= {cal.aligned_guard:g})",
+               f"(weakest {weakest:.2f}; independent models: mean {null.mean:.2f}, all below {cal.aligned_guard:g})",
         transformations=transformations, permuted=sorted(permuted), layer_map=dict(sorted(mapping.items())),
         layer_similarity=[], layers_dropped=[], layers_duplicated={}, matched_tensors=len(inherited),
         score=round(float(median(f[0] for f in found)), 6),
