@@ -292,12 +292,14 @@ def test_small_tensors_fingerprinted_in_chunks_give_what_one_by_one_gives(tmp_pa
         item = fp_module._Placed(record, ("mlp_up", "attn_o", "embed")[i % 3], i, transposed=len(shape) == 2 and i % 5 == 0)
         assert fp_module._is_small(item, fp_module._check_size(item), {})
         items.append((item, f"t{i:05d}", data))
-    chunked = fp_module._small_prints(items, "cpu", {})
+    results = fp_module._small_prints(items, "cpu", {})
+    assert all(len(prints) == 1 for prints, _ in results)  # a small tensor is never split into parts
+    chunked = [(prints[0], arrays) for prints, arrays in results]
     assert any(t.constant for t, _ in chunked) and any("direct" in t.sketch for t, _ in chunked)
     f64 = {len(t.shape): t.constant for t, _ in chunked[230:] if t.shape and t.shape[0] > 1}
     assert f64 == {1: False, 2: True, 3: True}  # a vector compared as doubles, a matrix as its float32 sketch
     for (item, key, data), (tp, arrays) in zip(items, chunked):
-        one_tp, one_arrays = fp_module._full_print(data, item, key, "cpu", {})
+        (one_tp,), one_arrays = fp_module._full_print(data, item, key, "cpu", {})
         assert tp.model_dump() == one_tp.model_dump(), item.record
         assert sorted(arrays) == sorted(one_arrays)
         for name, array in arrays.items():

@@ -54,6 +54,8 @@ class SchemeSpec(_Spec):
     artefacts: list[str] = Field(default_factory=list)
     stacked: list[str] = Field(default_factory=list)
     layer_offset: int = 0
+    # row order of fused roles (openscore.weights.fused); a fused role not listed is contiguous
+    fused: dict[str, Literal["contiguous", "grouped"]] = Field(default_factory=dict)
 
 
 class FamilySpec(_Spec):
@@ -96,7 +98,7 @@ class RoleMapSpec(_Spec):
             for pattern, role in scheme.tensors.items():
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: pattern {pattern!r} maps to unknown role {role!r}")
-            for role in scheme.optional + scheme.required + scheme.transposed:
+            for role in scheme.optional + scheme.required + scheme.transposed + list(scheme.fused):
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: unknown role {role!r}")
         for role, alternative in self.shape_alternatives.items():
@@ -202,6 +204,7 @@ class Scheme:
         self.family = spec.family
         self.optional_prefix = spec.optional_prefix
         self.transposed = frozenset(spec.transposed)
+        self.fused = dict(spec.fused)
         self.layer_offset = spec.layer_offset
         self.patterns = patterns  # pattern text -> role, in YAML order
         self.required = tuple(dict.fromkeys(r for r in patterns.values() if r not in optional))

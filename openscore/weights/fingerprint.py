@@ -38,7 +38,7 @@ from openscore.gcpause import gc_paused
 from openscore.layout.roles import is_index
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
-from openscore.weights import sampling
+from openscore.weights import fused, sampling
 from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
                                       row_bytes)
 
@@ -49,7 +49,10 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #: 6: the grid hashes cover every 32nd row, not every 8th (rounding was a third of a 7B-shaped BF16 pass)
 #: 7: matrices sketched in [out, in] orientation whatever the storage (Conv1D, a runtime's re-save: `transposed`);
 #:    a matrix of at most SKETCH_ALL_BELOW values is sketched whole; unnamed tensors get a role from their shape
-FINGERPRINT_VERSION = 7
+#: 8: embed / lm_head of a model at most SKETCH_COLS wide keep ALIGN_ROWS_PER_DIM token rows per residual
+#:    dimension (full and sampled): enough shared rows to solve the residual rotation (compare.residual_alignment);
+#:    a fused q/k/v or gate/up matrix is sketched as its parts (`part_of`), split by the config (weights/fused.py)
+FINGERPRINT_VERSION = 8
 #: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
 #: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
@@ -74,6 +77,12 @@ SKETCH_COLS = 128
 SKETCH_ALL_BELOW = 1 << 14
 #: the same when sampling by ranged reads (4 KB of F32): a sampled fingerprint stays a sample on small models
 SAMPLE_ALL_BELOW = 1 << 10
+#: token rows per residual dimension that embed / lm_head keep when their rows are held whole (width at most
+#: SKETCH_COLS): orthogonal Procrustes on them aligns a rotated residual basis. 2 per dimension recovered no
+#: rotation on stories260K (dim 64, real weights), 4 recovers it from a sampled fingerprint (docs/provenance.md)
+ALIGN_ROWS_PER_DIM = 4
+#: roles whose token rows are shared by construction between a model and its derivatives: the alignment's data
+ALIGN_ROLES = frozenset({"embed", "lm_head"})
 #: residual-side indices of each Gram sketch (GRAM_SIZE * (GRAM_SIZE - 1) / 2 entries)
 GRAM_SIZE = 48
 #: roles whose first axis is shared by construction (token ids, positions), not an arbitrary learned basis
@@ -119,6 +128,7 @@ class TensorPrint(_Model):
     sketch: list[str] = Field(default_factory=list)  # which arrays exist: direct, direct_alt, gram_r, gram_c
     residual_gram: str | None = None  # which Gram is indexed by residual dimensions (clean null)
     transposed: bool = False  # stored [in, out]: sketched in [out, in] orientation
+    part_of: str | None = None  # a part (q, k, v, gate, up) of this fused tensor: sketched alone, hashed with it
 
 
 class Fingerprint(_Model):
@@ -178,7 +188,8 @@ class Fingerprint(_Model):
         if doc.get("version") != FINGERPRINT_VERSION or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
             old = {1: " (sha256 tensor hashes)", 2: " (BLAKE3 tensor hashes)", 3: " (BLAKE3 tensor hashes)",
                    4: " (residual column Gram over single columns)", 5: " (grid hashes over every 8th row)",
-                   6: " (matrices sketched in storage orientation)"}.get(
+                   6: " (matrices sketched in storage orientation)",
+                   7: " (32 token rows of embed / lm_head)"}.get(
                 doc.get("version"), ""
             )
             raise InvalidCheckpoint(
@@ -219,6 +230,8 @@ class _Placed(NamedTuple):  # a tuple: one is made per tensor
     role: str
     layer: int | None
     transposed: bool = False  # stored [in, out] (GPT-2 Conv1D)
+    #: a fused matrix split by the config: (part role, its rows of the [out, in] matrix) per part
+    parts: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 def residual_gram(role: str) -> str | None:
@@ -255,6 +268,7 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
         roles[item.name] = (item.role or item.name, item.layer)
     by_scheme = _transposed_roles(layout)
     expected = _expected_shapes(layout)
+    splits = _fused_orders(layout)
     skipped = {getattr(a, "name", a) for a in (getattr(layout, "artefacts", None) or ())}
     found = []
     for rec in headers.tensors:
@@ -277,9 +291,29 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
         else:
             flip = flips[tuple(rec.shape), role]
             transposed = flip if flip is not None else all_flipped
-        placed.append(_Placed(rec, role, layer, transposed))
+        placed.append(_Placed(rec, role, layer, transposed, _parts(role, list(rec.shape), transposed, splits)))
     placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
     return placed
+
+
+def _fused_orders(layout) -> tuple[dict[str, str], dict[str, int]] | None:
+    """(row order per fused role, config symbols) of the layout's naming scheme, or None without a config."""
+    config = getattr(layout, "config", None)
+    if config is None:
+        return None
+    from openscore.layout.roles import load_role_map
+
+    scheme = load_role_map().schemes.get(getattr(layout, "scheme", None) or "")
+    return (scheme.fused if scheme is not None else {}), config.symbols()
+
+
+def _parts(role: str, shape: list[int], transposed: bool, splits) -> tuple[tuple[str, np.ndarray], ...]:
+    """The parts of a fused matrix by the config (weights/fused.py), or () to sketch it whole."""
+    if role not in fused.PARTS or splits is None or len(shape) != 2:
+        return ()
+    orders, symbols = splits
+    rows = shape[1] if transposed else shape[0]
+    return tuple(fused.part_rows(role, orders.get(role, "contiguous"), symbols, rows) or ())
 
 
 def _flipped(shape: list[int], want: list[int] | None) -> bool | None:
@@ -511,9 +545,12 @@ class _Reader:
 
 def _sketch_ids(role: str, rows: int, cols: int, keep_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the direct sketch: every one of a small matrix (SKETCH_ALL_BELOW, or
-    SAMPLE_ALL_BELOW when sampling)."""
+    SAMPLE_ALL_BELOW when sampling); ALIGN_ROWS_PER_DIM token rows per dimension of a narrow embedding,
+    the same ones full and sampled."""
     if rows * cols <= (SAMPLE_ALL_BELOW if keep_rows == SAMPLE_ROWS else SKETCH_ALL_BELOW):
         return sampling.pick_rows(role, rows, rows), sampling.pick_cols(role, cols, cols)
+    if role in ALIGN_ROLES and cols <= SKETCH_COLS:
+        keep_rows = max(keep_rows, ALIGN_ROWS_PER_DIM * cols)
     return sampling.pick_rows(role, rows, keep_rows), sampling.pick_cols(role, cols, SKETCH_COLS)
 
 
@@ -571,11 +608,12 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     reader = _Reader(source)
     done = 0
 
-    def add(items: list[_Placed], results: list[tuple[TensorPrint, dict]]) -> None:
-        """Record the prints of `items`, then report progress (once per chunk of small tensors)."""
+    def add(items: list[_Placed], results: list[tuple[list[TensorPrint], dict]]) -> None:
+        """Record the prints of `items` (a fused matrix has one per part besides its own), then report
+        progress (once per chunk of small tensors)."""
         nonlocal done
-        for item, (tp, arrays) in zip(items, results):
-            fp.tensors.append(tp)
+        for item, (prints, arrays) in zip(items, results):
+            fp.tensors.extend(prints)
             fp.arrays.update(arrays)
             done += item.record.end - item.record.start
         if progress is not None:
@@ -667,8 +705,9 @@ def _check_size(item: _Placed) -> int:
 
 def _is_small(item: _Placed, count: int, heads: dict) -> bool:
     """A tensor of `count` values _small_prints fingerprints: a float dtype, at most SKETCH_ALL_BELOW values
-    (sketched whole, every row on the grid hashes; none: hashes of no bytes), no GGUF rotary alternative."""
-    return (count <= SKETCH_ALL_BELOW and item.record.dtype in FLOAT_DTYPES
+    (sketched whole, every row on the grid hashes; none: hashes of no bytes), not fused, no GGUF rotary
+    alternative."""
+    return (count <= SKETCH_ALL_BELOW and item.record.dtype in FLOAT_DTYPES and not item.parts
             and not (heads and item.role in ROPE_ROLES and heads.get(item.role)))
 
 
@@ -710,7 +749,7 @@ def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, hea
             found[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], flat)
     fields = [f[0] for f in found if isinstance(f[0], dict)]
     prints = iter(_PRINTS.validate_python(fields))
-    return [(next(prints), arrays) if isinstance(doc, dict) else (doc, arrays) for doc, arrays in found]
+    return [([next(prints)], arrays) if isinstance(doc, dict) else (doc, arrays) for doc, arrays in found]
 
 
 _NOTHING = xxh3_128(b"").hexdigest()
@@ -753,9 +792,15 @@ def _new_print(item: _Placed, key: str) -> TensorPrint:
     return TensorPrint(**_print_fields(item, key))
 
 
-def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
+def _part_print(tp: TensorPrint, index: int, role: str, rows: np.ndarray, cols: int) -> TensorPrint:
+    """The print of one part of a fused matrix ([out, in]): sketched on its own, hashed with the whole."""
+    return TensorPrint(key=f"{tp.key}p{index}", name=f"{tp.name}[{role}]", file=tp.file, role=role, layer=tp.layer,
+                       shape=[len(rows), cols], dtype=tp.dtype, part_of=tp.name)
+
+
+def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[list[TensorPrint], dict]:
     """Hashes and sketches of one tensor from all its bytes (runs in a worker: hashing, torch's copies and
-    products release the GIL or are short)."""
+    products release the GIL or are short); a fused matrix's parts are sketched instead of the whole."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
@@ -767,18 +812,28 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
     else:
         tp.content = xxh3_128(data).hexdigest()
         if not _readable(rec):
-            return tp, arrays
+            return [tp], arrays
         values = decode_rows(data, rec.dtype, rows, cols, device, rec.dequant)
     if not values.numel():  # a zero-element tensor: hashed as no bytes, no values to sketch (no signal)
         tp.constant = True
-        return tp, arrays
+        return [tp], arrays
     if len(shape) < 2:
         lo, hi = torch.aminmax(values.float() if values.element_size() == 1 else values)  # no fp8 aminmax
         tp.constant = bool(lo == hi)
-        return tp, arrays
+        return [tp], arrays
     matrix = values.reshape(rows, cols)
-    _sketch_matrix(tp, arrays, matrix.T.contiguous() if item.transposed else matrix, item, heads)
-    return tp, arrays
+    matrix = matrix.T.contiguous() if item.transposed else matrix
+    if not item.parts:
+        _sketch_matrix(tp, arrays, matrix, item, heads)
+        return [tp], arrays
+    prints = [tp]
+    for index, (role, part_rows) in enumerate(item.parts):
+        part, part_arrays = _part_print(tp, index, role, part_rows, matrix.shape[1]), {}
+        _sketch_matrix(part, part_arrays, matrix.index_select(0, _index(part_rows, matrix.device)),
+                       item._replace(role=role, parts=()), heads)
+        prints.append(part)
+        arrays.update(part_arrays)
+    return prints, arrays
 
 
 def _gram_run(kind: str, residual: str | None) -> int:
@@ -824,20 +879,25 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         tp.sketch.append(kind)
 
 
-def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
-    """The direct sketch of a matrix from its SAMPLE_ROWS rows alone, fetched by ranged reads."""
+def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict
+                   ) -> tuple[list[TensorPrint], dict]:
+    """The direct sketch of a matrix (or of each part of a fused one) from its SAMPLE_ROWS rows alone, fetched
+    by ranged reads."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
     tp = _new_print(item, key)
     arrays: dict[str, np.ndarray] = {}
     if not _readable(rec) or len(shape) < 2 or not rows * cols:
-        return tp, arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
+        return [tp], arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
     width = cols  # of a stored row
     stride = row_bytes(rec.dtype, width)
     # the bytes of a stored row the sketch uses: from the block of its first column to that of its last (a
     # transposed matrix uses whole stored rows); the rest of a run's first and last rows is not fetched
-    lo, hi = (0, stride) if tp.transposed else col_span(rec.dtype, *_col_range(item.role, rows, cols))
+    # (the parts of a fused matrix each take their own columns: the span of all of them)
+    spans = [_col_range(role, len(part_rows), cols) for role, part_rows in item.parts] or [
+        _col_range(item.role, rows, cols)]
+    lo, hi = (0, stride) if tp.transposed else col_span(rec.dtype, min(a for a, _ in spans), max(b for _, b in spans))
     got: dict[int, torch.Tensor] = {}  # stored rows already read (a GGUF q/k's two row orders share some)
 
     def stored_rows(ids: np.ndarray) -> torch.Tensor:
@@ -849,22 +909,29 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
             got.update(zip(run.tolist(), values))
         return torch.stack([got[i] for i in ids.tolist()])
 
-    fetch = stored_rows
     if tp.transposed:
-        # canonical rows are stored columns: read the stored rows the sketch's columns need (whole blocks of
-        # 32), and place them at those columns of the canonical rows asked for
         rows, cols = cols, rows
-        col_ids = _sketch_ids(item.role, rows, cols, SAMPLE_ROWS)[1]
-        block = stored_rows(col_ids)  # [len(col_ids), canonical rows]
+    if not item.parts:
+        targets = [(tp, item.role, np.arange(rows))]
+    else:
+        targets = [(_part_print(tp, i, role, part_rows, cols), role, part_rows)
+                   for i, (role, part_rows) in enumerate(item.parts)]
+    for target, role, canonical in targets:
+        fetch = lambda ids, canonical=canonical: stored_rows(canonical[ids])  # noqa: E731
+        if tp.transposed:
+            # canonical rows are stored columns: read the stored rows the sketch's columns need (whole blocks
+            # of 32), and place them at those columns of the canonical rows asked for
+            col_ids = _sketch_ids(role, len(canonical), cols, SAMPLE_ROWS)[1]
+            block = stored_rows(col_ids)  # [len(col_ids), canonical rows]
 
-        def fetch(ids: np.ndarray) -> torch.Tensor:
-            out = torch.zeros((len(ids), cols), dtype=block.dtype, device=block.device)
-            out[:, _index(col_ids, block.device)] = block.index_select(1, _index(ids, block.device)).T
-            return out
+            def fetch(ids: np.ndarray, block=block, col_ids=col_ids, canonical=canonical) -> torch.Tensor:
+                out = torch.zeros((len(ids), cols), dtype=block.dtype, device=block.device)
+                out[:, _index(col_ids, block.device)] = block.index_select(1, _index(canonical[ids], block.device)).T
+                return out
 
-    _add_direct(tp, arrays, fetch, item.role, rows, cols, heads, SAMPLE_ROWS)
-    tp.residual_gram = residual_gram(item.role)
-    return tp, arrays
+        _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
+        target.residual_gram = residual_gram(role)
+    return [tp] + [t for t, _, _ in targets if t is not tp], arrays
 
 
 def _col_range(role: str, rows: int, cols: int) -> tuple[int, int]:
