@@ -2,7 +2,9 @@
 
   tensors  read headers + layout + full fingerprint of a checkpoint of N tiny (2x2 F32) tensors, at two
            sizes: the time per tensor should stay flat (linear work); a quadratic queue shows as a
-           per-tensor time growing with N.
+           per-tensor time growing with N. First, at the smaller size, the two loops made fast against the
+           old way in the same run (baselines). Then the whole audit of the same checkpoints, the report
+           (one entry per tensor) written.
   card     the card collector (front matter, sections, links) over a README of K KB of headings and
            paragraphs, at two sizes (cards over 4 MB are not read at all): the time per KB should stay flat.
   gate     run_gate over N saved reports against a policy listing the N models and N waivers, at two
@@ -12,6 +14,7 @@
            growth, input size).
 
 Usage: python bench/hostile.py [--tensors 30000,300000] [--card-kb 380,3800] [--gate 500,5000] [--no-corpus]
+                              [--no-audit]
 """
 
 from __future__ import annotations
@@ -27,27 +30,104 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def tensors_seconds(count: int, folder: Path) -> float:
+def tiny_checkpoint(count: int, folder: Path) -> Path:
+    """A llama-named checkpoint of `count` 2x2 F32 tensors (a config of 2 blocks, names up to count/3)."""
     import numpy as np
     from safetensors.numpy import save_file
 
+    from tests import checkpoint_builders as build
+
+    if not (folder / "model.safetensors").exists():
+        build.write_config(folder)
+        tensors = {f"model.layers.{i // 3}.mlp.{('up', 'down', 'gate')[i % 3]}_proj.weight":
+                   np.full((2, 2), i, np.float32) for i in range(count)}
+        save_file(tensors, str(folder / "model.safetensors"))
+    return folder
+
+
+def tensors_seconds(count: int, folder: Path) -> float:
+    """Headers, layout and full fingerprint of `count` tiny tensors; prints the time of each step."""
     from openscore.formats import read_checkpoint
     from openscore.layout import build_layout
     from openscore.sources import open_source
     from openscore.weights import fingerprint
-    from tests import checkpoint_builders as build
 
-    build.write_config(folder)
-    tensors = {f"model.layers.{i // 3}.mlp.{('up', 'down', 'gate')[i % 3]}_proj.weight": np.full((2, 2), i, np.float32)
-               for i in range(count)}
-    save_file(tensors, str(folder / "model.safetensors"))
-    started = time.perf_counter()
+    tiny_checkpoint(count, folder)
+    cpu, started = time.process_time(), time.perf_counter()
     source = open_source(str(folder))
     headers = read_checkpoint(source)
-    fp = fingerprint(source, headers, build_layout(headers), device="cpu")
-    seconds = time.perf_counter() - started
+    read = time.perf_counter()
+    layout = build_layout(headers)
+    built = time.perf_counter()
+    fp = fingerprint(source, headers, layout, device="cpu")
+    done = time.perf_counter()
     assert len(fp.tensors) == count
-    return seconds
+    print(f"  {count} tensors: headers {read - started:.2f} s, layout {built - read:.2f} s, "
+          f"fingerprint {done - built:.2f} s; CPU {time.process_time() - cpu:.2f} s (all threads)", flush=True)
+    return done - started
+
+
+def audit_seconds(count: int, folder: Path) -> float:
+    """`openscore audit` of `count` tiny tensors as the library runs it, the report written."""
+    from openscore.audit import audit, write_report
+
+    tiny_checkpoint(count, folder)
+    cpu, started = time.process_time(), time.perf_counter()
+    report = audit(str(folder), identity=f"bench/t{count}")
+    audited = time.perf_counter()
+    path = write_report(report, folder.parent / f"reports-{count}")
+    done = time.perf_counter()
+    assert len(report.layout["tensors"]) == count
+    print(f"  {count} tensors: audit {audited - started:.2f} s, report written {done - audited:.2f} s "
+          f"({path.stat().st_size / 2**20:.0f} MiB); CPU {time.process_time() - cpu:.2f} s (all threads)", flush=True)
+    return done - started
+
+
+def baselines(count: int, folder: Path) -> None:
+    """The two per-tensor loops this bench made linear and fast, timed against the old way in this run:
+    the scheme choice (every roles.yaml scheme matched against every name, Scheme.match) and the
+    fingerprint of small tensors one worker call each (_full_print) instead of a chunk per call."""
+    import importlib
+
+    from openscore.formats import read_checkpoint
+    from openscore.layout import build_layout
+    from openscore.layout.roles import NameGroups, load_role_map
+    from openscore.sources import open_source
+    from openscore.weights import fingerprint
+
+    fp_module = importlib.import_module("openscore.weights.fingerprint")
+    tiny_checkpoint(count, folder)
+    source = open_source(str(folder))
+    headers = read_checkpoint(source)
+    rm = load_role_map()
+    names = [t.name for t in headers.tensors]
+    started = time.perf_counter()
+    groups = NameGroups(names, rm)
+    for scheme in rm.schemes.values():
+        groups.summary(scheme, 2)
+    grouped = time.perf_counter() - started
+    started = time.perf_counter()
+    parsed = [rm.parse(name) for name in names]
+    for scheme in rm.schemes.values():
+        for name in parsed:
+            scheme.match(name, 2)
+    every = time.perf_counter() - started
+    print(f"baseline scheme choice, {count} names x {len(rm.schemes)} schemes: per name shape {grouped:.3f} s, "
+          f"every name x every scheme {every:.3f} s (x{every / grouped:.0f})", flush=True)
+    layout = build_layout(headers)
+    started = time.perf_counter()
+    fingerprint(source, headers, layout, device="cpu")
+    chunked = time.perf_counter() - started
+    small = fp_module._is_small
+    fp_module._is_small = lambda *_: False
+    try:
+        started = time.perf_counter()
+        fingerprint(source, headers, layout, device="cpu")
+        one_by_one = time.perf_counter() - started
+    finally:
+        fp_module._is_small = small
+    print(f"baseline fingerprint, {count} tiny tensors: in chunks {chunked:.2f} s, one worker call each "
+          f"{one_by_one:.2f} s (x{one_by_one / chunked:.1f})", flush=True)
 
 
 def card_seconds(kb: int, folder: Path) -> float:
@@ -119,6 +199,7 @@ def main() -> None:
                         help="two card sizes in KB (under the 4 MB read cap), comma-separated")
     parser.add_argument("--gate", default="500,5000", help="two model counts for the gate, comma-separated")
     parser.add_argument("--no-corpus", action="store_true", help="skip the hostile corpus")
+    parser.add_argument("--no-audit", action="store_true", help="skip the whole audits of the tiny-tensor checkpoints")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="openscore-hostile-") as tmp:
         base = Path(tmp)
@@ -142,7 +223,12 @@ def main() -> None:
             for o in outcomes:
                 if not o.clean:
                     print(f"  NOT CLEAN: {o.case.name}: {'; '.join(o.problems)}")
+        sizes = [int(x) for x in args.tensors.split(",")]
+        baselines(sizes[0], base / f"t{sizes[0]}")
         _two_sizes("tensors", "tensor", 1e6, "us", args.tensors, lambda n: tensors_seconds(n, base / f"t{n}"))
+        if not args.no_audit:
+            _two_sizes("audit (tensors)", "tensor", 1e6, "us", args.tensors,
+                       lambda n: audit_seconds(n, base / f"t{n}"))
         _two_sizes("card (KB)", "KB", 1e3, "ms", args.card_kb, lambda kb: card_seconds(kb, base / f"c{kb}"))
         _two_sizes("gate (models = waivers)", "model", 1e3, "ms", args.gate, lambda n: gate_seconds(n, base / f"g{n}"))
 

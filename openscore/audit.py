@@ -27,6 +27,7 @@ from openscore.errors import (
     UsageError,
 )
 from openscore.evidence import LinkedConfig, collect
+from openscore.gcpause import gc_paused
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
 from openscore.openness.grading import grade_rubric
@@ -205,19 +206,20 @@ def audit_source(
     results = {r: grade_rubric(r, ctx, overrides.get(r)) for r in rubric_ids}
     evidence_doc = {name: out.model_dump(mode="json") for name, out in sorted(bundle.collectors.items())}
     evidence_doc["pipeline"] = {"weights_read": weights, "notes": notes, "base": _base_document(base)}
-    return AuditReport(
-        tool=f"openscore@{__version__}",
-        source=SourceInfo.of(ref, location=ref.location if ref.kind == "hub" else Path(ref.location).name),
-        inventory=inventory_document(inventory),
-        layout=layout.model_dump(mode="json") if layout is not None else None,
-        provenance=provenance,
-        licence=licence,
-        card=collected.card,
-        evidence=evidence_doc,
-        rubrics=results,
-        default_rubric="osai-v3" if "osai-v3" in results else rubric_ids[0],
-        findings=all_findings(bundle, licence, base, provenance, headers),
-    )
+    with gc_paused():  # the layout document holds objects per tensor (gcpause)
+        return AuditReport(
+            tool=f"openscore@{__version__}",
+            source=SourceInfo.of(ref, location=ref.location if ref.kind == "hub" else Path(ref.location).name),
+            inventory=inventory_document(inventory),
+            layout=layout.model_dump(mode="json") if layout is not None else None,
+            provenance=provenance,
+            licence=licence,
+            card=collected.card,
+            evidence=evidence_doc,
+            rubrics=results,
+            default_rubric="osai-v3" if "osai-v3" in results else rubric_ids[0],
+            findings=all_findings(bundle, licence, base, provenance, headers),
+        )
 
 
 def _base_document(base) -> dict | None:

@@ -184,8 +184,10 @@ class AuditReport(_Model):
 
     def to_json(self) -> str:
         from openscore.atomic import canonical_json
+        from openscore.gcpause import gc_paused
 
-        return canonical_json(self.model_dump(mode="json"))
+        with gc_paused():  # a layout of 300k tensors is millions of objects (gcpause)
+            return canonical_json(self.model_dump(mode="json"))
 
 
 Grade.model_rebuild()

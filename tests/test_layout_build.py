@@ -410,3 +410,44 @@ def test_gguf_q_norm_takes_the_role_its_shape_fits():
             tensors=_records({"token_embd.weight": (64, 32), "blk.0.attn_q_norm.weight": (width,)}, "m.gguf"),
             formats=["gguf"], config=None, gguf_metadata=meta))
         assert next(t.role for t in layout.tensors if t.name == "blk.0.attn_q_norm.weight") == role
+
+
+def test_headers_and_layout_are_built_with_the_collector_paused_and_leave_it_as_found(tmp_path, monkeypatch):
+    """Reading headers and building the layout allocate objects per tensor and make no cycles: the cyclic
+    collector is paused while they run (its walks made 300k tensors superlinear) and resumes after."""
+    import gc
+
+    from openscore.formats import safetensors_header
+    from openscore.layout import roles
+
+    seen = []
+    parse, groups = safetensors_header.parse_header, roles.NameGroups.__init__
+    monkeypatch.setattr(safetensors_header, "parse_header", lambda *a: seen.append(gc.isenabled()) or parse(*a))
+    monkeypatch.setattr(roles.NameGroups, "__init__", lambda self, *a: seen.append(gc.isenabled()) or groups(self, *a))
+    folder = write_repo(tmp_path / "m", llama_arrays(), LLAMA)
+    assert gc.isenabled()
+    assert layout_at(folder).scheme == "llama"
+    assert len(seen) >= 2 and not any(seen) and gc.isenabled()
+    gc.disable()
+    try:
+        layout_at(folder)
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()
+
+
+def test_index_components_int_refuses_are_text_not_a_traceback(tmp_path):
+    """A name component of digits int() refuses ("²", 5,000 digits) or too long for a block index is text:
+    the checkpoint gets a layout (those tensors unmapped) and a fingerprint, not an internal error."""
+    from openscore.weights import fingerprint
+
+    odd = ["model.layers.\u00b2.mlp.up_proj.weight", "model.layers." + "7" * 5000 + ".mlp.up_proj.weight",
+           "model.layers." + "1" * 19 + ".mlp.up_proj.weight", "x" + "9" * 5000 + ".weight"]
+    arrays = {**llama_arrays(), **{name: np.ones((4, 4), np.float32) for name in odd}}
+    folder = write_repo(tmp_path / "m", arrays, LLAMA)
+    source = open_source(str(folder))
+    headers = read_checkpoint(source)
+    layout = build_layout(headers)
+    assert layout.scheme == "llama" and set(odd) <= set(layout.unmapped)
+    prints = {t.name: t for t in fingerprint(source, headers, layout, device="cpu").tensors}
+    assert set(odd) <= set(prints) and prints[odd[-1]].layer is None

@@ -112,7 +112,9 @@ def test_sampled_fingerprints_reach_the_full_verdicts(quick_zoo, prints, sampled
         full, part = compare(ref, prints[name]), compare(ref, fp)
         assert part.verdict == full.verdict, (name, full.verdict, part.verdict, part.reason)
         assert part.verdict in expected(quick_zoo[name], quick_zoo["llama-a"]).accepted
-        assert fp.sample and 0 < fp.bytes_read < 0.2 * fp.bytes_total, name
+        # a third at most: since format version 8 a model at most 128 wide keeps 4 token rows per dimension of
+        # embed and lm_head for the residual alignment (256 of this zoo's 260), the rest is 16 rows a matrix
+        assert fp.sample and 0 < fp.bytes_read < 0.33 * fp.bytes_total, name
     yi = compare(prints["llama-a"], sampled["llama-a-yi"])
     assert {new.rsplit(".", 2)[-2] for _, new in yi.renames} == {"ln1", "ln2"}
     assert "hidden units permuted (mlp_up)" in compare(prints["llama-a"], sampled["llama-a-mlp-perm"]).transformations
@@ -121,7 +123,7 @@ def test_sampled_fingerprints_reach_the_full_verdicts(quick_zoo, prints, sampled
     # the residual permutation is matched to its own base, not to another one of the same architecture
     assert compare(prints["llama-b"], sampled["llama-a-residual-perm"]).verdict not in DERIVED_OR_COPY
     read = sum(fp.bytes_read for fp in sampled.values())
-    assert read < 0.2 * sum(fp.bytes_total for fp in sampled.values())
+    assert read < 0.33 * sum(fp.bytes_total for fp in sampled.values())  # 0.2 before format version 8
 
 
 def _analyse(case, registry):

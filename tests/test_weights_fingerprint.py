@@ -257,3 +257,122 @@ def test_grams_are_the_normalised_unit_sums_over_their_stored_indices(tmp_path, 
     # attn_k / attn_v (32 x 64) fit in one direct block: sketched whole, their Grams come from it at compare time
     assert ("mlp_down", "gram_c", False) in checked and len(checked) == 10
     assert all(set(t.sketch) == {"direct"} for t in fp.tensors if t.role in ("attn_k", "attn_v"))
+
+
+def test_small_tensors_fingerprinted_in_chunks_give_what_one_by_one_gives(tmp_path):
+    """The chunked pass over small tensors (_small_prints: one cast per dtype, hashes by slice) gives the very
+    print and arrays of the tensor-by-tensor pass (_full_print) for every kind of small tensor: each float
+    dtype, scalars, vectors, matrices stored transposed, 3-D, zero-element, constant ones (an F64 vector
+    whose values only float32 confuses is not), and values at the grids' edges (overflow, subnormals,
+    infinities, signed zeros; a tensor holding a NaN goes the one-by-one way)."""
+    fp_module = importlib.import_module("openscore.weights.fingerprint")
+    from openscore.formats.records import TensorRecord
+
+    gen = torch.Generator().manual_seed(3)
+    specials = torch.tensor([70000.0, -1e-42, 1e-8, float("inf"), -0.0, 0.0, 3.3895e38, 65520.0, float("nan")],
+                            dtype=torch.float64)
+    names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+             torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2"}
+    items = []
+    for i in range(240):
+        dtype = list(names)[i % len(names)]
+        shape = [(), (5,), (3, 7), (16, 16), (2, 3, 4), (128, 128), (0,), (0, 3), (7,)][i % 9]
+        values = torch.randn(shape, generator=gen, dtype=torch.float64) * 10.0 ** (i % 9 - 4)
+        flat = values.view(-1)
+        if i % 4 == 1 and flat.numel():
+            flat[i % flat.numel()] = specials[i % len(specials)]
+        if i % 7 == 0:
+            values.fill_(0.5)
+        if (i % 11 == 3 or i >= 230) and flat.numel() > 1:  # two doubles float32 cannot tell apart
+            flat[:] = 1.0
+            flat[0] = 1.0 + 2.0 ** -40
+            dtype = torch.float64 if i >= 230 else dtype
+        data = memoryview(values.to(dtype).contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        record = TensorRecord(name=f"t{i}", file="f", dtype=names[dtype], shape=tuple(shape), start=0, end=len(data))
+        item = fp_module._Placed(record, ("mlp_up", "attn_o", "embed")[i % 3], i, transposed=len(shape) == 2 and i % 5 == 0)
+        assert fp_module._is_small(item, fp_module._check_size(item), {})
+        items.append((item, f"t{i:05d}", data))
+    results = fp_module._small_prints(items, "cpu", {})
+    assert all(len(prints) == 1 for prints, _ in results)  # a small tensor is never split into parts
+    chunked = [(prints[0], arrays) for prints, arrays in results]
+    assert any(t.constant for t, _ in chunked) and any("direct" in t.sketch for t, _ in chunked)
+    f64 = {len(t.shape): t.constant for t, _ in chunked[230:] if t.shape and t.shape[0] > 1}
+    assert f64 == {1: False, 2: True, 3: True}  # a vector compared as doubles, a matrix as its float32 sketch
+    for (item, key, data), (tp, arrays) in zip(items, chunked):
+        (one_tp,), one_arrays = fp_module._full_print(data, item, key, "cpu", {})
+        assert tp.model_dump() == one_tp.model_dump(), item.record
+        assert sorted(arrays) == sorted(one_arrays)
+        for name, array in arrays.items():
+            assert array.dtype == one_arrays[name].dtype and array.tobytes() == one_arrays[name].tobytes()
+
+
+def test_many_tiny_tensors_are_fingerprinted_a_chunk_per_worker_call(tmp_path, monkeypatch):
+    """A checkpoint of many tiny tensors costs one worker call per chunk, not one per tensor (torch calls per
+    tensor made 300k tiny tensors take minutes: bench/hostile.py), and still every tensor is fingerprinted."""
+    fp_module = importlib.import_module("openscore.weights.fingerprint")
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from checkpoint_builders import write_config
+    from openscore.formats import read_checkpoint
+    from openscore.layout import build_layout
+    from openscore.sources import open_source
+
+    count = 3 * fp_module._CHUNK_TENSORS + 5
+    write_config(tmp_path)
+    save_file({f"model.layers.{i // 3}.mlp.{('up', 'down', 'gate')[i % 3]}_proj.weight":
+               np.full((2, 2), i % 7, np.float32) + np.eye(2, dtype=np.float32) * (i % 2) for i in range(count)},
+              str(tmp_path / "model.safetensors"))
+    calls = {"chunks": 0, "one": 0}
+    small, full = fp_module._small_prints, fp_module._full_print
+
+    def counted_small(chunk, *args):
+        calls["chunks"] += 1
+        return small(chunk, *args)
+
+    def counted_full(*args):
+        calls["one"] += 1
+        return full(*args)
+
+    monkeypatch.setattr(fp_module, "_small_prints", counted_small)
+    monkeypatch.setattr(fp_module, "_full_print", counted_full)
+    source = open_source(str(tmp_path))
+    headers = read_checkpoint(source)
+    fp = fp_module.fingerprint(source, headers, build_layout(headers), device="cpu")
+    assert len(fp.tensors) == count and fp.bytes_read == fp.bytes_total == 16 * count
+    assert calls == {"chunks": 4, "one": 0}
+    assert sum(1 for t in fp.tensors if "direct" in t.sketch) == sum(1 for t in fp.tensors if not t.constant) > 0
+
+
+def test_a_fingerprint_too_large_for_its_file_is_a_one_line_error_and_a_hub_audit_goes_on_uncached(
+        tmp_path, monkeypatch):
+    """Past about 300k tensors a fingerprint's header exceeds the 100 MB safetensors allows: writing it is
+    InvalidCheckpoint (exit 20, one line, no file), and the fingerprint of a Hub commit is then used uncached."""
+    from types import SimpleNamespace
+
+    from openscore.sources import open_source
+    from openscore.weights import cache as cache_module
+    from openscore.weights.fingerprint import TensorPrint
+
+    huge = Fingerprint(source="org/m@" + "0" * 40, tensors=[
+        TensorPrint(key="t00000", name="x" * 100_000_001, file="f", role="mlp_up", shape=[1], dtype="F32")])
+    with pytest.raises(InvalidCheckpoint) as err:
+        huge.save(tmp_path / "huge.osfp")
+    assert "fingerprint of 1 tensors cannot be written" in str(err.value) and "\n" not in str(err.value)
+    assert err.value.exit_code == 20 and not list(tmp_path.iterdir())
+
+    local = open_source(str(write_model(tmp_path / "m", family()["base"])))
+
+    class HubCommit:  # the local checkpoint, seen as a Hub commit (whose fingerprints are cached)
+        ref = SimpleNamespace(kind="hub", repo_id="org/m", sha="0" * 40, key="org/m@" + "0" * 40)
+
+        def __getattr__(self, name):
+            return getattr(local, name)
+
+    def too_large(*_):
+        raise InvalidCheckpoint("org/m: the fingerprint of 300,000 tensors cannot be written")
+
+    store = cache_module.FingerprintCache(tmp_path / "cache")
+    monkeypatch.setattr(store, "put", too_large)
+    fp = cache_module.fingerprint_source(HubCommit(), device="cpu", cache=store)
+    assert fp.tensors and store.get("org/m", "0" * 40, sample=False) is None

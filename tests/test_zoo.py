@@ -55,7 +55,7 @@ def test_catalogue_covers_every_required_case():
     recipes = {c.recipe for c in quick}
     assert recipes == {"pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab",
                        "select_layers", "merge", "stack", "permute_mlp", "permute_heads", "permute_residual", "fold_norms",
-                       "rotate_residual", "prune_width", "quant_dequant", "gguf_dequant", "transpose"}
+                       "rotate_residual", "prune_width", "quant_dequant", "gguf_dequant", "transpose", "fuse_qkv"}
     assert {c.args.get("qtype") for c in quick if c.recipe == "gguf"} == {"Q8_0", "Q4_0"}
     assert {c.args.get("method") for c in quick if c.recipe == "merge"} == {"linear", "slerp"}
     cross = cat.get("llama-ab-merge")

@@ -17,6 +17,7 @@ from openscore.formats import gguf_header, onnx, safetensors_header, strict_json
 from openscore.formats.index import read_index
 from openscore.formats.pickles import is_pickle_file, scan_entry
 from openscore.formats.records import CheckpointHeaders, TensorRecord, WeightFormat
+from openscore.gcpause import gc_paused
 from openscore.sources.base import FileEntry, Inventory, Source
 
 #: format -> (standard index, standard single file, adapter file, suffixes)
@@ -99,6 +100,7 @@ def _gguf_choice(candidates: list[FileEntry]) -> list[FileEntry]:
     return sorted(groups[best], key=lambda f: f.path)
 
 
+@gc_paused()
 def read_checkpoint(source: Source, inventory: Inventory | None = None) -> CheckpointHeaders:
     """Every tensor record of the repository's checkpoint, its config and what its files say.
 

@@ -9,6 +9,7 @@ makes almost none. The same pure functions check local files and Hub Range reads
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from dataclasses import dataclass
 
@@ -74,7 +75,7 @@ def parse_header(raw: bytes, file_size: int, file: str) -> SafetensorsHeader:
     spans = []
     for name, info in doc.items():
         spans.append((*_tensor_span(file, name, info), name, info))
-    spans.sort(key=lambda s: (s[0], s[1]))
+    spans.sort(key=operator.itemgetter(0, 1))
 
     records = []
     expected = 0
@@ -98,14 +99,14 @@ def _tensor_span(file: str, name: str, info: object) -> tuple[int, int]:
     """(begin, end) data offsets of one tensor entry, after checking its dtype and shape agree with them."""
     if not name:
         raise InvalidCheckpoint(f"{file}: empty tensor name")
-    if not isinstance(info, dict) or set(info) != _TENSOR_KEYS:
+    if type(info) is not dict or info.keys() != _TENSOR_KEYS:
         raise InvalidCheckpoint(f"{file}: tensor {name!r} must have exactly dtype, shape and data_offsets")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype not in DTYPE_BITS:
+    if type(dtype) is not str or dtype not in DTYPE_BITS:
         raise InvalidCheckpoint(f"{file}: tensor {name!r} has unknown dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+    if type(shape) is not list or not all(map(_is_count, shape)):
         raise InvalidCheckpoint(f"{file}: tensor {name!r} shape must be a list of non-negative integers")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets):
+    if type(offsets) is not list or len(offsets) != 2 or not all(map(_is_count, offsets)):
         raise InvalidCheckpoint(f"{file}: tensor {name!r} data_offsets must be two non-negative integers")
     begin, end = offsets
     if end < begin:
@@ -119,7 +120,7 @@ def _tensor_span(file: str, name: str, info: object) -> tuple[int, int]:
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return type(value) is int and value >= 0  # parsed JSON: an int is an int, a bool a bool
 
 
 def read_header(source: Source, path: str, file_size: int) -> tuple[SafetensorsHeader, int]:

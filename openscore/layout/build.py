@@ -1,12 +1,13 @@
 """Layout fingerprint: every tensor as (canonical role, layer, expert, shape, dtype), the normalised
 config, and name-free signatures of the geometry.
 
-Deciding the naming scheme: every scheme of roles.yaml is tried on every name; the one matching
-most tensors wins, then the one missing fewest required roles, then the one the config's family
-uses. A checkpoint whose names all belong to a known scheme is that scheme (Qwen-1's `ln_1` is
-Qwen-1, not a renamed LLaMA). Tensors the winning scheme does not know are then placed by
-structure: a name kind present in every block whose shape fits a role the scheme requires but
-did not find (the Yi `ln1`/`ln2` case) takes that role, marked `role_source: inferred`.
+Deciding the naming scheme: every scheme of roles.yaml is tried on every name (looked up once per
+name shape: roles.NameGroups); the one matching most tensors wins, then the one missing fewest
+required roles, then the one the config's family uses. A checkpoint whose names all belong to a
+known scheme is that scheme (Qwen-1's `ln_1` is Qwen-1, not a renamed LLaMA). Tensors the winning
+scheme does not know are then placed by structure: a name kind present in every block whose shape
+fits a role the scheme requires but did not find (the Yi `ln1`/`ln2` case) takes that role, marked
+`role_source: inferred`.
 """
 
 from __future__ import annotations
@@ -14,21 +15,25 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter
+
 from openscore.formats.records import CheckpointHeaders, TensorRecord
+from openscore.gcpause import gc_paused
 from openscore.layout.config import NormalisedConfig, normalise_config
 from openscore.layout.models import ArtefactTensor, Layout, LayoutTensor
-from openscore.layout.roles import Match, RoleMap, Scheme, load_role_map
+from openscore.layout.roles import MAX_INDEX_DIGITS, NameGroups, RoleMap, Scheme, load_role_map
 
 #: a scheme must name at least this share of the parameters before unknown names are placed by structure
 INFERENCE_MIN_COVERAGE = 0.5
-_INT = re.compile(r"(?<=\.)\d+(?=\.)|^\d+(?=\.)")
+_INT = re.compile(r"(?<=\.)\d{1,%d}(?=\.)|^\d{1,%d}(?=\.)" % (MAX_INDEX_DIGITS, MAX_INDEX_DIGITS))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Placed:
     record: TensorRecord
     role: str
@@ -51,6 +56,7 @@ def name_kind(name: str) -> str:
     return _INT.sub(repl, name)
 
 
+@gc_paused()
 def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) -> Layout:
     """The layout fingerprint of a checkpoint's headers (no weight is read)."""
     rm = role_map or load_role_map()
@@ -60,8 +66,10 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
 
     params: list[TensorRecord] = []
     artefacts: list[ArtefactTensor] = []
+    names = NameGroups([record.name for record in headers.tensors], rm)
+    artefact_names = names.artefacts()
     for record in headers.tensors:
-        if rm.is_artefact(record.name):
+        if record.name in artefact_names:
             artefacts.append(ArtefactTensor(name=record.name, file=record.file, dtype=record.dtype,
                                             shape=list(record.shape) if record.shape is not None else None))
         else:
@@ -75,7 +83,7 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
         warnings.append(f"config.json model_type {config.get('model_type')!r} is not a known family")
 
     declared_layers = normalise_config(config, rm, rm.families.get(declared or ""), gguf).num_layers
-    scheme, placed = _choose_scheme(rm, params, declared, declared_layers)
+    scheme, placed = _choose_scheme(rm, params, names.without(artefact_names), declared, declared_layers)
 
     family, family_source = _decide_family(rm, scheme, config_family, gguf_family, warnings)
     family_spec = rm.families.get(family)
@@ -93,9 +101,12 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
     unmapped = sorted(r.name for r in params if r.name not in placed)
 
     role_shapes = {role: expected_shape(rm, role, symbols) for role in {p.role for p in placed.values()}}
-    tensors = [_layout_tensor(scheme, p, role_shapes[p.role], symbols) for p in sorted(placed.values(), key=_order)]
+    tensors = _TENSORS.validate_python([_layout_tensor(scheme, p, role_shapes[p.role], symbols)
+                                        for p in sorted(placed.values(), key=_order)])
     counts, total = _count_params(tensors, [r for r in params if r.name not in placed])
     geometry = _geometry(scheme, tensors, cfg, stacked={p.record.name for p in placed.values() if p.stacked})
+    # the geometry is the bulk of every signature: encoded once (_Encoded), not once per signature
+    structural, plain = cfg.structural(), _Encoded(geometry["plain"])
     return Layout(
         family=family,
         family_source=family_source,
@@ -107,13 +118,13 @@ def build_layout(headers: CheckpointHeaders, role_map: RoleMap | None = None) ->
         unmapped=unmapped,
         params=counts,
         params_total=total,
-        signature=_digest({"config": cfg.structural(), "tensors": geometry["plain"]}),
-        dtype_signature=_digest({"config": cfg.structural(), "tensors": geometry["typed"]}),
+        signature=_digest({"config": structural, "tensors": plain}),
+        dtype_signature=_digest({"config": structural, "tensors": geometry["typed"]}),
         config_signature=_digest({
-            "config": cfg.structural(),
+            "config": structural,
             "extra": {k: getattr(cfg, k) for k in ("max_positions", "rope_theta", "rope_scaling", "norm_type",
                                                     "activation", "experts_per_token")},
-            "tensors": geometry["plain"],
+            "tensors": plain,
         }),
         warnings=warnings,
     )
@@ -129,27 +140,31 @@ def _max_first_index(records: list[TensorRecord]) -> int | None:
 
 
 def _choose_scheme(
-    rm: RoleMap, params: list[TensorRecord], declared: str | None, declared_layers: int | None
+    rm: RoleMap, params: list[TensorRecord], names: NameGroups, declared: str | None, declared_layers: int | None
 ) -> tuple[Scheme | None, dict[str, _Placed]]:
+    """`names`: the names of `params`, grouped."""
     preferred = set(rm.families[declared].schemes) if declared in rm.families else set()
-    highest = _max_first_index(params)
-    parsed = [(record, rm.parse(record.name)) for record in params]
-    best_key, best = None, (None, {})
+    highest = None if declared_layers else _max_first_index(params)
+    best_key, best = None, None
     for order, scheme in enumerate(rm.schemes.values()):
         end = declared_layers + scheme.layer_offset if declared_layers else highest
-        placed: dict[str, _Placed] = {}
-        for record, name in parsed:
-            m: Match | None = scheme.match(name, end)
-            if m is not None:
-                placed[record.name] = _Placed(record, m.role, m.layer, m.expert, m.stacked, m.packed)
-        if not placed:
+        count, roles = names.summary(scheme, end)
+        if not count:
             continue
-        roles = {p.role for p in placed.values()}
         missing = sum(1 for r in scheme.required if r not in roles)
-        key = (len(placed), -missing, scheme.name in preferred, -order)
+        key = (count, -missing, scheme.name in preferred, -order)
         if best_key is None or key > best_key:
-            best_key, best = key, (scheme, placed)
-    return best
+            best_key, best = key, (scheme, end)
+    if best is None:
+        return None, {}
+    scheme, end = best
+    matches = names.match(scheme, end)
+    placed: dict[str, _Placed] = {}
+    for record in params:
+        m = matches.get(record.name)
+        if m is not None:
+            placed[record.name] = _Placed(record, m.role, m.layer, m.expert, m.stacked, m.packed)
+    return scheme, placed
 
 
 def _decide_family(
@@ -316,7 +331,7 @@ def _infer_renamed(rm: RoleMap, scheme: Scheme, params: list[TensorRecord], plac
 
 
 def _natural(text: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d{1,%d})" % MAX_INDEX_DIGITS, text)]
 
 
 def _indices(name: str, offset: int) -> tuple[int | None, int | None]:
@@ -351,9 +366,14 @@ def _kind_fits(rm: RoleMap, scheme: Scheme, kind: str, records: list[TensorRecor
     return True
 
 
+#: validates a layout's tensors in one call (a third cheaper than one LayoutTensor(...) each)
+_TENSORS = TypeAdapter(list[LayoutTensor])
+
+
 def _layout_tensor(scheme: Scheme | None, p: _Placed, inferred: list[int] | None,
-                   symbols: dict[str, int]) -> LayoutTensor:
-    """`inferred`: the role's shape from the config, used when the file gives none (or a packed one)."""
+                   symbols: dict[str, int]) -> dict:
+    """The fields of a LayoutTensor. `inferred`: the role's shape from the config, used when the file gives
+    none (or a packed one)."""
     record = p.record
     if record.shape is not None and not p.packed:
         shape, source = list(record.shape), "header"
@@ -365,11 +385,11 @@ def _layout_tensor(scheme: Scheme | None, p: _Placed, inferred: list[int] | None
             shape, source = canonical_shape(inferred, p.role, scheme), "config"
         else:
             shape, source = None, "unknown"
-    return LayoutTensor(
-        name=record.name, role=p.role, layer=p.layer, expert=p.expert, shape=shape, dtype=record.dtype,
-        file=record.file, shape_source=source, role_source=p.inferred or "name",
-        packed_shape=list(record.shape) if p.packed and record.shape is not None else None,
-    )
+    return {
+        "name": record.name, "role": p.role, "layer": p.layer, "expert": p.expert, "shape": shape,
+        "dtype": record.dtype, "file": record.file, "shape_source": source, "role_source": p.inferred or "name",
+        "packed_shape": list(record.shape) if p.packed and record.shape is not None else None,
+    }
 
 
 def _count_params(tensors: list[LayoutTensor], unmapped: list[TensorRecord]) -> tuple[dict[str, int], int | None]:
@@ -404,11 +424,23 @@ def _geometry(scheme: Scheme | None, tensors: list[LayoutTensor], cfg: Normalise
         for expert, s in experts:
             plain.append([t.role, layer, expert, s])
             typed.append([t.role, layer, expert, s, t.dtype])
-    key = lambda e: (e[0], e[1], e[2])  # noqa: E731 - a sort key, named for both lists
+    key = operator.itemgetter(0, 1, 2)
     return {"plain": sorted(plain, key=key), "typed": sorted(typed, key=key)}
 
 
-def _digest(obj: object) -> str:
-    """sha256 of compact, key-sorted JSON: stable across runs and machines."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+class _Encoded:
+    """A value _digest encodes once however many documents hold it."""
+
+    def __init__(self, value: object):
+        self.text = _json(value)
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _digest(doc: dict) -> str:
+    """sha256 of compact, key-sorted JSON: stable across runs and machines (an _Encoded value as its text)."""
+    text = "{" + ",".join(f"{_json(key)}:{value.text if isinstance(value, _Encoded) else _json(value)}"
+                          for key, value in sorted(doc.items())) + "}"
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -10,8 +10,9 @@ literal index).
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -53,6 +54,8 @@ class SchemeSpec(_Spec):
     artefacts: list[str] = Field(default_factory=list)
     stacked: list[str] = Field(default_factory=list)
     layer_offset: int = 0
+    # row order of fused roles (openscore.weights.fused); a fused role not listed is contiguous
+    fused: dict[str, Literal["contiguous", "grouped"]] = Field(default_factory=dict)
 
 
 class FamilySpec(_Spec):
@@ -80,6 +83,13 @@ class RoleMapSpec(_Spec):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "RoleMapSpec":
+        # whole components: NameGroups relies on a prefix never splitting a name component
+        for prefix in self.wrapper_prefixes + [s.optional_prefix for s in self.schemes.values() if s.optional_prefix]:
+            if not prefix.endswith(".") or prefix.startswith("."):
+                raise ValueError(f"prefix {prefix!r} must be whole name components ending with '.'")
+        for suffix in self.artefact_suffixes:
+            if any(is_index(part) for part in suffix.split(".")):
+                raise ValueError(f"artefact suffix {suffix!r}: an all-digit component would be a block index")
         for name, scheme in self.schemes.items():
             if scheme.extends is not None and scheme.extends not in self.schemes:
                 raise ValueError(f"scheme {name}: extends unknown scheme {scheme.extends!r}")
@@ -88,7 +98,7 @@ class RoleMapSpec(_Spec):
             for pattern, role in scheme.tensors.items():
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: pattern {pattern!r} maps to unknown role {role!r}")
-            for role in scheme.optional + scheme.required + scheme.transposed:
+            for role in scheme.optional + scheme.required + scheme.transposed + list(scheme.fused):
                 if role not in self.roles:
                     raise ValueError(f"scheme {name}: unknown role {role!r}")
         for role, alternative in self.shape_alternatives.items():
@@ -119,8 +129,7 @@ class Pattern:
         return any(s.kind in ("END", "literal") for s in self.slots)
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):  # a tuple: one is made per tensor name
     role: str  # including ".bias" for biases
     layer: int | None
     expert: int | None
@@ -129,11 +138,20 @@ class Match:
     packed: bool
 
 
+#: a name component is a block or expert index when it is this many decimal digits at most (a hostile name's
+#: "²" or 5,000-digit component is text: int() refuses both)
+MAX_INDEX_DIGITS = 18
+
+
+def is_index(part: str) -> bool:
+    return part.isdecimal() and len(part) <= MAX_INDEX_DIGITS
+
+
 def split_template(parts: list[str]) -> tuple[tuple[str, ...], list[int]]:
     """(template with integers as '#', the integers in order)."""
     template, numbers = [], []
     for part in parts:
-        if part.isdigit():
+        if is_index(part):
             template.append("#")
             numbers.append(int(part))
         else:
@@ -170,7 +188,7 @@ def _compile(text: str, role: str, stacked: bool) -> tuple[tuple[str, ...], Patt
         if part in SLOT_NAMES:
             template.append("#")
             slots.append(Slot(SLOT_NAMES[part]))
-        elif part.isdigit():
+        elif is_index(part):
             template.append("#")
             slots.append(Slot("literal", int(part)))
         else:
@@ -186,6 +204,7 @@ class Scheme:
         self.family = spec.family
         self.optional_prefix = spec.optional_prefix
         self.transposed = frozenset(spec.transposed)
+        self.fused = dict(spec.fused)
         self.layer_offset = spec.layer_offset
         self.patterns = patterns  # pattern text -> role, in YAML order
         self.required = tuple(dict.fromkeys(r for r in patterns.values() if r not in optional))
@@ -224,6 +243,10 @@ class Scheme:
                     return Match(role, layer, expert, pattern, pattern.stacked, parsed.suffix in PACKED_SUFFIXES)
         return None
 
+    def binds_any(self, pattern: Pattern) -> bool:
+        """Whether every name of the pattern's template binds to it, whatever its integers."""
+        return not pattern.constrained and (self.layer_offset == 0 or all(s.kind != "L" for s in pattern.slots))
+
     def _bind(self, pattern: Pattern, numbers: list[int],
               end_index: int | None) -> tuple[int | None, int | None] | None:
         """(layer, expert) when the name's integers satisfy the pattern's slots, else None."""
@@ -242,6 +265,122 @@ class Scheme:
         return layer, expert
 
 
+#: a whole name component of decimal digits (what split_template turns into `#`: is_index)
+_WHOLE_INT = re.compile(r"(?<![^.])\d{1,%d}(?![^.])" % MAX_INDEX_DIGITS)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    pattern: Pattern
+    positions: tuple[int, ...]  # which components of the name hold the pattern's slot values
+    tail: str  # what the name adds to the pattern's role: modifier and ".bias"
+    packed: bool
+
+
+class NameGroups:
+    """Distinct tensor names grouped by their *shape*: the name with every all-digit component as `#`.
+
+    Names of one shape have the same parameter suffix, modifier, stems and templates and differ only in
+    their integers, so the schemes' patterns are looked up once per shape, not once per name and scheme, and
+    a shape whose first candidate pattern binds any integers (no `{END}`, literal or layer offset to check)
+    is placed whole. 300k names of a few shapes cost a regex substitution each; 300k hostile names of as
+    many shapes a parse each (few shapes can match a pattern: the others cost no scheme anything). Places
+    every name as Scheme.match does name by name."""
+
+    def __init__(self, names: list[str], rm: "RoleMap"):
+        self.names = list(dict.fromkeys(names))
+        self._rm = rm
+        # whether a name starts with a wrapper holding digits ("0.auto_model.") is not in its shape
+        digit_wrappers = tuple(w for w in rm.wrapper_prefixes if any(c.isdigit() for c in w))
+        groups: dict[tuple, list[int]] = {}
+        shape = _WHOLE_INT.sub
+        for i, name in enumerate(self.names):
+            key = (shape("#", name), *map(name.startswith, digit_wrappers))
+            groups.setdefault(key, []).append(i)
+        self._groups = list(groups.values())
+        # scheme name -> {group: its candidate patterns, in Scheme.match's order}
+        self._candidates: dict[str, dict[int, list[_Candidate]]] = {name: {} for name in rm.schemes}
+        for g, members in enumerate(self._groups):
+            self._index_group(g, self.names[members[0]])
+
+    def _index_group(self, g: int, name: str) -> None:
+        """Record, for every scheme with a pattern for the shape of `name`, the group's candidates."""
+        parsed = ParsedName.of(name, self._rm.wrapper_prefixes)
+        if parsed.suffix is None:
+            return
+        tail = parsed.modifier + PARAM_SUFFIXES[parsed.suffix]
+        stems = [(stem.split("."), parsed.stems[0].count(".") - stem.count(".")) for stem in parsed.stems]
+        variants = [(parts, first, None) for parts, first in stems]
+        for prefix in self._rm.optional_prefixes:  # Scheme.match tries its prefix stripped after every stem
+            skip = prefix.count(".")
+            variants += [(parts[skip:], first + skip, prefix) for parts, first in stems
+                         if ".".join(parts).startswith(prefix)]
+        for parts, first, prefix in variants:
+            template = tuple("#" if is_index(part) else part for part in parts)
+            positions = tuple(first + j for j, part in enumerate(parts) if is_index(part))
+            for scheme, patterns in self._rm.patterns_by_template.get(template, ()):
+                if prefix is None or prefix == scheme.optional_prefix:
+                    self._candidates[scheme.name].setdefault(g, []).extend(
+                        _Candidate(p, positions, tail, parsed.suffix in PACKED_SUFFIXES) for p in patterns)
+
+    def artefacts(self) -> set[str]:
+        """The names RoleMap.is_artefact accepts, decided once per shape when no artefact pattern checks a
+        literal index (a name's shape decides its suffix and template, its integers only the literal slots)."""
+        rm = self._rm
+        literal = any(s.kind == "literal" for ps in rm._artefacts.values() for p in ps for s in p.slots)
+        found = set()
+        for members in self._groups:
+            if literal:
+                found.update(self.names[i] for i in members if rm.is_artefact(self.names[i]))
+            elif rm.is_artefact(self.names[members[0]]):
+                found.update(self.names[i] for i in members)
+        return found
+
+    def without(self, names: set[str]) -> "NameGroups":
+        """The same groups less `names`."""
+        out = NameGroups([], self._rm)
+        out.names, out._groups = self.names, [[i for i in members if self.names[i] not in names]
+                                              for members in self._groups]
+        out._candidates = self._candidates
+        return out
+
+    def summary(self, scheme: "Scheme", end_index: int | None) -> tuple[int, set[str]]:
+        """(how many names `scheme` places, the roles it gives them): a shape whose first candidate binds any
+        integers counts all its names without looking at them."""
+        count, roles = 0, set()
+        for g, candidates in self._candidates[scheme.name].items():
+            members = self._groups[g]
+            if not members:
+                continue
+            if scheme.binds_any(candidates[0].pattern):
+                count += len(members)
+                roles.add(candidates[0].pattern.role + candidates[0].tail)
+                continue
+            for _, match in self._bound(scheme, end_index, members, candidates):
+                count += 1
+                roles.add(match.role)
+        return count, roles
+
+    def match(self, scheme: "Scheme", end_index: int | None) -> dict[str, Match]:
+        """name -> Match of every name `scheme` places, in the names' first-seen order."""
+        found: list[Match | None] = [None] * len(self.names)
+        for g, candidates in self._candidates[scheme.name].items():
+            for i, match in self._bound(scheme, end_index, self._groups[g], candidates):
+                found[i] = match
+        return {name: m for name, m in zip(self.names, found) if m is not None}
+
+    def _bound(self, scheme: "Scheme", end_index: int | None, members: list[int], candidates: list[_Candidate]):
+        """(index, Match) of each member name the first binding candidate places."""
+        numbered = any(c.positions for c in candidates)
+        for i in members:
+            parts = self.names[i].split(".") if numbered else ()
+            for c in candidates:
+                bound = scheme._bind(c.pattern, [int(parts[p]) for p in c.positions], end_index)
+                if bound is not None:
+                    yield i, Match(c.pattern.role + c.tail, *bound, c.pattern, c.pattern.stacked, c.packed)
+                    break
+
+
 class RoleMap:
     """roles.yaml, loaded: the role vocabulary, the schemes and the families."""
 
@@ -254,6 +393,13 @@ class RoleMap:
         }
         self.artefact_suffixes = tuple(tuple(s.split(".")) for s in spec.artefact_suffixes)
         self.wrapper_prefixes = tuple(spec.wrapper_prefixes)
+        self.optional_prefixes = tuple(dict.fromkeys(s.optional_prefix for s in self.schemes.values()
+                                                     if s.optional_prefix))
+        #: template -> [(scheme, its patterns of that template)], schemes in roles.yaml order (NameGroups)
+        self.patterns_by_template: dict[tuple[str, ...], list[tuple[Scheme, list[Pattern]]]] = {}
+        for scheme in self.schemes.values():
+            for template, patterns in scheme._by_template.items():
+                self.patterns_by_template.setdefault(template, []).append((scheme, patterns))
         self._artefacts: dict[tuple[str, ...], list[Pattern]] = {}
         for scheme_spec in spec.schemes.values():
             for text in scheme_spec.artefacts:

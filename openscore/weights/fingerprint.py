@@ -14,7 +14,6 @@ See docs/provenance.md for why these statistics and how they are compared.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import mmap
@@ -23,21 +22,23 @@ import warnings
 from collections.abc import Callable
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from xxhash import xxh3_128
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from openscore.atomic import write_bytes
 from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
+from openscore.gcpause import gc_paused
+from openscore.layout.roles import is_index
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
-from openscore.weights import sampling
+from openscore.weights import fused, sampling
 from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
                                       row_bytes)
 
@@ -48,7 +49,10 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #: 6: the grid hashes cover every 32nd row, not every 8th (rounding was a third of a 7B-shaped BF16 pass)
 #: 7: matrices sketched in [out, in] orientation whatever the storage (Conv1D, a runtime's re-save: `transposed`);
 #:    a matrix of at most SKETCH_ALL_BELOW values is sketched whole; unnamed tensors get a role from their shape
-FINGERPRINT_VERSION = 7
+#: 8: embed / lm_head of a model at most SKETCH_COLS wide keep ALIGN_ROWS_PER_DIM token rows per residual
+#:    dimension (full and sampled): enough shared rows to solve the residual rotation (compare.residual_alignment);
+#:    a fused q/k/v or gate/up matrix is sketched as its parts (`part_of`), split by the config (weights/fused.py)
+FINGERPRINT_VERSION = 8
 #: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
 #: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
@@ -73,6 +77,12 @@ SKETCH_COLS = 128
 SKETCH_ALL_BELOW = 1 << 14
 #: the same when sampling by ranged reads (4 KB of F32): a sampled fingerprint stays a sample on small models
 SAMPLE_ALL_BELOW = 1 << 10
+#: token rows per residual dimension that embed / lm_head keep when their rows are held whole (width at most
+#: SKETCH_COLS): orthogonal Procrustes on them aligns a rotated residual basis. 2 per dimension recovered no
+#: rotation on stories260K (dim 64, real weights), 4 recovers it from a sampled fingerprint (docs/provenance.md)
+ALIGN_ROWS_PER_DIM = 4
+#: roles whose token rows are shared by construction between a model and its derivatives: the alignment's data
+ALIGN_ROLES = frozenset({"embed", "lm_head"})
 #: residual-side indices of each Gram sketch (GRAM_SIZE * (GRAM_SIZE - 1) / 2 entries)
 GRAM_SIZE = 48
 #: roles whose first axis is shared by construction (token ids, positions), not an arbitrary learned basis
@@ -87,6 +97,10 @@ ROPE_ROLES = frozenset({"attn_q", "attn_k"})
 _LOOKAHEAD_BYTES = 48 << 20
 #: tensors that may be in flight, however small (bounds the queue of a checkpoint of many tiny tensors)
 _MAX_PENDING = 256
+#: small float tensors (_is_small) are fingerprinted in chunks of up to this many tensors or bytes, one worker
+#: call per chunk (_small_prints)
+_CHUNK_TENSORS = 2048
+_CHUNK_BYTES = 1 << 20
 #: workers hashing and sketching tensors (one per core of the 2-core machines this is tuned on)
 _WORKERS = 2
 
@@ -114,6 +128,7 @@ class TensorPrint(_Model):
     sketch: list[str] = Field(default_factory=list)  # which arrays exist: direct, direct_alt, gram_r, gram_c
     residual_gram: str | None = None  # which Gram is indexed by residual dimensions (clean null)
     transposed: bool = False  # stored [in, out]: sketched in [out, in] orientation
+    part_of: str | None = None  # a part (q, k, v, gate, up) of this fused tensor: sketched alone, hashed with it
 
 
 class Fingerprint(_Model):
@@ -136,10 +151,18 @@ class Fingerprint(_Model):
         return self.arrays[f"{tensor.key}.{kind}"]
 
     def to_bytes(self) -> bytes:
+        """The fingerprint file; InvalidCheckpoint when the checkpoint's tensors make a header the safetensors
+        format refuses (over 100 MB: about 300k tensors)."""
+        from safetensors import SafetensorError
         from safetensors.numpy import save
 
         header = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+        try:
+            return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
+        except SafetensorError as exc:
+            raise InvalidCheckpoint(
+                f"{self.source}: the fingerprint of {len(self.tensors):,} tensors cannot be written ({exc})"
+            ) from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically: a reader never sees half a fingerprint."""
@@ -165,7 +188,8 @@ class Fingerprint(_Model):
         if doc.get("version") != FINGERPRINT_VERSION or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
             old = {1: " (sha256 tensor hashes)", 2: " (BLAKE3 tensor hashes)", 3: " (BLAKE3 tensor hashes)",
                    4: " (residual column Gram over single columns)", 5: " (grid hashes over every 8th row)",
-                   6: " (matrices sketched in storage orientation)"}.get(
+                   6: " (matrices sketched in storage orientation)",
+                   7: " (32 token rows of embed / lm_head)"}.get(
                 doc.get("version"), ""
             )
             raise InvalidCheckpoint(
@@ -201,12 +225,13 @@ def is_fingerprint_file(path: Path) -> bool:
 # layout access
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):  # a tuple: one is made per tensor
     record: TensorRecord
     role: str
     layer: int | None
     transposed: bool = False  # stored [in, out] (GPT-2 Conv1D)
+    #: a fused matrix split by the config: (part role, its rows of the [out, in] matrix) per part
+    parts: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 def residual_gram(role: str) -> str | None:
@@ -243,6 +268,7 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
         roles[item.name] = (item.role or item.name, item.layer)
     by_scheme = _transposed_roles(layout)
     expected = _expected_shapes(layout)
+    splits = _fused_orders(layout)
     skipped = {getattr(a, "name", a) for a in (getattr(layout, "artefacts", None) or ())}
     found = []
     for rec in headers.tensors:
@@ -250,9 +276,11 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
             continue
         role, layer = roles.get(rec.name) or unmapped_role(rec.name, list(rec.shape), expected)
         found.append((rec, role, layer))
-    flips = [_flipped(list(rec.shape), expected.get(role)) for rec, role, _ in found
-             if role not in by_scheme and role not in SHARED_AXIS_ROLES]
-    decided = [f for f in flips if f is not None]
+    flips: dict[tuple, bool | None] = {}  # (shape, role) -> _flipped: layers repeat a few shapes
+    for rec, role, _ in found:
+        if role not in by_scheme and role not in SHARED_AXIS_ROLES and (tuple(rec.shape), role) not in flips:
+            flips[tuple(rec.shape), role] = _flipped(list(rec.shape), expected.get(role))
+    decided = [f for f in flips.values() if f is not None]
     all_flipped = bool(decided) and all(decided)
     placed = []
     for rec, role, layer in found:
@@ -261,11 +289,31 @@ def _placements(headers: CheckpointHeaders, layout) -> list[_Placed]:
         elif len(rec.shape) != 2 or role in SHARED_AXIS_ROLES:
             transposed = False
         else:
-            flip = _flipped(list(rec.shape), expected.get(role))
+            flip = flips[tuple(rec.shape), role]
             transposed = flip if flip is not None else all_flipped
-        placed.append(_Placed(rec, role, layer, transposed))
+        placed.append(_Placed(rec, role, layer, transposed, _parts(role, list(rec.shape), transposed, splits)))
     placed.sort(key=lambda p: (p.record.file, p.record.start, p.record.name))
     return placed
+
+
+def _fused_orders(layout) -> tuple[dict[str, str], dict[str, int]] | None:
+    """(row order per fused role, config symbols) of the layout's naming scheme, or None without a config."""
+    config = getattr(layout, "config", None)
+    if config is None:
+        return None
+    from openscore.layout.roles import load_role_map
+
+    scheme = load_role_map().schemes.get(getattr(layout, "scheme", None) or "")
+    return (scheme.fused if scheme is not None else {}), config.symbols()
+
+
+def _parts(role: str, shape: list[int], transposed: bool, splits) -> tuple[tuple[str, np.ndarray], ...]:
+    """The parts of a fused matrix by the config (weights/fused.py), or () to sketch it whole."""
+    if role not in fused.PARTS or splits is None or len(shape) != 2:
+        return ()
+    orders, symbols = splits
+    rows = shape[1] if transposed else shape[0]
+    return tuple(fused.part_rows(role, orders.get(role, "contiguous"), symbols, rows) or ())
 
 
 def _flipped(shape: list[int], want: list[int] | None) -> bool | None:
@@ -316,7 +364,7 @@ def unmapped_role(name: str, shape: list[int], expected: dict[str, list[int]]) -
     transposed shape it has, when exactly one); else `shape:RxC` (the sorted dimensions), which compare() pairs with every reference matrix of that
     shape. Vectors and tensors of no known shape stay `unmapped:NAME` (they never decide a verdict)."""
     match = _FIRST_NUMBER.search(name)
-    layer = int(match.group(1)) if match else None
+    layer = int(match.group(1)) if match and is_index(match.group(1)) else None
     if len(shape) != 2:
         return f"unmapped:{name}", None
     roles = [role for role in expected if role not in ("lm_head", "attn_qkv", "mlp_gate_up")]
@@ -440,6 +488,7 @@ class _Reader:
         self.bytes_read = 0
         self._file: str | None = None
         self._mm: mmap.mmap | None = None
+        self._view: memoryview | None = None
         self._size = 0
 
     def open(self, file: str) -> None:
@@ -450,17 +499,19 @@ class _Reader:
             with open(path, "rb") as fh:
                 self._size = os.fstat(fh.fileno()).st_size
                 self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self._size else None
+                self._view = memoryview(self._mm) if self._mm is not None else None
 
     def close(self) -> None:
         if self._mm is not None:
             try:
+                self._view.release()  # tensor views sliced from it keep the map until they go
                 self._mm.close()
             except BufferError:
                 # a tensor view of the map is still referenced (a finished worker task not yet dropped): the
                 # map is unmapped when the last view goes; its pages were already released. No gc.collect()
                 # here: a full collection costs more (80 ms measured) than hashing a 100 MB shard
                 pass
-        self._mm = None
+        self._mm = self._view = None
 
     def read(self, start: int, length: int):
         if self._mm is None:
@@ -470,7 +521,7 @@ class _Reader:
                 raise InvalidCheckpoint(
                     f"{self._file}: truncated: tensor data ends at byte {start + length}, file has {self._size}"
                 )
-            data = memoryview(self._mm)[start : start + length]
+            data = self._view[start : start + length]
         if len(data) != length:
             raise InvalidCheckpoint(f"{self._file}: short read at byte {start}: wanted {length}, got {len(data)}")
         self.bytes_read += length
@@ -494,9 +545,12 @@ class _Reader:
 
 def _sketch_ids(role: str, rows: int, cols: int, keep_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the direct sketch: every one of a small matrix (SKETCH_ALL_BELOW, or
-    SAMPLE_ALL_BELOW when sampling)."""
+    SAMPLE_ALL_BELOW when sampling); ALIGN_ROWS_PER_DIM token rows per dimension of a narrow embedding,
+    the same ones full and sampled."""
     if rows * cols <= (SAMPLE_ALL_BELOW if keep_rows == SAMPLE_ROWS else SKETCH_ALL_BELOW):
         return sampling.pick_rows(role, rows, rows), sampling.pick_cols(role, cols, cols)
+    if role in ALIGN_ROLES and cols <= SKETCH_COLS:
+        keep_rows = max(keep_rows, ALIGN_ROWS_PER_DIM * cols)
     return sampling.pick_rows(role, rows, keep_rows), sampling.pick_cols(role, cols, SKETCH_COLS)
 
 
@@ -530,14 +584,11 @@ def fingerprint(
     torch.set_num_threads(1)
     # the pass makes no reference cycles, but its many small allocations trigger collections that walk every
     # object torch created (8 % of the CPU time in a perf profile): collect after it instead
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        return _fingerprint(source, headers, layout, device, sample, progress)
+        with gc_paused():
+            return _fingerprint(source, headers, layout, device, sample, progress)
     finally:
         torch.set_num_threads(threads)
-        if collecting:
-            gc.enable()
 
 
 def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerprint:
@@ -557,26 +608,47 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
     reader = _Reader(source)
     done = 0
 
-    def add(item: _Placed, tp: TensorPrint, arrays: dict) -> None:
+    def add(items: list[_Placed], results: list[tuple[list[TensorPrint], dict]]) -> None:
+        """Record the prints of `items` (a fused matrix has one per part besides its own), then report
+        progress (once per chunk of small tensors)."""
         nonlocal done
-        fp.tensors.append(tp)
-        fp.arrays.update(arrays)
-        done += item.record.end - item.record.start
+        for item, (prints, arrays) in zip(items, results):
+            fp.tensors.extend(prints)
+            fp.arrays.update(arrays)
+            done += item.record.end - item.record.start
         if progress is not None:
             progress(done, fp.bytes_total)
 
     # each tensor is hashed and sketched by a worker while the next ones are mapped: up to _LOOKAHEAD_BYTES
-    # in flight keeps both cores busy; never past the current file (one shard mapped at a time)
+    # in flight keeps both cores busy; never past the current file (one shard mapped at a time). Small float
+    # tensors go to a worker together, a chunk of them in one future (_small_prints), so a checkpoint of
+    # 300k tiny tensors costs a few vectorised calls per chunk instead of a dozen torch calls per tensor.
     # (their bytes are counted as they come and go: re-summing the queue per tensor was quadratic)
-    pending: deque[tuple[_Placed, Future]] = deque()
+    pending: deque[tuple[list[_Placed], Future]] = deque()
     in_flight = 0
+    chunk: list[tuple[_Placed, str, memoryview]] = []
+    chunk_bytes = 0
 
     def finish_oldest() -> None:
         nonlocal in_flight
-        item, future = pending.popleft()
-        in_flight -= item.record.end - item.record.start
-        add(item, *future.result())
-        reader.release(item.record.start, item.record.end - item.record.start)
+        items, future = pending.popleft()
+        results = future.result()
+        add(items, results if isinstance(results, list) else [results])
+        in_flight -= sum(item.record.end - item.record.start for item in items)
+        reader.release(items[0].record.start, items[-1].record.end - items[0].record.start)
+
+    def submit(items: list[_Placed], future: Future, size: int) -> None:
+        nonlocal in_flight
+        pending.append((items, future))
+        in_flight += size
+        while len(pending) > _WORKERS and (in_flight > _LOOKAHEAD_BYTES or len(pending) > _MAX_PENDING):
+            finish_oldest()
+
+    def flush_chunk() -> None:
+        nonlocal chunk, chunk_bytes
+        if chunk:
+            submit([item for item, _, _ in chunk], pool.submit(_small_prints, chunk, device, heads), chunk_bytes)
+            chunk, chunk_bytes = [], 0
 
     # OpenMP's thread count is per thread: a pool thread would start at the core count and spin a team
     # against the other worker (two threads of sgemm scaled 1.2x instead of 1.9x, measured)
@@ -587,20 +659,27 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         for index, item in enumerate(placed):
             rec = item.record
             key = f"t{index:05d}"
-            _check_size(item)
+            count = _check_size(item)
             if sample:
-                add(item, *_sampled_print(reader, item, key, device, heads))
+                add([item], [_sampled_print(reader, item, key, device, heads)])
                 continue
             if rec.file != current:
+                flush_chunk()
                 while pending:
                     finish_oldest()
                 reader.open(rec.file)
                 current = rec.file
-            data = reader.read(rec.start, rec.end - rec.start)
-            pending.append((item, pool.submit(_full_print, data, item, key, device, heads)))
-            in_flight += rec.end - rec.start
-            while len(pending) > _WORKERS and (in_flight > _LOOKAHEAD_BYTES or len(pending) > _MAX_PENDING):
-                finish_oldest()
+            size = rec.end - rec.start
+            data = reader.read(rec.start, size)
+            if _is_small(item, count, heads):
+                chunk.append((item, key, data))
+                chunk_bytes += size
+                if len(chunk) >= _CHUNK_TENSORS or chunk_bytes >= _CHUNK_BYTES:
+                    flush_chunk()
+                continue
+            flush_chunk()
+            submit([item], pool.submit(_full_print, data, item, key, device, heads), size)
+        flush_chunk()
         while pending:
             finish_oldest()
         reader.close()
@@ -613,26 +692,115 @@ def _readable(rec: TensorRecord) -> bool:
     return is_readable(rec.dtype) or (rec.dequant is not None and rec.dtype in INT8_DTYPES)
 
 
-def _check_size(item: _Placed) -> None:
+def _check_size(item: _Placed) -> int:
+    """The tensor's value count, once its bytes are checked to hold them."""
     rec = item.record
-    rows, cols = matrix_shape(tuple(rec.shape))
+    rows, cols = matrix_shape(rec.shape)
     if _readable(rec) and rows * row_bytes(rec.dtype, cols) != rec.end - rec.start:
         raise InvalidCheckpoint(
             f"{rec.file}: {rec.name}: {rec.end - rec.start} bytes do not hold {rec.dtype} {list(rec.shape)}"
         )
+    return rows * cols
+
+
+def _is_small(item: _Placed, count: int, heads: dict) -> bool:
+    """A tensor of `count` values _small_prints fingerprints: a float dtype, at most SKETCH_ALL_BELOW values
+    (sketched whole, every row on the grid hashes; none: hashes of no bytes), not fused, no GGUF rotary
+    alternative."""
+    return (count <= SKETCH_ALL_BELOW and item.record.dtype in FLOAT_DTYPES and not item.parts
+            and not (heads and item.role in ROPE_ROLES and heads.get(item.role)))
+
+
+def _small_prints(chunk: list[tuple[_Placed, str, memoryview]], device: str, heads: dict) -> list[tuple]:
+    """What _full_print gives for each of many small tensors (_is_small), from a few calls over the chunk.
+
+    A small tensor is sketched whole: its direct sketch is the matrix itself in [out, in] order, so no Gram;
+    its grid hashes cover every row. The chunk is cast once per dtype and hashed slice by slice, and its
+    prints are validated in one call. Casts round finite values to nearest even whether torch runs its
+    vectorised or its scalar loop, but NaN payloads may differ between the two: a tensor holding a NaN is
+    fingerprinted on its own."""
+    found: list[tuple | None] = [None] * len(chunk)
+    by_dtype: dict[str, list[int]] = {}
+    for i, (item, _, data) in enumerate(chunk):
+        if len(data):
+            by_dtype.setdefault(item.record.dtype, []).append(i)
+        else:  # no values: hashes of no bytes, no sketch (as _full_print)
+            found[i] = ({**_print_fields(item, chunk[i][1]), "content": _NOTHING, "bf16": _NOTHING,
+                         "fp16": _NOTHING, "constant": True}, {})
+    for dtype, picked in by_dtype.items():
+        values = torch.frombuffer(bytearray(b"".join(chunk[i][2] for i in picked)), dtype=FLOAT_DTYPES[dtype])
+        floats = values.float().numpy()
+        sizes = np.array([len(chunk[i][2]) for i in picked], dtype=np.int64) // values.element_size()
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        nan = np.logical_or.reduceat(np.isnan(floats), starts)
+        # a matrix is constant when its float32 sketch is; a vector when its values are (doubles compared as such)
+        constant = {
+            precision: np.minimum.reduceat(array, starts) == np.maximum.reduceat(array, starts)
+            for precision, array in (("block", floats), ("values", values.numpy() if dtype == "F64" else floats))
+        }
+        bf16, fp16 = (_bytes_of(_on_grid(values, t)) for t in (torch.bfloat16, torch.float16))
+        for j, i in enumerate(picked):
+            item, key, data = chunk[i]
+            if nan[j]:
+                found[i] = _full_print(data, item, key, device, heads)
+                continue
+            lo, hi = int(starts[j]), int(starts[j] + sizes[j])
+            flat = bool(constant["block" if len(item.record.shape) >= 2 else "values"][j])
+            found[i] = _small_print(item, key, data, floats[lo:hi], bf16[lo:hi], fp16[lo:hi], flat)
+    fields = [f[0] for f in found if isinstance(f[0], dict)]
+    prints = iter(_PRINTS.validate_python(fields))
+    return [([next(prints)], arrays) if isinstance(doc, dict) else (doc, arrays) for doc, arrays in found]
+
+
+_NOTHING = xxh3_128(b"").hexdigest()
+#: validates a chunk's prints in one call (a third cheaper than one TensorPrint(...) each)
+_PRINTS = TypeAdapter(list[TensorPrint])
+
+
+def _small_print(item: _Placed, key: str, data, floats: np.ndarray, bf16: np.ndarray, fp16: np.ndarray,
+                 constant: bool) -> tuple[dict, dict]:
+    """The fields of a small tensor's print (not yet validated) and its arrays."""
+    rec = item.record
+    doc = _print_fields(item, key)
+    doc["content"], doc["bf16"], doc["fp16"] = xxh3_128(data).hexdigest(), xxh3_128(bf16).hexdigest(), \
+        xxh3_128(fp16).hexdigest()
+    doc["constant"] = constant
+    arrays: dict[str, np.ndarray] = {}
+    if len(rec.shape) < 2:
+        return doc, arrays
+    doc["residual_gram"] = residual_gram(item.role)
+    if constant:
+        return doc, arrays
+    rows, cols = matrix_shape(rec.shape)
+    matrix = floats.reshape(rows, cols)
+    if item.transposed:
+        rows, cols, matrix = cols, rows, matrix.T
+    arrays[f"{key}.rows"] = np.arange(rows, dtype=np.int32)
+    arrays[f"{key}.cols"] = np.arange(cols, dtype=np.int32)
+    arrays[f"{key}.direct"] = np.ascontiguousarray(matrix) if item.transposed else matrix.copy()
+    doc["sketch"] = ["direct"]
+    return doc, arrays
+
+
+def _print_fields(item: _Placed, key: str) -> dict:
+    rec = item.record
+    return {"key": key, "name": rec.name, "file": rec.file, "role": item.role, "layer": item.layer,
+            "shape": list(rec.shape), "dtype": rec.dtype, "transposed": item.transposed and len(rec.shape) == 2}
 
 
 def _new_print(item: _Placed, key: str) -> TensorPrint:
-    rec = item.record
-    return TensorPrint(
-        key=key, name=rec.name, file=rec.file, role=item.role, layer=item.layer, shape=list(rec.shape), dtype=rec.dtype,
-        transposed=item.transposed and len(rec.shape) == 2,
-    )
+    return TensorPrint(**_print_fields(item, key))
 
 
-def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
+def _part_print(tp: TensorPrint, index: int, role: str, rows: np.ndarray, cols: int) -> TensorPrint:
+    """The print of one part of a fused matrix ([out, in]): sketched on its own, hashed with the whole."""
+    return TensorPrint(key=f"{tp.key}p{index}", name=f"{tp.name}[{role}]", file=tp.file, role=role, layer=tp.layer,
+                       shape=[len(rows), cols], dtype=tp.dtype, part_of=tp.name)
+
+
+def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[list[TensorPrint], dict]:
     """Hashes and sketches of one tensor from all its bytes (runs in a worker: hashing, torch's copies and
-    products release the GIL or are short)."""
+    products release the GIL or are short); a fused matrix's parts are sketched instead of the whole."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
@@ -644,18 +812,28 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
     else:
         tp.content = xxh3_128(data).hexdigest()
         if not _readable(rec):
-            return tp, arrays
+            return [tp], arrays
         values = decode_rows(data, rec.dtype, rows, cols, device, rec.dequant)
     if not values.numel():  # a zero-element tensor: hashed as no bytes, no values to sketch (no signal)
         tp.constant = True
-        return tp, arrays
+        return [tp], arrays
     if len(shape) < 2:
         lo, hi = torch.aminmax(values.float() if values.element_size() == 1 else values)  # no fp8 aminmax
         tp.constant = bool(lo == hi)
-        return tp, arrays
+        return [tp], arrays
     matrix = values.reshape(rows, cols)
-    _sketch_matrix(tp, arrays, matrix.T.contiguous() if item.transposed else matrix, item, heads)
-    return tp, arrays
+    matrix = matrix.T.contiguous() if item.transposed else matrix
+    if not item.parts:
+        _sketch_matrix(tp, arrays, matrix, item, heads)
+        return [tp], arrays
+    prints = [tp]
+    for index, (role, part_rows) in enumerate(item.parts):
+        part, part_arrays = _part_print(tp, index, role, part_rows, matrix.shape[1]), {}
+        _sketch_matrix(part, part_arrays, matrix.index_select(0, _index(part_rows, matrix.device)),
+                       item._replace(role=role, parts=()), heads)
+        prints.append(part)
+        arrays.update(part_arrays)
+    return prints, arrays
 
 
 def _gram_run(kind: str, residual: str | None) -> int:
@@ -701,20 +879,25 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         tp.sketch.append(kind)
 
 
-def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict) -> tuple[TensorPrint, dict]:
-    """The direct sketch of a matrix from its SAMPLE_ROWS rows alone, fetched by ranged reads."""
+def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict
+                   ) -> tuple[list[TensorPrint], dict]:
+    """The direct sketch of a matrix (or of each part of a fused one) from its SAMPLE_ROWS rows alone, fetched
+    by ranged reads."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
     tp = _new_print(item, key)
     arrays: dict[str, np.ndarray] = {}
     if not _readable(rec) or len(shape) < 2 or not rows * cols:
-        return tp, arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
+        return [tp], arrays  # hashes need every byte; 1-D and zero-element tensors carry no lineage
     width = cols  # of a stored row
     stride = row_bytes(rec.dtype, width)
     # the bytes of a stored row the sketch uses: from the block of its first column to that of its last (a
     # transposed matrix uses whole stored rows); the rest of a run's first and last rows is not fetched
-    lo, hi = (0, stride) if tp.transposed else col_span(rec.dtype, *_col_range(item.role, rows, cols))
+    # (the parts of a fused matrix each take their own columns: the span of all of them)
+    spans = [_col_range(role, len(part_rows), cols) for role, part_rows in item.parts] or [
+        _col_range(item.role, rows, cols)]
+    lo, hi = (0, stride) if tp.transposed else col_span(rec.dtype, min(a for a, _ in spans), max(b for _, b in spans))
     got: dict[int, torch.Tensor] = {}  # stored rows already read (a GGUF q/k's two row orders share some)
 
     def stored_rows(ids: np.ndarray) -> torch.Tensor:
@@ -726,22 +909,29 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
             got.update(zip(run.tolist(), values))
         return torch.stack([got[i] for i in ids.tolist()])
 
-    fetch = stored_rows
     if tp.transposed:
-        # canonical rows are stored columns: read the stored rows the sketch's columns need (whole blocks of
-        # 32), and place them at those columns of the canonical rows asked for
         rows, cols = cols, rows
-        col_ids = _sketch_ids(item.role, rows, cols, SAMPLE_ROWS)[1]
-        block = stored_rows(col_ids)  # [len(col_ids), canonical rows]
+    if not item.parts:
+        targets = [(tp, item.role, np.arange(rows))]
+    else:
+        targets = [(_part_print(tp, i, role, part_rows, cols), role, part_rows)
+                   for i, (role, part_rows) in enumerate(item.parts)]
+    for target, role, canonical in targets:
+        fetch = lambda ids, canonical=canonical: stored_rows(canonical[ids])  # noqa: E731
+        if tp.transposed:
+            # canonical rows are stored columns: read the stored rows the sketch's columns need (whole blocks
+            # of 32), and place them at those columns of the canonical rows asked for
+            col_ids = _sketch_ids(role, len(canonical), cols, SAMPLE_ROWS)[1]
+            block = stored_rows(col_ids)  # [len(col_ids), canonical rows]
 
-        def fetch(ids: np.ndarray) -> torch.Tensor:
-            out = torch.zeros((len(ids), cols), dtype=block.dtype, device=block.device)
-            out[:, _index(col_ids, block.device)] = block.index_select(1, _index(ids, block.device)).T
-            return out
+            def fetch(ids: np.ndarray, block=block, col_ids=col_ids, canonical=canonical) -> torch.Tensor:
+                out = torch.zeros((len(ids), cols), dtype=block.dtype, device=block.device)
+                out[:, _index(col_ids, block.device)] = block.index_select(1, _index(canonical[ids], block.device)).T
+                return out
 
-    _add_direct(tp, arrays, fetch, item.role, rows, cols, heads, SAMPLE_ROWS)
-    tp.residual_gram = residual_gram(item.role)
-    return tp, arrays
+        _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
+        target.residual_gram = residual_gram(role)
+    return [tp] + [t for t, _, _ in targets if t is not tp], arrays
 
 
 def _col_range(role: str, rows: int, cols: int) -> tuple[int, int]:

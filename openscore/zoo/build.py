@@ -370,6 +370,13 @@ class _Builder:
         config = model_from_state(spec.family, self.geometry(spec, state), state).config()
         return self.model_files(spec, derive.transpose_matrices(state), config=config), None
 
+    def _fuse_qkv(self, spec: CaseSpec):
+        g = self.cat.families[spec.family]
+        state = self.state(spec.from_)
+        config = dict(model_from_state(spec.family, self.geometry(spec, state), state).config(),
+                      model_type="internlm2", architectures=["InternLM2ForCausalLM"])
+        return self.model_files(spec, derive.fuse_qkv_internlm2(state, g.heads, g.kv_heads), config=config), None
+
     def _permute_heads(self, spec: CaseSpec):
         g = self.cat.families[spec.family]
         state = derive.permute_heads(spec.family, self.state(spec.from_), spec.args["seed"], g.heads, g.kv_heads)

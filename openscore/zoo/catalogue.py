@@ -16,11 +16,11 @@ from openscore.zoo.families import Geometry
 Recipe = Literal[
     "pretrain", "train", "copy", "rename", "cast", "gguf", "lora", "extend_vocab", "select_layers", "merge", "stack",
     "permute_mlp", "permute_heads", "permute_residual", "fold_norms", "rescale_residual", "add_noise",
-    "rotate_residual", "prune_width", "quant_dequant", "transpose", "gguf_dequant",
+    "rotate_residual", "prune_width", "quant_dequant", "transpose", "gguf_dequant", "fuse_qkv",
 ]
 #: Recipes written for the LLaMA layout only (GGUF llama names, RMSNorm algebra).
 LLAMA_ONLY = frozenset({"gguf", "permute_residual", "fold_norms", "rescale_residual", "rotate_residual",
-                        "prune_width", "transpose", "gguf_dequant"})
+                        "prune_width", "transpose", "gguf_dequant", "fuse_qkv"})
 #: compare() verdicts, plus "adapter": an adapter-only repo whose declared base must be reported.
 Relation = Literal[
     "identical", "renamed-copy", "recast-copy", "derived", "partially-derived", "architecture-clone",

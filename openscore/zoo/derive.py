@@ -330,3 +330,25 @@ def transpose_matrices(state: State) -> State:
     and the head keep their [vocab, hidden] rows."""
     keep = {"model.embed_tokens.weight", "lm_head.weight"}
     return {k: (v.T.contiguous() if v.dim() == 2 and k not in keep else v.clone()) for k, v in state.items()}
+
+
+#: InternLM2's names for the LLaMA tensors it keeps apart (its conversion scripts' map)
+_INTERNLM2_NAMES = {"input_layernorm": "attention_norm", "self_attn.o_proj": "attention.wo",
+                    "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "feed_forward.w1",
+                    "mlp.up_proj": "feed_forward.w3", "mlp.down_proj": "feed_forward.w2"}
+
+
+def fuse_qkv_internlm2(state: State, heads: int, kv_heads: int) -> State:
+    """LLaMA re-saved the way InternLM2 lays it out: q/k/v fused into `attention.wqkv`, per key/value group
+    [the group's q heads; k; v] (head_dim rows each), and InternLM2's other names. The same weights."""
+    hidden = state["model.embed_tokens.weight"].shape[1]
+    hd = hidden // heads
+    out = {"model.tok_embeddings.weight": state["model.embed_tokens.weight"].clone(),
+           "model.norm.weight": state["model.norm.weight"].clone(), "output.weight": state["lm_head.weight"].clone()}
+    for i in _llama_layers(state):
+        p = f"model.layers.{i}."
+        out.update({f"{p}{new}.weight": state[f"{p}{old}.weight"].clone() for old, new in _INTERNLM2_NAMES.items()})
+        q = state[p + "self_attn.q_proj.weight"].reshape(kv_heads, heads // kv_heads * hd, hidden)
+        k, v = (state[p + f"self_attn.{x}_proj.weight"].reshape(kv_heads, hd, hidden) for x in "kv")
+        out[p + "attention.wqkv.weight"] = torch.cat([q, k, v], 1).reshape(-1, hidden).contiguous()
+    return out
