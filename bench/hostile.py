@@ -212,6 +212,10 @@ def main() -> None:
             hungriest = max(outcomes, key=lambda o: o.rss_growth)
             biggest = max(outcomes, key=lambda o: o.input_bytes)
             print(f"corpus: {len(outcomes)} cases tried, {len(clean)} clean")
+            classes = sorted({o.case.klass for o in outcomes})
+            print("  by class: " + ", ".join(
+                f"{k} {sum(o.clean for o in outcomes if o.case.klass == k)}/"
+                f"{sum(o.case.klass == k for o in outcomes)}" for k in classes))
             print(f"  slowest: {slowest.case.name} ({slowest.seconds:.2f} s)")
             print(f"  largest peak RSS growth: {hungriest.case.name} (+{hungriest.rss_growth / 2**20:.0f} MiB)")
             print(f"  largest input: {biggest.case.name} ({biggest.input_bytes / 2**20:.1f} MiB on disk, sparse files at "

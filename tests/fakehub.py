@@ -22,11 +22,16 @@ repo's files are resolved without an Authorization header (its metadata stays re
 `RevisionNotFound` / `EntryNotFound`, 429 with `RateLimit`/`RateLimit-Policy` headers for the next N
 requests after `rate_limit_next(n)`, and any status for the next N requests after `fail_next(n, status)`.
 
+Model listings come in pages of `list_page` (a `Link: <...cursor=N>; rel="next"` to the next), and
+`list_hook(ids)` rewrites a listing's body.
+
 Hostile or broken servers, for the tests of issue 19: `hostile_info(repo, fn)` rewrites a repo's model
 info (a bad sha, a negative size, a body that is not JSON), `stall_next(n)` accepts the next N requests
 and never answers, `trickle` sends file bodies at that many bytes per second, `range_from_zero` answers
 a Range request with a 206 of the bytes from offset 0 (a broken proxy), `honour_range = False` ignores
 Range as some mirrors do.
+`header_trickle_next(n, rate, size)` answers the next N requests with a status line and then `size` header
+bytes at `rate` bytes per second (a slow-headers attack) before a normal answer.
 `latency` (seconds) delays every answer, like a Hub far away.
 """
 
@@ -42,7 +47,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import yaml
 
@@ -156,7 +161,12 @@ class FakeHub:
         self.trickle: float | None = None  # file bodies at this many bytes per second
         self.info_hooks: dict[str, Callable[[dict], object]] = {}  # repo id -> model info rewriter
         self.tree_next: str | None = None  # a tree listing without `cursor` links to this next page
+        self.list_page: int | None = None  # model listings in pages of this many, linked by `cursor`
+        self.list_hook: Callable[[list], object] | None = None  # model listing rewriter (JSON, or raw bytes)
+        self.list_next_base: str | None = None  # where a listing's next page is said to be (default: here)
         self._stalls = 0
+        self._header_trickles = 0
+        self._header_trickle = (1.0, 0)  # (bytes per second, header bytes) of the next header trickles
         self._closing = threading.Event()  # set by close(): stalled and trickling answers end
         self.latency = 0.0  # seconds added before every answer
         self.unrecorded_datasets_unavailable = False  # True: a dataset not added answers 503, not RepoNotFound
@@ -234,6 +244,11 @@ class FakeHub:
         with self._lock:
             self._stalls = n
 
+    def header_trickle_next(self, n: int, rate: float = 20.0, size: int = 200) -> None:
+        """Send the next `n` answers' headers slowly: `size` bytes of one header at `rate` bytes per second."""
+        with self._lock:
+            self._header_trickles, self._header_trickle = n, (rate, size)
+
     def bytes_sent(self, path: str | None = None) -> int:
         """Body bytes sent for file `path` (repo-relative, any repo), or for all files."""
         with self._lock:
@@ -252,6 +267,13 @@ class FakeHub:
                 return True
             return False
 
+    def _take_header_trickle(self) -> tuple[float, int] | None:
+        with self._lock:
+            if self._header_trickles > 0:
+                self._header_trickles -= 1
+                return self._header_trickle
+            return None
+
     def _take_failure(self) -> tuple[int, str, dict] | None:
         with self._lock:
             if self._failures > 0:
@@ -266,6 +288,10 @@ class FakeHub:
     def _count(self, path: str, n: int) -> None:
         with self._lock:
             self._sent[path] = self._sent.get(path, 0) + n
+
+
+class _ClientGone(Exception):
+    """The client closed the connection while the server was still sending."""
 
 
 class _HubError(Exception):
@@ -307,6 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.hub.latency:
             time.sleep(self.hub.latency)
+        self._trickle = self.hub._take_header_trickle()
         try:
             failure = self.hub._take_failure()
             if failure is not None:
@@ -326,8 +353,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(err.status, {"error": err.message}, method, {
                 **({"X-Error-Code": err.code, "X-Error-Message": err.message} if err.code else {}), **err.headers,
             })
+        except (_ClientGone, BrokenPipeError, ConnectionResetError):  # the client stopped reading (a cap reached)
+            entry["status"] = "client left"
+            self.close_connection = True
 
     # -- helpers ------------------------------------------------------------------------------
+    def end_headers(self):
+        """After a `header_trickle_next`: the status line and headers at once, then one more header slowly."""
+        trickle, self._trickle = getattr(self, "_trickle", None), None
+        if trickle is not None:
+            rate, size = trickle
+            try:
+                self.flush_headers()
+                self.wfile.write(b"X-Slow: ")
+                for _ in range(size):
+                    if self.hub._closing.wait(1 / rate):
+                        raise _ClientGone
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                self.wfile.write(b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                raise _ClientGone from None
+        super().end_headers()
+
     def _send_json(self, status: int, obj: object, method: str = "GET", headers: dict | None = None) -> int:
         data = json.dumps(obj).encode()
         self.send_response(status)
@@ -422,7 +470,18 @@ class _Handler(BaseHTTPRequestHandler):
                   "private": False, "tags": []}
                  for r in repos
                  if (author is None or r.repo_id.split("/")[0] == author) and search in r.repo_id.lower()]
-        return self._send_json(200, found[:limit] if limit else found)
+        found = found[:limit] if limit and not self.hub.list_page else found
+        if self.hub.list_hook is not None:
+            doc = self.hub.list_hook(found)
+            return self._send_raw(200, doc) if isinstance(doc, bytes) else self._send_json(200, doc)
+        if not self.hub.list_page:
+            return self._send_json(200, found)
+        page, cursor = min(limit or self.hub.list_page, self.hub.list_page), int(query.get("cursor", ["0"])[0])
+        headers = {}
+        if cursor + page < len(found):
+            rest = urlencode({**{k: v[0] for k, v in query.items()}, "cursor": cursor + page})
+            headers["Link"] = f'<{self.hub.list_next_base or self.hub.endpoint}/api/models?{rest}>; rel="next"'
+        return self._send_json(200, found[cursor:cursor + page], headers=headers)
 
     # -- /api/datasets/... --------------------------------------------------------------------
     def _dataset_api(self, parts: list[str], query: dict) -> int:

@@ -39,6 +39,7 @@ class Case:
     expect: int  # the documented exit code
     check: Callable[[Path], bool] | None = None  # a further condition on what was written under out/
     hub: bool = False  # build takes (folder, fake hub) and the command runs against that hub
+    env: Callable[[Path], dict] | None = None  # environment variables of the command, from the case's folder
 
 
 @dataclass
@@ -242,6 +243,83 @@ def _hub_repo(how: str) -> Callable[..., list[str]]:
 HUB_CASES = {"missing": 10, "gated": 12, "rate-limited": 13, "server-error": 17}
 
 
+def _header_trickle(root: Path, hub) -> list[str]:
+    """Model info whose headers come a byte every 50 ms (each well within the read timeout) for 20 s."""
+    _model(root / "repo")
+    hub.add_repo("org/slow-headers", root / "repo")
+    hub.header_trickle_next(1, rate=20, size=400)
+    return ["inspect", "org/slow-headers", "--timeout", "0.5", "--deadline", "2"]
+
+
+def _listing(body: Callable[[list], object]) -> Callable[..., list[str]]:
+    """`audit --org evil` against a listing answering `body` (once: the fake Hub serves the other cases too)."""
+    def write(root: Path, hub) -> list[str]:
+        def once(found: list) -> object:
+            hub.list_hook = None
+            return body(found)
+        hub.list_hook = once
+        return ["audit", "--org", "evil", "--reports", "out", "--no-weights"]
+    return write
+
+
+LISTINGS = {
+    "ids ../../x": (lambda found: [{"id": "org/ok"}, {"id": "../../x"}], 16),
+    "a body that is an object": (lambda found: {"models": []}, 16),
+    "a body that is not JSON": (lambda found: b"<html>", 16),
+    "10^6 models (20 MB)": (lambda found: b"[" + b",".join(b'{"id":"evil/m%d"}' % i for i in range(10**6)) + b"]", 16),
+    "10,001 models": (lambda found: [{"id": f"evil/m{i}"} for i in range(10_001)], 2),
+}
+
+
+def _fifo(name: str) -> Callable[[Path], Path]:
+    def make(root: Path) -> Path:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(root / name)
+        return root / name
+    return make
+
+
+def _registry_index(text: str | None) -> Callable[[Path], list[str]]:
+    """`registry pull reg` of a folder whose index.yaml is `text` (None: a FIFO)."""
+    def write(root: Path) -> list[str]:
+        if text is None:
+            _fifo("reg/index.yaml")(root)
+        else:
+            (root / "reg").mkdir()
+            (root / "reg" / "index.yaml").write_text(text)
+        return ["registry", "pull", "reg"]
+    return write
+
+
+ALIAS_BOMB = "\n".join(['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] + [
+    f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]" for prev, name in zip("abcdefgh", "bcdefghi")]) + "\n"
+
+
+def _step_summary(make: Callable[[Path], object]) -> Callable[[Path], list[str]]:
+    """`gate --format github` with $GITHUB_STEP_SUMMARY at out/summary.md, made by `make`."""
+    def write(root: Path) -> list[str]:
+        (root / "openscore.yaml").write_text("version: 1\n")
+        path = _report()(root)
+        (root / "out").mkdir()
+        make(root / "out" / "summary.md")
+        return ["gate", path, "--format", "github"]
+    return write
+
+
+def _summary_env(root: Path) -> dict:
+    return {"GITHUB_STEP_SUMMARY": str(root / "out" / "summary.md")}
+
+
+def _sparse(path: Path) -> None:
+    with open(path, "wb") as fh:
+        fh.truncate(2 << 30)
+
+
+def _list_file_fifo(root: Path) -> list[str]:
+    _fifo("models.list")(root)
+    return ["audit", "--from", "models.list", "--reports", "out"]
+
+
 def cases() -> list[Case]:
     out = [
         *_safetensors_cases(),
@@ -268,6 +346,21 @@ def cases() -> list[Case]:
     ]
     for how, code in HUB_CASES.items():
         out.append(Case(f"hub: {how}", "hub answers", _hub_repo(how), code, hub=True))
+    out.append(Case("hub: headers a byte at a time", "unbounded resources", _header_trickle, 18, hub=True))
+    for name, (body, code) in LISTINGS.items():
+        out.append(Case(f"hub listing: {name}", "hub answers", _listing(body), code, hub=True))
+    out += [
+        Case("registry index that is a FIFO", "unbounded resources", _registry_index(None), 2),
+        Case("registry index alias bomb", "unbounded resources", _registry_index(ALIAS_BOMB), 2),
+        Case("registry index naming ../x", "silent answers", _registry_index(
+            "entries:\n- {id: a/x, fingerprint: ../x.osfp, source: a/x@1, sha256: '" + "0" * 64 + "'}\n"), 2),
+        Case("step summary that is a FIFO", "unbounded resources",
+             _step_summary(lambda p: os.mkfifo(p)), 2, env=_summary_env),
+        Case("step summary linked to /dev/zero", "unbounded resources",
+             _step_summary(lambda p: p.symlink_to("/dev/zero")), 2, env=_summary_env),
+        Case("step summary of 2 GB (sparse)", "unbounded resources", _step_summary(_sparse), 2, env=_summary_env),
+        Case("list file that is a FIFO", "unbounded resources", _list_file_fifo, 2),
+    ]
     for name, write in BAD_REPORTS.items():
         out.append(Case(f"export: {name}", "valid but unusual",
                         lambda r, w=write: ["export", "osai", w(r), "-o", "out/osai.yaml"], 2))
@@ -294,9 +387,15 @@ def run_case(case: Case, base: Path, hub=None) -> Outcome:
 
     root = base / f"case{abs(hash(case.name)) % 10**8:08d}"  # names hold spaces and colons
     root.mkdir(parents=True)
+    if case.hub:  # what an earlier case left pending on the shared fake Hub does not leak into this one
+        hub.fail_next(0)
+        hub.stall_next(0)
+        hub.header_trickle_next(0)
+        hub.list_hook = None
     args = case.build(root, hub) if case.hub else case.build(root)
     env = {"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "", "OPENSCORE_HUB_TRIES": "1",
            "OPENSCORE_HUB_MAX_WAIT": "0"} if case.hub else {}
+    env.update(case.env(root) if case.env is not None else {})
     (root / "out").mkdir(exist_ok=True)
     before = _files(base)
     size = sum(p.stat().st_size for p in before if p.is_relative_to(root) and not p.is_symlink())

@@ -4,6 +4,7 @@ field validated (exit 16), 5xx after retries (exit 17), every request bounded in
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -151,16 +152,61 @@ def test_a_trickling_body_is_too_slow(fake_hub, small_repo):
     assert time.monotonic() - started < 2
 
 
+def _one_deadline(which: str, seconds: float, *, timeout: float) -> Limits:
+    """Limits where only the `which` deadline ("per-file" or "per-audit") is near."""
+    return Limits(timeout=timeout, min_rate=0, file_deadline=seconds if which == "per-file" else 60,
+                  deadline=60 if which == "per-file" else seconds)
+
+
 @pytest.mark.parametrize("which", ["per-file", "per-audit"])
 def test_deadlines_end_a_slow_transfer(fake_hub, small_repo, which):
     fake_hub.add_repo("org/m", small_repo)
-    limits = Limits(timeout=2, min_rate=0, file_deadline=0.4 if which == "per-file" else 60,
-                    deadline=60 if which == "per-file" else 0.6)
-    source = _hub(fake_hub, limits=limits)
+    source = _hub(fake_hub, limits=_one_deadline(which, 0.4 if which == "per-file" else 0.6, timeout=2))
     source.inventory()
     fake_hub.trickle = 20
     with pytest.raises(DeadlineExceeded, match=f"read model.safetensors: over the {which} deadline"):
         source.read_range("model.safetensors", 0, 200)
+
+
+@pytest.mark.parametrize("which", ["per-file", "per-audit"])
+def test_a_trickle_of_headers_ends_at_the_deadline(fake_hub, small_repo, which):
+    """One header byte every 50 ms is never a read timeout (0.5 s): only a watch on the whole request ends it."""
+    fake_hub.add_repo("org/m", small_repo)
+    source = _hub(fake_hub, limits=_one_deadline(which, 1.0, timeout=0.5))
+    fake_hub.header_trickle_next(1, rate=20, size=200)  # 10 s of headers, then a valid answer
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match=f"^org/m: model info: over the {which} deadline of 1 s$"):
+        source.inventory()
+    assert time.monotonic() - started < 3
+
+
+def test_a_header_trickle_on_a_later_request_is_bounded_too(fake_hub, small_repo):
+    """The first answers come quickly (a connection a client would keep alive), then a range read trickles."""
+    fake_hub.add_repo("org/m", small_repo)
+    source = _hub(fake_hub, limits=Limits(timeout=0.5, file_deadline=1.0, min_rate=0))
+    source.inventory()
+    fake_hub.header_trickle_next(1, rate=20, size=200)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded, match="read model.safetensors: over the per-file deadline"):
+        source.read_range("model.safetensors", 0, 8)
+    assert time.monotonic() - started < 3  # not once the 10 s of headers are in
+
+
+def test_headers_that_do_end_in_time_are_read(fake_hub, small_repo):
+    fake_hub.add_repo("org/m", small_repo)
+    fake_hub.header_trickle_next(1, rate=200, size=20)  # 0.1 s of slow headers
+    assert _hub(fake_hub).inventory().get("model.safetensors") is not None
+
+
+def test_a_header_trickle_through_the_cli_is_exit_18(fake_hub, small_repo, tmp_path):
+    fake_hub.add_repo("org/m", small_repo)
+    fake_hub.header_trickle_next(1, rate=20, size=200)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["inspect", "org/m", "--endpoint", fake_hub.endpoint, "--timeout", "0.5",
+                                      "--deadline", "1"])
+    assert result.exit_code == 18, result.output
+    assert result.stderr.splitlines() == ["openscore: error: org/m: model info: over the per-audit deadline of 1 s"]
+    assert time.monotonic() - started < 3
 
 
 def test_the_audit_deadline_shows_in_the_cli(fake_hub, small_repo, tmp_path):
@@ -273,3 +319,119 @@ def test_tree_pages_are_followed_on_the_endpoint_only(fake_hub, tmp_path):
     fake_hub.reset_counters()
     assert _hub(fake_hub, "org/p").hub_pickle_scan(shard) is None
     assert [r["path"] for r in fake_hub.requests if "/tree/" in r["path"]] == [f"/api/models/org/p/tree/{sha}"]
+
+
+# -- listings: `audit --org/--search` -------------------------------------------------------------------
+
+def _listing(fake_hub, *args: str):
+    """`audit ARGS` against the fake Hub, where no listing here gets as far as writing a report."""
+    return CliRunner().invoke(cli, ["audit", *args, "--endpoint", fake_hub.endpoint, "--no-weights",
+                                    "--reports", os.devnull, "--timeout", "0.5", "--deadline", "3"])
+
+
+def _one_line(result) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("openscore: error: "), result.output
+    return lines[0]
+
+
+def _ids(*names: str):
+    return lambda found: [{"id": name} for name in names]
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    (_ids("org/ok", "../../x"), "a model id '../../x' is not a repo id"),
+    (_ids("/etc/passwd"), "a model id '/etc/passwd' is not a repo id"),
+    (_ids("org/m@main"), "a model id 'org/m@main' is not a repo id"),
+    (lambda found: [{"id": 5}], "a model id '5' is not a repo id"),
+    (lambda found: ["org/m"], "a model id 'None' is not a repo id"),
+    (lambda found: {"models": found}, "the body is not a list"),
+    (lambda found: b"<html>not json", "the Hub's answer is not JSON"),
+])
+def test_a_hostile_listing_is_exit_16(fake_hub, body, fragment):
+    fake_hub.list_hook = body
+    result = _listing(fake_hub, "--org", "org")
+    assert result.exit_code == 16, result.output
+    assert fragment in _one_line(result)
+    assert [r["path"] for r in fake_hub.requests] == ["/api/models"]  # nothing audited
+
+
+def test_a_listing_of_a_million_models_is_refused_by_size(fake_hub):
+    million = b"[" + b",".join(b'{"id":"org/m%d"}' % i for i in range(1_000_000)) + b"]"  # 20 MB
+    fake_hub.list_hook = lambda found: million
+    started = time.monotonic()
+    result = _listing(fake_hub, "--search", "m")
+    assert result.exit_code == 16, result.output
+    assert _one_line(result).endswith("list models: the answer is larger than the 16,777,216-byte limit")
+    assert time.monotonic() - started < 15
+
+
+def test_a_listing_of_more_than_10000_models_needs_a_limit(fake_hub):
+    many = _ids(*(f"org/m{i}" for i in range(10_001)))
+    fake_hub.list_hook = many
+    result = _listing(fake_hub, "--search", "m")
+    assert result.exit_code == 2, result.output
+    assert _one_line(result) == ("openscore: error: listing --search 'm': more than 10,000 models; narrow the "
+                                 "listing or pass --limit")
+    from openscore.batch import hub_listing
+
+    jobs = hub_listing(search="m", limit=10_000, endpoint=fake_hub.endpoint, token=False)  # with --limit: the first N
+    assert len(jobs) == 10_000 and jobs[-1].spec == "org/m9999"
+
+
+def test_a_listing_ignoring_its_limit_gives_no_more(fake_hub, small_repo):
+    fake_hub.list_hook = _ids(*(f"org/m{i}" for i in range(50)))
+    from openscore.batch import hub_listing
+
+    assert [j.spec for j in hub_listing(org="org", limit=3, endpoint=fake_hub.endpoint, token=False)] == \
+        ["org/m0", "org/m1", "org/m2"]
+
+
+def test_listing_pages_are_followed_within_bounds(fake_hub, small_repo):
+    from openscore.batch import hub_listing
+
+    for i in range(7):
+        fake_hub.add_repo(f"org/m{i}", small_repo)
+    fake_hub.list_page = 2
+    jobs = hub_listing(org="org", endpoint=fake_hub.endpoint, token=False)
+    assert [j.spec for j in jobs] == [f"org/m{i}" for i in range(7)]
+    assert [r["path"] for r in fake_hub.requests] == ["/api/models"] * 4
+    fake_hub.reset_counters()
+    assert [j.spec for j in hub_listing(org="org", limit=3, endpoint=fake_hub.endpoint, token=False)] == \
+        ["org/m0", "org/m1", "org/m2"]
+    assert len(fake_hub.requests) == 2  # two pages of 2 hold the 3 asked for: no third page is read
+
+
+def test_a_listing_of_too_many_pages_is_refused(fake_hub, small_repo):
+    from openscore.sources.hub import MAX_PAGES, HubClient
+
+    for i in range(MAX_PAGES + 1):
+        fake_hub.add_repo(f"org/m{i:03d}", small_repo)
+    fake_hub.list_page = 1  # a server handing out one model per page
+    client = HubClient("listing --org org", endpoint=fake_hub.endpoint, token=False, retry=FAST, limits=QUICK)
+    with pytest.raises(InvalidHubResponse, match=r"^listing --org org: list models: more than 100 pages$"):
+        client.list_model_ids(author="org")
+    assert len(fake_hub.requests) == MAX_PAGES
+
+
+def test_a_next_page_on_another_host_is_refused(fake_hub, small_repo):
+    fake_hub.add_repo("org/m", small_repo)
+    fake_hub.add_repo("org/n", small_repo)
+    fake_hub.list_page = 1
+    fake_hub.list_next_base = "http://elsewhere.invalid"
+    result = _listing(fake_hub, "--org", "org")
+    assert result.exit_code == 16, result.output
+    assert "list models: next page 'http://elsewhere.invalid/api/models?" in _one_line(result)
+
+
+def test_a_stalled_or_trickling_listing_is_exit_18(fake_hub, small_repo):
+    fake_hub.add_repo("org/m", small_repo)
+    fake_hub.stall_next(1)
+    result = _listing(fake_hub, "--org", "org")
+    assert result.exit_code == 18 and "list models: no answer from" in _one_line(result)
+    fake_hub.header_trickle_next(1, rate=20, size=200)
+    started = time.monotonic()
+    result = _listing(fake_hub, "--org", "org")
+    assert result.exit_code == 18
+    assert _one_line(result) == "openscore: error: listing --org org: list models: over the per-audit deadline of 3 s"
+    assert time.monotonic() - started < 6

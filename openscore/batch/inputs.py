@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from openscore.errors import NetworkUnavailable, SourceError, UsageError
+from openscore.errors import UsageError
+from openscore.safeio import read_bounded
 
 #: a list file larger than this is not a list of models
 MAX_LIST_BYTES = 64 * 1024 * 1024
@@ -54,11 +55,7 @@ def read_list(path: Path) -> list[Job]:
 
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_LIST_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_LIST_BYTES} bytes; not a list of models")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        text = read_bounded(path, MAX_LIST_BYTES, what="list of models").decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     jobs = []
@@ -86,28 +83,13 @@ def read_list(path: Path) -> list[Job]:
 
 def hub_listing(*, org: str | None = None, search: str | None = None, limit: int | None = None,
                 endpoint: str | None = None, token: str | bool | None = None) -> list[Job]:
-    """Models of `org` and/or matching `search`, through huggingface_hub's listing API."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    from openscore.sources import parse_hub_spec
-    from openscore.sources.hub import TRANSPORT_ERROR, offline_mode
+    """Models of `org` and/or matching `search`, from the endpoint's listing API with the bounds of every
+    Hub answer (openscore.sources.hub.HubClient.list_model_ids: deadline, pages, size, valid ids)."""
+    from openscore.sources.hub import HubClient
 
     what = " ".join(part for part in (f"--org {org}" if org else "", f"--search {search!r}" if search else "") if part)
-    if offline_mode():
-        raise NetworkUnavailable(f"listing {what}: offline mode (HF_HUB_OFFLINE) is set")
-    api = HfApi(endpoint=endpoint, token=token)
-    try:
-        found = [m.id for m in api.list_models(author=org, search=search, limit=limit)]
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        raise SourceError(f"listing {what}: HTTP {status} from {api.endpoint}") from None
-    except (ConnectionError, TRANSPORT_ERROR) as exc:
-        raise NetworkUnavailable(f"listing {what}: cannot reach {api.endpoint} ({type(exc).__name__})") from None
-    bad = [name for name in found if not isinstance(name, str) or parse_hub_spec(name) is None]
-    if bad:
-        raise SourceError(f"listing {what}: the endpoint answered an invalid repo id {str(bad[0])[:80]!r}")
-    return [Job(name) for name in found]
+    client = HubClient(f"listing {what}", endpoint=endpoint, token=token)
+    return [Job(name) for name in client.list_model_ids(author=org, search=search, limit=limit)]
 
 
 def unique(jobs: Iterable[Job]) -> list[Job]:

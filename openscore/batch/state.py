@@ -28,6 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from openscore.errors import UsageError
+from openscore.safeio import open_regular
+
+#: the run journal is read whole at the start of a run: a line per model and run, about 200 bytes
+MAX_JOURNAL_BYTES = 256 << 20
+MAX_LINE_BYTES = 64 * 1024
 
 #: where the state lives by default, under the reports folder (hidden: the site skips it)
 DEFAULT_STATE = Path(".openscore") / "batch-state.jsonl"
@@ -70,8 +75,11 @@ class RunState:
         if not self.path.exists():
             return []
         out = []
-        with open(self.path, "rb") as fh:
-            for raw in fh:
+        with open_regular(self.path, what="run journal") as fh:  # a FIFO would block for ever
+            if os.fstat(fh.fileno()).st_size > MAX_JOURNAL_BYTES:
+                raise UsageError(f"{self.path}: the run journal is larger than the {MAX_JOURNAL_BYTES:,}-byte "
+                                 "limit; move it away to start afresh")
+            for raw in iter(lambda: fh.readline(MAX_LINE_BYTES), b""):  # a longer line is torn: skipped
                 try:
                     line = json.loads(raw)
                 except (UnicodeDecodeError, json.JSONDecodeError):

@@ -173,10 +173,10 @@ class _View:
             self._render(outcome)
 
     def _render(self, outcome) -> None:
-        from openscore.report import AuditReport
+        from openscore.report import load_report
 
         path = self.reports_dir / outcome.report
-        report = AuditReport.model_validate_json(path.read_bytes())
+        report = load_report(path)  # an earlier run's report ("unchanged") is read back like any other
         if self.fmt == "text":
             from openscore.openness.summary import summary_text
 

@@ -1,7 +1,7 @@
 """Evidence from what the card links outside the repository: GitHub repositories, arXiv preprints,
 papers by DOI. Optional (`--linked`), cached on disk with the date fetched, cited with the URL.
 
-Each source is read through plain HTTP (urllib) from an endpoint an environment variable may move
+Each source is read through one bounded GET (sources.fetch) from an endpoint an environment variable may move
 (tests point them at loopback fakes): OPENSCORE_GITHUB_API (https://api.github.com),
 OPENSCORE_ARXIV_API (https://export.arxiv.org/api/query), OPENSCORE_CROSSREF_API
 (https://api.crossref.org). GITHUB_TOKEN is sent to GitHub; a rate-limited answer stops GitHub
@@ -17,9 +17,7 @@ import hashlib
 import json
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,8 @@ from openscore.errors import OpenscoreError
 from openscore.evidence.context import CollectContext
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.safeio import read_bounded
+from openscore.sources.fetch import bounded_get
+from openscore.sources.limits import Deadline, current_limits
 
 EXTRACTOR = "linked@1.0"
 TIMEOUT_S = 10.0
@@ -77,18 +77,16 @@ def offline() -> bool:
 
 
 def _fetch(url: str, cfg: LinkedConfig, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers={"User-Agent": "openscore", **(headers or {})})
+    """One bounded GET (sources.fetch): `cfg.timeout_s` between bytes, `--file-deadline` in all."""
+    deadline = Deadline(current_limits().file_deadline, "per-file")
     try:
-        with urllib.request.urlopen(request, timeout=cfg.timeout_s) as response:  # noqa: S310 (http(s) endpoints)
-            body = response.read(cfg.max_bytes + 1)
-            status, got = response.status, dict(response.headers.items())
-    except urllib.error.HTTPError as exc:
-        status, got, body = exc.code, dict(exc.headers.items()) if exc.headers else {}, b""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        status, got, body = bounded_get(url, deadline=deadline, timeout=cfg.timeout_s, max_bytes=cfg.max_bytes,
+                                        headers={"User-Agent": "openscore", **(headers or {})})
+    except OpenscoreError as exc:
         raise LinkedError(f"unreachable ({type(exc).__name__})") from None
     if len(body) > cfg.max_bytes:
         raise LinkedError(f"answer over {cfg.max_bytes} bytes")
-    return status, {k.lower(): v for k, v in got.items()}, body
+    return status, got, body
 
 
 def _cached(cfg: LinkedConfig, key: str, compute) -> dict:

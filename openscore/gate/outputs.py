@@ -21,6 +21,10 @@ from openscore.gate.formats.markdown import render_markdown
 from openscore.gate.formats.sarif import render_sarif
 from openscore.gate.formats.text import render_text
 from openscore.gate.result import GateResult
+from openscore.safeio import read_bounded
+
+#: GitHub shows at most 1 MiB of a step's summary; a larger file there is not one
+MAX_SUMMARY_BYTES = 1 << 20
 
 RENDERERS: dict[str, Callable[[GateResult], str]] = {
     "text": render_text,
@@ -71,7 +75,13 @@ def write_outputs(result: GateResult, specs: list[OutputSpec], echo: Callable[[s
 
 
 def append_step_summary(path: Path, markdown: str) -> None:
-    """Add to the job summary (other steps may have written to it), replacing the file atomically."""
-    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    """Add to the job summary (other steps may have written to it), replacing the file atomically.
+
+    The path comes from the environment: what is there is read as any other file (safeio: a regular
+    file of at most MAX_SUMMARY_BYTES), so a FIFO, a device or a huge file is refused, never replaced."""
+    existing = ""
+    if path.exists():
+        raw = read_bounded(path, MAX_SUMMARY_BYTES, what="step summary ($GITHUB_STEP_SUMMARY)")
+        existing = raw.decode("utf-8", errors="replace")
     separator = "\n" if existing and not existing.endswith("\n") else ""
     write_text(path, existing + separator + markdown)

@@ -5,9 +5,10 @@ sha is used for every later read, so a branch moving mid-audit changes nothing. 
 with HTTP Range requests, small files (card, config, licences, small pickles to scan) with one GET.
 
 Every request goes through `_transfer`: the connect/read timeout, the per-file and per-audit deadlines
-and the minimum rate of `Limits`, a byte cap (JSON answers, whole files, ranges), and the status and
-Content-Range checks. The client library's own calls (`model_info`, `hf_hub_download`) are not used
-because they wait for ever and read any body whole. Every answer is validated (hub_answers) before use;
+(a Watchdog ends a request whose headers or body trickle past them) and the minimum rate of `Limits`,
+a byte cap (JSON answers, whole files, ranges), and the status and Content-Range checks. The client
+library's own calls (`model_info`, `hf_hub_download`, `list_models`) are not used because they wait for
+ever and read any body whole. Every answer is validated (hub_answers) before use;
 every Hub or network failure becomes one typed openscore error.
 """
 
@@ -47,11 +48,12 @@ from openscore.errors import (
     RepoNotFound,
     RevisionNotFound,
     SourceError,
+    UsageError,
 )
 from openscore.formats.records import PickleScan
 from openscore.sources import hub_answers
 from openscore.sources.base import Inventory, Source, SourceRef, cached_property
-from openscore.sources.limits import Deadline, Limits, Transfer, current_limits
+from openscore.sources.limits import Deadline, Limits, Transfer, Watchdog, current_limits
 
 T = TypeVar("T")
 
@@ -59,8 +61,8 @@ T = TypeVar("T")
 TRANSPORT_ERROR = next(
     b for b in HfHubHTTPError.__mro__ if b.__name__ == "HTTPError" and not b.__module__.startswith("huggingface_hub")
 )
-_HTTPX = __import__(TRANSPORT_ERROR.__module__.split(".")[0])
-TIMEOUT_ERROR = _HTTPX.TimeoutException
+HTTPX = __import__(TRANSPORT_ERROR.__module__.split(".")[0])
+TIMEOUT_ERROR = HTTPX.TimeoutException
 _TRUE = {"1", "ON", "YES", "TRUE"}
 #: rate limiting and transient server failures: worth another try
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -70,6 +72,12 @@ MAX_SKIP_BYTES = 8 << 20
 MAX_ERROR_BODY = 64 * 1024
 #: pages of a paginated listing followed at most
 MAX_PAGES = 100
+#: models asked for per page of a model listing (the Hub's own page size)
+LIST_PAGE = 1000
+#: models one `--org`/`--search` listing may name without `--limit`
+MAX_LISTED = 10_000
+#: one page of a model listing (the Hub's 1,000 models take about 0.5 MB): parsed JSON stays small
+MAX_LIST_PAGE_BYTES = 16 << 20
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -96,24 +104,17 @@ def offline_mode() -> bool:
     return constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE
 
 
-class HubSource(Source):
-    """Files of `repo_id` at one commit of a Hub (or any server speaking the Hub API)."""
+class HubClient:
+    """Bounded, validated requests to a Hub endpoint (or any server speaking the Hub API), all within one
+    deadline from when the client is made; `label` starts every error message."""
 
-    def __init__(
-        self,
-        repo_id: str,
-        *,
-        revision: str | None = None,
-        endpoint: str | None = None,
-        token: str | bool | None = None,
-        retry: RetryPolicy | None = None,
-        limits: Limits | None = None,
-        limiter=None,
-    ):
-        self.repo_id = repo_id
+    revision: str | None = None
+
+    def __init__(self, label: str, *, endpoint: str | None = None, token: str | bool | None = None,
+                 retry: RetryPolicy | None = None, limits: Limits | None = None, limiter=None):
+        self.label = label
         self.limiter = limiter  # shared pacing per endpoint (openscore.batch.ratelimit); None: retries sleep alone
-        self.revision = revision
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
+        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
         self.token = token
         self.retry = retry or RetryPolicy.from_env()
         self.limits = limits or current_limits()
@@ -122,7 +123,7 @@ class HubSource(Source):
 
     @property
     def _name(self) -> str:
-        return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
+        return self.label
 
     # -- error handling -------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -157,7 +158,7 @@ class HubSource(Source):
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run one Hub call with the errors translated; 429 and 5xx are retried per the RetryPolicy."""
         if offline_mode():
-            raise NetworkUnavailable(f"{self.repo_id}: {what}: offline mode (HF_HUB_OFFLINE) is set")
+            raise NetworkUnavailable(f"{self.label}: {what}: offline mode (HF_HUB_OFFLINE) is set")
         wait = self.retry.base_wait
         for attempt in range(1, self.retry.tries + 1):
             if self.limiter is not None:
@@ -194,18 +195,33 @@ class HubSource(Source):
         if byte_range is not None:
             start, length, _ = byte_range
             headers["Range"] = f"bytes={start}-{start + length - 1}"
+        headers["Connection"] = "close"  # a fresh connection per request: its Watchdog knows the socket
         clock = Transfer(self.limits, self.deadline, f"{self._name}: {what}")
         clock.check()
-        timeout = _HTTPX.Timeout(min(self.limits.timeout, clock.remaining()))
+        timeout = HTTPX.Timeout(min(self.limits.timeout, clock.remaining()))
+        watchdog = Watchdog(clock.remaining())
+        try:
+            with watchdog:
+                return self._exchange(url, what, clock, timeout, watchdog, max_bytes=max_bytes, params=params,
+                                      headers=headers, byte_range=byte_range, sink=sink, links=links)
+        except TRANSPORT_ERROR:
+            if not watchdog.fired:
+                raise
+            clock.check()  # names the deadline that passed
+            raise DeadlineExceeded(f"{clock.doing}: over its deadline") from None
+
+    def _exchange(self, url: str, what: str, clock: Transfer, timeout, watchdog: Watchdog, *, max_bytes: int,
+                  params: dict | None, headers: dict, byte_range: tuple[int, int, int] | None,
+                  sink: Callable[[bytes], None] | None, links: list[str] | None) -> bytes:
         with get_session().stream("GET", url, params=params, headers=headers, follow_redirects=True,
-                                  timeout=timeout) as response:
+                                  timeout=timeout, extensions=watchdog.extensions) as response:
             status = response.status_code
             if status == 416:
                 raise InvalidCheckpoint(f"{what}: the server has fewer bytes than the inventory says")
             if status >= 300:
                 body = self._read(response, clock, MAX_ERROR_BODY, truncate=True)
-                hf_raise_for_status(_HTTPX.Response(status, headers=response.headers, content=body,
-                                                    request=response.request))
+                hf_raise_for_status(HTTPX.Response(status, headers=response.headers, content=body,
+                                                   request=response.request))
                 raise InvalidHubResponse(f"{self._name}: {what}: unexpected HTTP {status} from {self.endpoint}")
             if links is not None:
                 links.extend(_NEXT_LINK.findall(response.headers.get("Link", "")))
@@ -264,15 +280,56 @@ class HubSource(Source):
         if total != "*" and int(total) != size:
             raise InvalidHubResponse(f"{self._name}: {what}: Content-Range says {total} bytes, the inventory {size}")
 
-    def _json(self, url: str, what: str, *, params: dict | None = None, links: list[str] | None = None) -> object:
-        body = self._call(what, lambda: self._transfer(url, what, max_bytes=self.limits.max_json_bytes,
-                                                       params=params, links=links))
+    def _json(self, url: str, what: str, *, params: dict | None = None, links: list[str] | None = None,
+              max_bytes: int | None = None) -> object:
+        cap = self.limits.max_json_bytes if max_bytes is None else min(max_bytes, self.limits.max_json_bytes)
+        body = self._call(what, lambda: self._transfer(url, what, max_bytes=cap, params=params, links=links))
         try:
             return json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise InvalidHubResponse(f"{self._name}: {what}: the Hub's answer is not JSON "
                                      f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") \
                 from None
+
+    def _pages(self, url: str, what: str, params: dict | None = None, *, max_pages: int = MAX_PAGES,
+               max_bytes: int | None = None) -> Iterator[object]:
+        """The JSON of each page of a listing, following `Link: <...>; rel="next"` on this endpoint only, for
+        at most `max_pages` pages (a listing with more is refused), each at most `max_bytes`."""
+        for _ in range(max_pages):
+            links: list[str] = []
+            yield self._json(url, what, params=params, links=links, max_bytes=max_bytes)
+            if not links:
+                return
+            if not links[0].startswith(self.endpoint + "/"):  # our token never goes to another host
+                raise InvalidHubResponse(f"{self._name}: {what}: next page {links[0][:100]!r} is not on "
+                                         f"{self.endpoint}")
+            url, params = links[0], None  # the next page's URL carries its own query
+        raise InvalidHubResponse(f"{self._name}: {what}: more than {max_pages} pages")
+
+    def list_model_ids(self, *, author: str | None = None, search: str | None = None,
+                       limit: int | None = None) -> list[str]:
+        """Repo ids of the endpoint's model listing (`GET /api/models`), in its order: each a valid repo id,
+        at most `limit`; without a limit, a listing of more than MAX_LISTED models is refused."""
+        what = "list models"
+        params = {k: v for k, v in (("author", author), ("search", search)) if v is not None}
+        params["limit"] = str(min(limit or LIST_PAGE, LIST_PAGE))
+        found: list[str] = []
+        for doc in self._pages(f"{self.endpoint}/api/models", what, params, max_bytes=MAX_LIST_PAGE_BYTES):
+            found += hub_answers.model_ids(doc, f"{self._name}: {what}")
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+            if len(found) > MAX_LISTED:
+                raise UsageError(f"{self._name}: more than {MAX_LISTED:,} models; narrow the listing or pass --limit")
+        return found
+
+
+class HubSource(HubClient, Source):
+    """Files of `repo_id` at one commit of a Hub (or any server speaking the Hub API)."""
+
+    def __init__(self, repo_id: str, *, revision: str | None = None, **client):
+        self.repo_id = repo_id
+        self.revision = revision
+        super().__init__(f"{repo_id}@{revision}" if revision else repo_id, **client)
 
     # -- the pinned view ------------------------------------------------------------------------
     @cached_property
@@ -378,20 +435,11 @@ class HubSource(Source):
     def _security(self) -> dict[str, PickleScan]:
         """path -> the Hub's pickle-import scan (from the expanded tree listing); {} when unavailable."""
         what = "list tree"
-        url: str | None = f"{self.endpoint}/api/models/{self.repo_id}/tree/{self.ref.sha}"
-        params: dict | None = {"recursive": "true", "expand": "true"}
+        url = f"{self.endpoint}/api/models/{self.repo_id}/tree/{self.ref.sha}"
         scans: dict[str, PickleScan] = {}
         try:
-            for _ in range(MAX_PAGES):
-                links: list[str] = []
-                scans.update(hub_answers.tree_pickle_scans(self._json(url, what, params=params, links=links),
-                                                           f"{self._name}: {what}"))
-                if not links:
-                    break
-                if not links[0].startswith(self.endpoint + "/"):  # our token never goes to another host
-                    raise InvalidHubResponse(f"{self._name}: {what}: next page {links[0][:100]!r} is not on "
-                                             f"{self.endpoint}")
-                url, params = links[0], None  # the next page's URL carries its own query
+            for doc in self._pages(url, what, {"recursive": "true", "expand": "true"}):
+                scans.update(hub_answers.tree_pickle_scans(doc, f"{self._name}: {what}"))
         except SourceError:
             return {}
         return scans

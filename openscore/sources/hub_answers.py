@@ -178,3 +178,19 @@ def tree_pickle_scans(items: object, what: str) -> dict[str, PickleScan]:
         out[path] = PickleScan(file=path, dangerous=tuple(sorted(by_level["dangerous"])),
                                suspicious=tuple(sorted(by_level["suspicious"])), error=None)
     return out
+
+
+def model_ids(items: object, what: str) -> list[str]:
+    """Repo ids of one page of a model listing (`GET /api/models`): each `org/name`, valid and clean."""
+    from openscore.sources import parse_hub_spec
+
+    if not isinstance(items, list):
+        raise _fail(what, "the body", "is not a list")
+    ids = []
+    for item in items:
+        repo_id = item.get("id", item.get("modelId")) if isinstance(item, dict) else None
+        parsed = parse_hub_spec(repo_id) if isinstance(repo_id, str) else None
+        if parsed is None or parsed[1] is not None:
+            raise _fail(what, "a model id", f"{str(repo_id)[:80]!r} is not a repo id (org/name)")
+        ids.append(repo_id)
+    return ids

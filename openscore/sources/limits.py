@@ -6,11 +6,16 @@ per file (one download, one ranged read, one API answer, one local file hashed),
 every JSON body. The CLI sets them with `--timeout`, `--file-deadline`, `--deadline`, `--min-rate`
 (`use_limits`); library callers pass `limits=` to a source or use the same context manager.
 Running past any of them is `DeadlineExceeded` (exit 18).
+
+A read timeout bounds each wait for the next byte, never a whole answer: a server sending one header
+byte a second is never "timed out". `Watchdog` bounds the whole request, headers included.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 import time
 from contextlib import AbstractContextManager
 from collections.abc import Callable, Iterator
@@ -87,3 +92,56 @@ class Transfer:
         if elapsed > self.limits.rate_window and self.bytes < self.limits.min_rate * elapsed:
             raise DeadlineExceeded(f"{self.doing}: transfer too slow ({self.bytes / elapsed:,.0f} bytes/s after "
                                    f"{elapsed:.0f} s, minimum {self.limits.min_rate:,.0f})")
+
+
+class Watchdog:
+    """Ends one HTTP request at a deadline by shutting its socket down, wherever the request is waiting.
+
+    The HTTP client (httpx/httpcore) has no total timeout, and a blocked read cannot be interrupted from
+    outside except through its socket. The socket is learnt from the client's documented `trace`
+    extension when the connection is made (`extensions` to pass with the request); the request must
+    therefore open its own connection (`Connection: close`, so none is ever reused). After `seconds` a
+    timer shuts the socket down: the pending read returns at once and the client raises a transport
+    error, which the caller turns into DeadlineExceeded when `fired` is set. (A request that took an idle
+    connection other code left in huggingface_hub's pool, or a client factory whose transport is not
+    httpcore's, gives no socket: it stays bounded by the read timeout between bytes only.)"""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    @property
+    def extensions(self) -> dict:
+        return {"trace": self._trace}
+
+    def _trace(self, event: str, info: dict) -> None:
+        if event not in ("connection.connect_tcp.complete", "connection.connect_unix_socket.complete"):
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the client
+        sock.shutdown(socket.SHUT_RDWR)

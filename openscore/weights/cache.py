@@ -82,8 +82,8 @@ class FingerprintCache:
     @staticmethod
     def _load(path: Path) -> Fingerprint | None:
         try:
-            return Fingerprint.from_bytes(path.read_bytes(), str(path))
-        except (OSError, InvalidCheckpoint):
+            return Fingerprint.load(path)  # bounded, a regular file only
+        except InvalidCheckpoint:
             return None  # absent, or written by another version: a miss, refilled on the next put
 
 

@@ -12,24 +12,20 @@ same id, index last, each file written atomically.
 from __future__ import annotations
 
 import hashlib
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import yaml
-from pydantic import ValidationError
-
 from openscore.atomic import write_bytes
-from openscore.errors import ConfigError, DeadlineExceeded, NetworkUnavailable, UsageError
+from openscore.errors import ConfigError, UsageError
+from openscore.safeio import read_bounded
+from openscore.sources.fetch import bounded_get
+from openscore.sources.limits import Deadline
 from openscore.weights.fingerprint import Fingerprint
 from openscore.weights.registry import (
-    _ID, INDEX_FILE, Registry, RegistryEntry, RegistryIndex, _read_index, _slug, write_index,
+    _ID, INDEX_FILE, MAX_INDEX_BYTES, Registry, RegistryEntry, _read_index, _slug, parse_index, write_index,
 )
 
 #: bounds of a pull: the index, one fingerprint file, all of them, and the wall clock of the whole pull
-MAX_INDEX_BYTES = 8 << 20
 MAX_FINGERPRINT_BYTES = 64 << 20
 MAX_TOTAL_BYTES = 2 << 30
 PULL_DEADLINE_S = 600.0
@@ -52,7 +48,7 @@ class _Fetcher:
     """Bounded reads from a folder or an http(s) URL, all within one deadline."""
 
     def __init__(self, origin: str):
-        self.deadline = time.monotonic() + PULL_DEADLINE_S
+        self.deadline = Deadline(PULL_DEADLINE_S, "registry pull")
         self.total = 0
         scheme = urlsplit(origin).scheme
         if scheme in ("http", "https"):
@@ -63,56 +59,35 @@ class _Fetcher:
             raise UsageError(f"registry pull {origin!r}: give an http(s) URL or an existing folder")
 
     def read(self, name: str, limit: int) -> bytes:
-        if self.folder is not None:
-            path = self.folder / name
-            try:
-                with path.open("rb") as fh:
-                    data = fh.read(limit + 1)
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        if self.folder is not None:  # a regular file only (a FIFO would block), `limit` bytes at most
+            data = read_bounded(self.folder / name, limit, error=ConfigError, what="registry file")
         else:
             data = self._get(urljoin(self.base, name), limit)
-        if len(data) > limit:
-            raise ConfigError(f"{name}: larger than {limit:,} bytes; refusing it")
         self.total += len(data)
         if self.total > MAX_TOTAL_BYTES:
             raise ConfigError(f"registry larger than {MAX_TOTAL_BYTES:,} bytes in all; refusing it")
         return data
 
     def _get(self, url: str, limit: int) -> bytes:
-        chunks, size = [], 0
-        try:
-            with urllib.request.urlopen(url, timeout=READ_TIMEOUT_S) as response:  # noqa: S310 - http(s) only
-                while size <= limit:
-                    if time.monotonic() > self.deadline:
-                        raise DeadlineExceeded(f"registry pull: over {PULL_DEADLINE_S:.0f} s; stopped at {url}")
-                    chunk = response.read(min(1 << 20, limit + 1 - size))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-        except urllib.error.HTTPError as exc:
-            raise ConfigError(f"{url}: HTTP {exc.code}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise NetworkUnavailable(f"{url}: cannot fetch ({getattr(exc, 'reason', exc)})") from None
-        return b"".join(chunks)
+        status, _, body = bounded_get(url, deadline=self.deadline, timeout=READ_TIMEOUT_S, max_bytes=limit)
+        if status != 200:
+            raise ConfigError(f"{url}: HTTP {status}")
+        if len(body) > limit:
+            raise ConfigError(f"{url}: the registry file is larger than the {limit:,}-byte limit")
+        return body
 
 
 def pull(origin: str, registry: Registry) -> list[RegistryEntry]:
     """Fetch the registry published at `origin` into `registry`'s user folder; returns the entries pulled."""
     fetch = _Fetcher(origin)
-    raw = fetch.read(INDEX_FILE, MAX_INDEX_BYTES)
-    try:
-        index = RegistryIndex.model_validate(yaml.safe_load(raw.decode("utf-8")) or {})
-    except (UnicodeDecodeError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"{origin}: invalid registry index ({str(exc).splitlines()[0]})") from None
+    index = parse_index(fetch.read(INDEX_FILE, MAX_INDEX_BYTES), f"{origin}: {INDEX_FILE}")
     staged: list[tuple[RegistryEntry, bytes]] = []
     for entry in index.entries:
         if not _ID.match(entry.id):
             raise ConfigError(f"{origin}: invalid registry id {entry.id[:80]!r}")
-        if not entry.sha256 or "/" in entry.fingerprint or "\\" in entry.fingerprint or entry.fingerprint.startswith("."):
-            raise ConfigError(f"{origin}: entry {entry.id!r} lacks a sha256 or names an unsafe file "
-                              f"({entry.fingerprint!r}); export it with `openscore registry export`")
+        if not entry.sha256:  # (its file name is checked by RegistryEntry: a plain name beside the index)
+            raise ConfigError(f"{origin}: entry {entry.id!r} lacks a sha256; export it with `openscore registry "
+                              "export`")
         data = fetch.read(entry.fingerprint, MAX_FINGERPRINT_BYTES)
         got = hashlib.sha256(data).hexdigest()
         if got != entry.sha256:

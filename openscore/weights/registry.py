@@ -24,16 +24,19 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from openscore.atomic import write_text
 from openscore.errors import ConfigError, UsageError
 from openscore.resources import package_data
+from openscore.safeio import read_bounded
 from openscore.weights.compare import Comparison, compare
 from openscore.weights.fingerprint import SAMPLE_ROWS, Fingerprint
 from openscore.weights.sampling import pick_rows
 
 INDEX_FILE = "index.yaml"
+#: a registry index larger than this is refused (500 entries take about 1 MB)
+MAX_INDEX_BYTES = 8 << 20
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?(@[A-Za-z0-9._-]+)?$")
 #: how strongly each verdict ties a candidate to an entry (ranking of matches)
 _RANK = {
@@ -59,6 +62,14 @@ class RegistryEntry(BaseModel):
     shapes: list[str] = Field(default_factory=list)  # distinct "role:RxC" of its matrices: candidate selection
     probes: list[str] = Field(default_factory=list)  # a few sketch rows ("role:layer:row:fp16 base64"): ranking
     sha256: str | None = None  # of the fingerprint file, in an exported index (verified on pull)
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        """A file beside the index: the index never names where openscore reads, writes or deletes."""
+        if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+            raise ValueError(f"fingerprint {name[:80]!r} is not a file name beside the index")
+        return name
 
 
 class RegistryIndex(BaseModel):
@@ -165,16 +176,31 @@ def _repo(entry_id: str) -> str:
     return entry_id.split("@", 1)[0]
 
 
-def _read_index(folder: Path) -> RegistryIndex:
-    path = folder / INDEX_FILE
-    if not path.is_file():
-        return RegistryIndex()
+def parse_index(raw: bytes, file: str) -> RegistryIndex:
+    """A registry index from its bytes (a user folder's, or one being pulled): UTF-8 YAML, aliases checked
+    before they expand (yamlconfig), validated; anything else is a one-line ConfigError."""
+    from openscore.yamlconfig import compose_and_load
+
     try:
         # libyaml when present: a 500-entry index parses in a third of the pure-Python loader's time
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return RegistryIndex.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {})  # noqa: S506
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"{path}: invalid registry index ({str(exc).splitlines()[0]})") from None
+        _, doc = compose_and_load(raw.decode("utf-8"), file, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return RegistryIndex.model_validate(doc or {})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in err["loc"])
+        raise ConfigError(f"{file}: invalid registry index ({where}: {err['msg'].removeprefix('Value error, ')})") \
+            from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{file}: invalid registry index ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: invalid registry index (nested too deeply)") from None
+
+
+def _read_index(folder: Path) -> RegistryIndex:
+    path = folder / INDEX_FILE
+    if not path.exists():
+        return RegistryIndex()
+    return parse_index(read_bounded(path, MAX_INDEX_BYTES, error=ConfigError, what="registry index"), str(path))
 
 
 def _slug(entry_id: str) -> str:
