@@ -13,7 +13,8 @@ Usage: python bench/fidelity.py [--cases] [--linked]
   --cases   also every cell two steps off, and each differing cell of the exact matches with its argument;
   --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py and
             tests/fakehub.py from bench/linked_answers.yaml (file paths recorded from public snapshots of
-            the repositories the matched cards link, dataset licences as the index cites them); what is
+            the repositories the matched cards link, dataset licences as the index cites them, the venues
+            that published the cards' papers); what is
             not recorded there answers 503 ("not checked"); a throw-away cache
 """
 
@@ -60,6 +61,8 @@ def _fake_linked():
         fake.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
     for arxiv_id, facts in answers["arxiv"].items():
         fake.add_arxiv(arxiv_id, facts["title"], facts["published"])
+    for paper_id, facts in answers["venues"].items():
+        fake.add_s2_paper([paper_id], facts["title"], facts["venue"], facts.get("type"))
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache:
         for dataset_id, facts in answers["hub_datasets"].items():

@@ -247,12 +247,12 @@ def code_link(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def preprint(ctx: GradingContext) -> CheckOutcome:
-    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper: in its citation, or
-    called a paper, preprint or report next to the link ("features such as [ALiBi](arxiv...)" cites others')."""
+    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper (evidence.linked.own_paper)."""
+    from openscore.evidence.linked import own_paper
+
     tags = [o for o in ctx.bundle.find("card.field.tags")
             if any(str(t).lower().startswith("arxiv:") for t in (o.value if isinstance(o.value, list) else []))]
-    links = [o for o in _links(ctx, "preprint")
-             if o.value.get("section") == "citation" or o.value.get("called_paper")]
+    links = [o for o in ctx.bundle.find("link.preprint") if own_paper(o)]
     return _outcome(ctx, tags + links, "arXiv tag, an arXiv link the card calls its paper, or one in its citation",
                     file=_card_file(ctx))
 
@@ -266,6 +266,16 @@ def paper(ctx: GradingContext) -> CheckOutcome:
     return _outcome(ctx, _links(ctx, "paper") + linked,
                     "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card, or a linked preprint "
                     "published in a journal or proceedings", file=_card_file(ctx))
+
+
+@check
+def paper_venue(ctx: GradingContext) -> CheckOutcome:
+    """(linked evidence) A bibliographic index lists a peer-reviewed venue for the paper the card cites as its
+    own (evidence.venues). Without linked evidence nothing was searched, so an offline grade stays as it was."""
+    if "venues" not in ctx.bundle.collectors:
+        return CheckOutcome(False)
+    return _outcome(ctx, [o for o in ctx.bundle.find("linked.venue") if o.value.get("peer_reviewed")],
+                    "a peer-reviewed venue Semantic Scholar lists for the paper the card cites as its own")
 
 
 def _linked_code(ctx: GradingContext, key: str, open_licence: bool) -> list[Observation]:
