@@ -109,9 +109,12 @@ def test_malformed_answers_are_not_evidence_and_do_not_fail_the_audit(realcards,
     assert _venues(report)["not_checked"] == ["arXiv:2211.01786: Semantic Scholar paper: not JSON"]
     fake_linked.malformed = False
     _bloomz(fake_linked)
-    fake_linked.s2["arxiv:2211.01786"] = {**fake_linked.s2["arxiv:2211.01786"], "publicationVenue": ["not", "an object"]}
-    with pytest.raises(LinkedError, match="not a paper object"):
-        semantic_scholar("arXiv:2211.01786", LinkedConfig())
+    good = fake_linked.s2["arxiv:2211.01786"]
+    for bad in ({"publicationVenue": ["not", "an object"]}, {"title": "x" * 5000}, {"year": "next year"},
+                {"publicationTypes": "Conference"}):
+        fake_linked.s2["arxiv:2211.01786"] = {**good, **bad}
+        with pytest.raises(LinkedError, match="not a paper object"):
+            semantic_scholar("arXiv:2211.01786", LinkedConfig())
 
 
 def test_answers_are_cached_with_their_date(fake_linked):
