@@ -218,3 +218,49 @@ def test_with_the_bench_fakes_every_differing_cell_of_the_exact_matches_is_argue
     assert not unargued
     assert ours[("bigscience__bloomz", "datasheet")] == ours[("bigscience__bloomz-7b1", "datasheet")] == "open"
     assert ours[(COPY, "modelcard")] == ours[("databricks__dolly-v2-12b", "preprint")] == "partial"
+
+
+# -- bounded and untrusted ---------------------------------------------------------------------------------
+
+def test_a_dataset_card_over_the_limit_is_refused_and_changes_nothing(realcards, hub, tmp_path, monkeypatch):
+    monkeypatch.setattr("openscore.evidence.dataset_card.MAX_CARD_BYTES", 1000)
+    _serve(hub, tmp_path, "bigscience/xP3", _dataset_card("bigscience/xP3"), dataset=True)  # about 1.6 kB
+    report = audit(str(realcards / "bigscience__bloomz"), weights=False, linked=True, rubrics=["osai-v3"])
+    assert grades(report)["datasheet"].grade == "partial"
+    assert "over the 1000-byte limit" in report.evidence["dataset-cards"]["not_checked"][0]
+    assert not any("/resolve/" in r["path"] for r in hub.requests)  # refused before the body is asked for
+
+
+def test_a_tampered_cache_entry_is_not_evidence(realcards, hub, tmp_path):
+    _serve(hub, tmp_path, LLAMA_CHAT, (realcards / "meta-llama__Llama-2-7b-hf" / "README.md").read_bytes())
+    audit(str(realcards / COPY), weights=False, linked=True, rubrics=["osai-v3"])
+    for entry in (tmp_path / "cache" / "linked").glob("*.json"):
+        doc = json.loads(entry.read_text())
+        if doc["key"].startswith("hub-model-card:"):
+            doc["facts"]["collectors"]["card"]["observations"] = [{"kind": "card.section.x", "value": 1}]
+            entry.write_text(json.dumps(doc))
+    offline = audit(str(realcards / COPY), weights=False, rubrics=["osai-v3"])
+    report = audit(str(realcards / COPY), weights=False, linked=True, rubrics=["osai-v3"])
+    assert grades(report)["modelcard"].grade == grades(offline)["modelcard"].grade == "closed"
+    assert "ValidationError" in report.evidence["inherited-card"]["not_checked"][0]
+
+
+@pytest.mark.parametrize("declared", ["org/..", "../etc", "org/name/extra", "org/" + "x" * 200])
+def test_a_base_id_that_names_no_repository_is_not_asked_for(hub, tmp_path, declared):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"_name_or_path": declared, "model_type": "llama"}))
+    report = audit(str(model), weights=False, linked=True, rubrics=["osai-v3"])
+    assert "inherited-card" not in report.evidence
+    assert not any(r["path"].startswith("/api/models/") for r in hub.requests)
+
+
+def test_a_gated_bases_card_is_not_inherited(realcards, hub, tmp_path):
+    """A gated base: its card text is not readable without access, and its metadata alone would say it documents
+    nothing; nothing is inherited and the report says why."""
+    _serve(hub, tmp_path, LLAMA_CHAT, (realcards / "meta-llama__Llama-2-7b-hf" / "README.md").read_bytes(), gated=True)
+    offline = audit(str(realcards / COPY), weights=False, rubrics=["osai-v3"])
+    report = audit(str(realcards / COPY), weights=False, linked=True, rubrics=["osai-v3"])
+    out = report.evidence["inherited-card"]
+    assert out["observations"] == [] and any("gated" in why for why in out["not_checked"])
+    assert {d: g.grade for d, g in grades(report).items()} == {d: g.grade for d, g in grades(offline).items()}

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from openscore.errors import SourceError
 from openscore.evidence.card import sections, split_front_matter
-from openscore.evidence.context import CollectContext
+from openscore.evidence.context import CollectContext, is_hub_id
 from openscore.evidence.linked import LinkedConfig, _cached
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.resources import package_data
@@ -68,6 +68,9 @@ def collect_dataset_cards(ctx: CollectContext, datasets: CollectorOutput, cfg: L
     ids = [o.value["id"] for o in datasets.observations
            if o.kind == "dataset" and o.value.get("checked") and not o.value.get("gated")]
     for dataset_id in ids[:MAX_CARDS]:
+        if not is_hub_id(dataset_id):
+            out.not_checked.append(f"dataset card {dataset_id[:100]!r}: not a Hub dataset id")
+            continue
         def compute(dataset_id=dataset_id) -> dict:
             card = HubSource(dataset_id, endpoint=endpoint, token=ctx.token).dataset_card(dataset_id, MAX_CARD_BYTES)
             if card is None:

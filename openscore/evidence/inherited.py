@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from openscore.errors import OpenscoreError, SourceError
 from openscore.evidence.card import collect_card, find_card
 from openscore.evidence.card_content import collect_card_content
-from openscore.evidence.context import CollectContext, own_ids
+from openscore.evidence.context import CollectContext, is_hub_id, own_ids
 from openscore.evidence.known_bases import known_bases
 from openscore.evidence.linked import LinkedConfig, _cached
 from openscore.evidence.links import collect_links
@@ -37,7 +37,6 @@ COPY_VERDICTS = frozenset({"identical", "renamed-copy", "recast-copy"})
 #: the collectors whose observations are the card's (the ones a base's card replaces)
 CARD_COLLECTORS = ("card", "card-content", "links")
 MAX_ADAPTER_BYTES = 64_000
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @dataclass
@@ -68,7 +67,7 @@ def _adapter_base(source: Source, inventory: Inventory) -> str | None:
     except (OpenscoreError, ValueError, RecursionError):
         return None
     value = doc.get("base_model_name_or_path") if isinstance(doc, dict) else None
-    return value if isinstance(value, str) and _HUB_ID.match(value) else None
+    return value if is_hub_id(value) else None
 
 
 def _named_release(mention: Observation) -> str | None:
@@ -101,7 +100,7 @@ def base_to_inherit(source: Source, inventory: Inventory, bundle: EvidenceBundle
     else:
         candidates += [o.value["id"] for o in sorted(declared, key=lambda o: o.value.get("via") == "config")]
         candidates += [_named_release(o) for o in bundle.find("base.mentioned")]
-    found = next((c for c in candidates if c and _HUB_ID.match(c) and c.lower() not in own), None)
+    found = next((c for c in candidates if is_hub_id(c) and c.lower() not in own), None)
     return (found, copy) if found else None
 
 
@@ -142,7 +141,9 @@ def inherit_card(source: Source, inventory: Inventory, bundle: EvidenceBundle, p
     if not facts.get("exists") or set(collectors) != set(CARD_COLLECTORS):
         out.not_checked.append(f"card of {base}: the base has no card")
         return None, out
-    out.not_checked += [f"card of {base}: {why[:200]}" for why in facts.get("unreadable") or []]
+    if facts.get("unreadable"):  # gated: the metadata alone would say the base's card documents nothing
+        out.not_checked += [f"card of {base}: {why[:200]}" for why in facts["unreadable"]]
+        return None, out
     inherited = InheritedCard(base=base, copy=copy, url=str(facts.get("url")), fetched=facts["fetched"],
                               collectors=collectors)
     topics = sorted({o.kind.rsplit(".", 1)[1] for o in collectors["card"].observations
