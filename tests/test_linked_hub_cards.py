@@ -120,7 +120,9 @@ def test_a_copy_without_a_card_is_documented_by_its_declared_bases_card(realcard
     # availability and licences stay the copy's own: it has no licence file, its weights are its own
     for dim in ("licenses", "weights_endmodel", "datasources_endmodel", "paper"):
         assert grades(report)[dim].model_dump() == grades(offline)[dim].model_dump(), dim
-    assert grades(report, "mof")["model-card"].reason.startswith("Inherited from")
+    for component in ("model-card", "technical-report", "research-paper"):  # the MOT includes Llama 2's paper
+        assert grades(report, "mof")[component].reason.startswith("Inherited from"), component
+    assert grades(report, "mof")["research-paper"].grade in ("open", "partial")
     inherited = report.evidence["inherited-card"]["observations"][0]["value"]
     assert inherited["base"] == LLAMA_CHAT and "hardware" in inherited["sections"]
 
@@ -264,3 +266,17 @@ def test_a_gated_bases_card_is_not_inherited(realcards, hub, tmp_path):
     out = report.evidence["inherited-card"]
     assert out["observations"] == [] and any("gated" in why for why in out["not_checked"])
     assert {d: g.grade for d, g in grades(report).items()} == {d: g.grade for d, g in grades(offline).items()}
+
+
+def test_a_hub_copy_without_a_card_reads_its_bases_card_on_the_same_hub(realcards, hub, tmp_path, monkeypatch):
+    """A Hub audit: the copy and its base on one (fake) Hub, asked through the endpoint the audit names."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # not where the audited repository lives
+    _serve(hub, tmp_path, LLAMA_CHAT, (realcards / "meta-llama__Llama-2-7b-hf" / "README.md").read_bytes())
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "config.json").write_bytes((realcards / COPY / "config.json").read_bytes())
+    hub.add_repo("someone/llama-2-chat-copy", copy)
+    report = audit("someone/llama-2-chat-copy", endpoint=hub.endpoint, weights=False, linked=True, rubrics=["osai-v3"])
+    g = grades(report)["modelcard"]
+    assert g.grade == "partial" and g.reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}'s card")
+    assert g.evidence[0].url.startswith(f"{hub.endpoint}/{LLAMA_CHAT}/blob/")
