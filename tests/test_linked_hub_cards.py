@@ -111,7 +111,7 @@ def test_a_copy_without_a_card_is_documented_by_its_declared_bases_card(realcard
     for dim in ("modelcard", "preprint", "hardware_architecture", "datasheet"):
         g = grades(report)[dim]
         assert g.grade == grades(base)[dim].grade, dim  # the card's own grades, for its copy
-        assert g.reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}'s card (this repository has none)")
+        assert g.reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}'s card (this repository has no documentation of its own)")
         note = g.evidence[0]
         assert note.rule == f"osai-v3/{dim}/inherited-from-base" and note.url.startswith(
             f"{hub.endpoint}/{LLAMA_CHAT}/blob/") and "fetched" in note.snippet
@@ -280,3 +280,16 @@ def test_a_hub_copy_without_a_card_reads_its_bases_card_on_the_same_hub(realcard
     g = grades(report)["modelcard"]
     assert g.grade == "partial" and g.reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}'s card")
     assert g.evidence[0].url.startswith(f"{hub.endpoint}/{LLAMA_CHAT}/blob/")
+
+
+def test_a_card_that_only_names_its_base_inherits_like_a_copy(realcards, hub, tmp_path):
+    """A quantised re-upload whose card is its front matter and one line: nothing of its own documents the model."""
+    _serve(hub, tmp_path, LLAMA_CHAT, (realcards / "meta-llama__Llama-2-7b-hf" / "README.md").read_bytes())
+    model = tmp_path / "quant"
+    model.mkdir()
+    (model / "README.md").write_text(f"---\nbase_model: {LLAMA_CHAT}\nbase_model_relation: quantized\n---\n"
+                                     "GGUF quantisation of Llama 2 7B chat.\n")
+    report = audit(str(model), weights=False, linked=True, rubrics=["osai-v3"])
+    assert report.evidence["inherited-card"]["observations"][0]["value"]["copy"] is True
+    assert grades(report)["modelcard"].grade == "partial"
+    assert grades(report)["hardware_architecture"].reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}")

@@ -1,13 +1,14 @@
 """Documentation inherited from the declared base's Hub card (`--linked`).
 
-A repository with no card of its own that declares a base (config `_name_or_path`, an adapter's
+A repository with no documentation of its own (no card, or a card without a filled section: a licence
+text, a line naming the base) that declares a base (card `base_model`, config `_name_or_path`, an adapter's
 `base_model_name_or_path`) or whose weights provenance finds to be a copy of one (identical, renamed-copy,
 recast-copy) is documented by that base's card: the experts grade such a copy on the base's card (the
 grading maps' `inherit_from_base` dimensions). A derivative with a card of its own that names its base (card
 `base_model`, a "Base model:" bullet, config `_name_or_path`, or a derivation sentence naming a release
-listed in known_bases.yaml) but documents no paper or architecture of its own takes the base's for those
-(`fill_from_base`), as partial: the base's paper and architecture cover some parts of the system (the
-base), not its own fine-tuning (the index's "partial: ... cover some parts").
+listed in known_bases.yaml) but links no preprint of its own takes the base's (`fill_from_base`), as
+partial: the base's paper covers some parts of the system (the base), not its own fine-tuning (the index's
+"partial: Archived preprints cover some parts of the system").
 
 The base's card is read through the Hub client (its model info, then README.md, with the model's bounds)
 and run through the same card readers (sections, content, links); the grades that use it say so. Cached
@@ -44,7 +45,7 @@ class InheritedCard:
     """The declared base's card, read: what grading uses in place of the repository's missing card."""
 
     base: str  # the base's Hub id
-    copy: bool  # the repository has no card of its own (else: a derivative filling gaps in its own card)
+    copy: bool  # the repository documents nothing itself (else: a derivative filling gaps in its own card)
     url: str  # the card's URL at the commit read
     fetched: str  # ISO date of the read (kept from the cache)
     collectors: dict[str, CollectorOutput]  # the card readers' outputs on the base's card
@@ -78,27 +79,34 @@ def _named_release(mention: Observation) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def undocumented(bundle: EvidenceBundle) -> bool:
+    """No card, or a card without one filled section (a licence text, a line naming the base): nothing of
+    the repository's own documents the model."""
+    return bool(bundle.find("card.missing")) or not any(
+        isinstance(o.value, dict) and o.value.get("filled") for o in bundle.find("card.section."))
+
+
 def base_to_inherit(source: Source, inventory: Inventory, bundle: EvidenceBundle,
                     provenance: ProvenanceResult | None) -> tuple[str, bool] | None:
-    """(the base whose card documents this repository, whether the repository is a copy without a card).
+    """(the base whose card documents this repository, whether the repository has no documentation of its own).
 
-    Without a card of its own: a copy found by provenance, then the config's `_name_or_path`, then an
-    adapter's base. With one: the base provenance finds it derived from, then the one it declares (card,
-    "Base model:" bullet, config), then a listed release a derivation sentence names."""
+    Undocumented (no card, or no filled section): a copy found by provenance, then the base it declares (card
+    `base_model`, "Base model:" bullet, config `_name_or_path`), then an adapter's base. Documented: the base
+    provenance finds it derived from, then the one it declares, then a listed release a derivation sentence
+    names."""
     from openscore.openness.lineage import DERIVED_VERDICTS
 
     own = own_ids(inventory.ref.repo_id)
-    copy = bool(bundle.find("card.missing"))
+    copy = undocumented(bundle)
     candidates = []
     verdicts = COPY_VERDICTS if copy else DERIVED_VERDICTS
     if provenance is not None and provenance.verdict in verdicts and provenance.base:
         candidates.append(provenance.base.split("@", 1)[0])
     declared = bundle.find("base.declared")
+    candidates += [o.value["id"] for o in sorted(declared, key=lambda o: o.value.get("via") == "config")]
     if copy:
-        candidates += [o.value["id"] for o in declared if o.value.get("via") == "config"]
         candidates.append(_adapter_base(source, inventory))
     else:
-        candidates += [o.value["id"] for o in sorted(declared, key=lambda o: o.value.get("via") == "config")]
         candidates += [_named_release(o) for o in bundle.find("base.mentioned")]
     found = next((c for c in candidates if is_hub_id(c) and c.lower() not in own), None)
     return (found, copy) if found else None
@@ -122,15 +130,15 @@ def _read(base: str, endpoint: str, token) -> dict:
 
 def inherit_card(source: Source, inventory: Inventory, bundle: EvidenceBundle, provenance: ProvenanceResult | None,
                  cfg: LinkedConfig, token=None) -> tuple[InheritedCard | None, CollectorOutput | None]:
-    """(the base's card, the collector output the report keeps) for a repository without a card that
-    declares a base; (None, None) when there is nothing to inherit."""
+    """(the base's card, the collector output the report keeps) for a repository that declares a base;
+    (None, None) when there is nothing to inherit."""
     found = base_to_inherit(source, inventory, bundle, provenance)
     if found is None:
         return None, None
     base, copy = found
     out = CollectorOutput(extractor=EXTRACTOR)
     out.searched.append(f"the Hub card of the declared base {base}" + (
-        " (this repository has no card)" if copy else " (for a paper or architecture this repository's card lacks)"))
+        " (this repository has no documentation of its own)" if copy else " (for a paper or architecture this repository's card lacks)"))
     try:
         endpoint = inventory.ref.location if inventory.ref.kind == "hub" and inventory.ref.location else cfg.hub_endpoint
         facts = _cached(cfg, f"hub-model-card:{base}", lambda: _read(base, endpoint, token))

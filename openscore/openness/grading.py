@@ -125,7 +125,7 @@ def grade_rubric(
 
 def _inherit(rubric_id: str, grades: list[Grade], grading: GradingMap, ctx: GradingContext) -> None:
     """Grades taken from the declared base's card, each saying so (its reason starts with where the card came
-    from, its first evidence record cites it with the date it was read): for a copy without a card, the
+    from, its first evidence record cites it with the date it was read): for a copy that documents nothing, the
     `inherit_from_base` dimensions graded on the base's card; for a derivative, the `fill_from_base` ones its
     own card leaves closed, partial when the base's card has them (they cover the base, not the derivative)."""
     inherited = ctx.inherited
@@ -135,14 +135,15 @@ def _inherit(rubric_id: str, grades: list[Grade], grading: GradingMap, ctx: Grad
         dim = grade.dimension
         if inherited.copy and dim in grading.inherit_from_base:
             got = grade_dimension(rubric_id, dim, grading, run)
-            reason = f"Inherited from the declared base {inherited.base}'s card (this repository has none): {got.reason}"
+            reason = (f"Inherited from the declared base {inherited.base}'s card (this repository has no documentation "
+                      f"of its own): {got.reason}")
         elif not inherited.copy and dim in grading.fill_from_base and grade.grade == "closed":
             got = grade_dimension(rubric_id, dim, grading, run)
             if got.grade not in ("open", "partial"):
                 continue
             got = got.model_copy(update={"grade": "partial"})
             reason = (f"Inherited from the declared base {inherited.base}'s card, which covers the base and not this "
-                      f"model's own training, so partial (this repository's card has none of its own): {got.reason}")
+                      f"model's own training, so partial (this repository's card links none of its own): {got.reason}")
         else:
             continue
         note = inherited.note(ctx.bundle.source, f"{rubric_id}/{dim}/inherited-from-base")

@@ -77,7 +77,7 @@ class GradingMap(BaseModel):
     dimensions: dict[str, list[Rule]]
     #: dimension -> "other-rubric/dimension": reuse that map's rules unchanged (resolved at load)
     reuse: dict[str, str] = Field(default_factory=dict)
-    #: documentation dimensions a repository without a card of its own grades on its declared base's card
+    #: documentation dimensions a repository without documentation of its own grades on its declared base's card
     #: (`--linked`, openscore.evidence.inherited)
     inherit_from_base: list[str] = Field(default_factory=list)
     #: dimensions a derivative whose own card leaves them closed grades partial when its base's card has them
