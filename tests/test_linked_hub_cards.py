@@ -293,3 +293,13 @@ def test_a_card_that_only_names_its_base_inherits_like_a_copy(realcards, hub, tm
     assert report.evidence["inherited-card"]["observations"][0]["value"]["copy"] is True
     assert grades(report)["modelcard"].grade == "partial"
     assert grades(report)["hardware_architecture"].reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}")
+
+
+def test_a_grading_map_that_inherits_a_dimension_it_does_not_have_is_refused():
+    from openscore.openness.rules import GradingMap
+
+    rules = {"a": [{"grade": "open", "reason": "r"}]}
+    with pytest.raises(ValueError, match="inherit_from_base / fill_from_base name no dimension of this map: b"):
+        GradingMap.model_validate({"rubric": "x", "version": "1", "dimensions": rules, "fill_from_base": ["b"]})
+    assert GradingMap.model_validate({"rubric": "x", "version": "1", "dimensions": rules,
+                                      "inherit_from_base": ["a"]}).inherit_from_base == ["a"]
