@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
-from openscore.errors import SourceError
+from openscore.errors import OpenscoreError
 from openscore.evidence.card import sections, split_front_matter
 from openscore.evidence.context import CollectContext, is_hub_id
 from openscore.evidence.linked import LinkedConfig, _cached
@@ -80,7 +80,7 @@ def collect_dataset_cards(ctx: CollectContext, datasets: CollectorOutput, cfg: L
             return {"exists": True, "sha": sha, "topics": topics, "headings": headings, "datasheet": documents}
         try:
             facts = _cached(cfg, f"hub-dataset-card:{dataset_id}", compute)
-        except SourceError as exc:
+        except OpenscoreError as exc:  # unreachable, refused, malformed, over a bound: not evidence
             out.not_checked.append(f"dataset card {dataset_id}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
         url = f"{endpoint}/datasets/{dataset_id}"

@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from openscore.errors import OpenscoreError, SourceError
+from openscore.errors import OpenscoreError
 from openscore.evidence.card import collect_card, find_card
 from openscore.evidence.card_content import collect_card_content
 from openscore.evidence.context import CollectContext, is_hub_id, own_ids
@@ -143,7 +143,7 @@ def inherit_card(source: Source, inventory: Inventory, bundle: EvidenceBundle, p
         endpoint = inventory.ref.location if inventory.ref.kind == "hub" and inventory.ref.location else cfg.hub_endpoint
         facts = _cached(cfg, f"hub-model-card:{base}", lambda: _read(base, endpoint, token))
         collectors = {k: CollectorOutput.model_validate(v) for k, v in (facts.get("collectors") or {}).items()}
-    except (SourceError, ValueError) as exc:
+    except (OpenscoreError, ValueError) as exc:  # unreachable, refused, malformed, over a bound: not evidence
         out.not_checked.append(f"card of {base}: {type(exc).__name__}: {str(exc)[:200]}")
         return None, out
     if not facts.get("exists") or set(collectors) != set(CARD_COLLECTORS):
