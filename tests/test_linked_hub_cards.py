@@ -83,7 +83,8 @@ def test_a_gated_or_unreachable_dataset_card_is_not_read(realcards, hub, tmp_pat
 
 
 @pytest.mark.parametrize(("card", "topics", "documents"), [
-    ("# Datasheet for Corpus\nMotivation, composition and collection answered one by one below.\n", ["datasheet"], True),
+    ("# Datasheet for Corpus\nMotivation, composition and collection answered one by one below.\n",
+     ["datasheet"], True),
     ("## Dataset Summary\nA corpus of forum posts in three languages.\n## Data Fields\n- `text`: the post, "
      "as written\n## Languages\nEnglish, French and German posts.\n", ["composition", "languages", "summary"], False),
     ("## Dataset Summary\nA corpus of forum posts in three languages.\n## Data Fields\n- `text`: the post, "
@@ -111,7 +112,8 @@ def test_a_copy_without_a_card_is_documented_by_its_declared_bases_card(realcard
     for dim in ("modelcard", "preprint", "hardware_architecture", "datasheet"):
         g = grades(report)[dim]
         assert g.grade == grades(base)[dim].grade, dim  # the card's own grades, for its copy
-        assert g.reason.startswith(f"Inherited from the declared base {LLAMA_CHAT}'s card (this repository has no documentation of its own)")
+        assert g.reason.startswith(
+            f"Inherited from the declared base {LLAMA_CHAT}'s card (this repository has no documentation of its own)")
         note = g.evidence[0]
         assert note.rule == f"osai-v3/{dim}/inherited-from-base" and note.url.startswith(
             f"{hub.endpoint}/{LLAMA_CHAT}/blob/") and "fetched" in note.snippet
@@ -183,7 +185,8 @@ def test_a_fine_tune_without_a_preprint_of_its_own_takes_its_bases_as_partial(re
 
 def test_a_derivatives_own_preprint_is_kept(realcards, hub, tmp_path):
     """zephyr-7b-beta links its own paper: its base's card (Mistral-7B-v0.1) changes none of its grades."""
-    _serve(hub, tmp_path, "mistralai/Mistral-7B-v0.1", (realcards / "mistralai__Mistral-7B-v0.1" / "README.md").read_bytes())
+    mistral = (realcards / "mistralai__Mistral-7B-v0.1" / "README.md").read_bytes()
+    _serve(hub, tmp_path, "mistralai/Mistral-7B-v0.1", mistral)
     offline = audit(str(realcards / "HuggingFaceH4__zephyr-7b-beta"), weights=False, rubrics=["osai-v3"])
     report = audit(str(realcards / "HuggingFaceH4__zephyr-7b-beta"), weights=False, linked=True, rubrics=["osai-v3"])
     assert report.evidence["inherited-card"]["observations"][0]["value"]["copy"] is False

@@ -51,7 +51,8 @@ def datasheet_topics(text: str) -> tuple[list[str], list[str], bool]:
     fm_text, first, lines = split_front_matter(text)
     start = first + fm_text.count("\n") + 1 if fm_text is not None else 0
     found = sections(lines, start)
-    topics = sorted({t for s in found if s.filled for t, pats in patterns.items() if any(p.search(s.heading) for p in pats)})
+    topics = sorted({t for s in found if s.filled
+                     for t, pats in patterns.items() if any(p.search(s.heading) for p in pats)})
     named = "datasheet" in topics
     content = [t for t in topics if t != "datasheet"]
     documents = named or (len(content) >= rules.min_topics and all(r in content for r in rules.required))
@@ -92,7 +93,8 @@ def collect_dataset_cards(ctx: CollectContext, datasets: CollectorOutput, cfg: L
             value={"id": dataset_id, "datasheet": bool(facts.get("datasheet")), "topics": facts.get("topics") or [],
                    "fetched": facts["fetched"]},
             evidence=ctx.cite(rule="collect/dataset-card", extractor=EXTRACTOR, url=url,
-                              snippet=f"dataset card of {dataset_id} (fetched {facts['fetched']}): {summary}; headings: "
+                              snippet=f"dataset card of {dataset_id} (fetched {facts['fetched']}): {summary}; "
+                                      "headings: "
                                       + "; ".join(facts.get("headings") or [])),
         ))
     return out

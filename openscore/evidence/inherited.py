@@ -56,7 +56,8 @@ class InheritedCard:
 
     def note(self, own_source: str, rule: str) -> Evidence:
         return Evidence(source=own_source, rule=rule, extractor=EXTRACTOR, url=self.url,
-                        snippet=f"inherited from the declared base {self.base}'s card ({self.url}), fetched {self.fetched}")
+                        snippet=f"inherited from the declared base {self.base}'s card ({self.url}), "
+                                f"fetched {self.fetched}")
 
 
 def _adapter_base(source: Source, inventory: Inventory) -> str | None:
@@ -138,9 +139,10 @@ def inherit_card(source: Source, inventory: Inventory, bundle: EvidenceBundle, p
     base, copy = found
     out = CollectorOutput(extractor=EXTRACTOR)
     out.searched.append(f"the Hub card of the declared base {base}" + (
-        " (this repository has no documentation of its own)" if copy else " (for a paper or architecture this repository's card lacks)"))
+        " (this repository has no documentation of its own)" if copy else " (for a preprint its own card lacks)"))
     try:
-        endpoint = inventory.ref.location if inventory.ref.kind == "hub" and inventory.ref.location else cfg.hub_endpoint
+        on_hub = inventory.ref.kind == "hub" and inventory.ref.location
+        endpoint = inventory.ref.location if on_hub else cfg.hub_endpoint
         facts = _cached(cfg, f"hub-model-card:{base}", lambda: _read(base, endpoint, token))
         collectors = {k: CollectorOutput.model_validate(v) for k, v in (facts.get("collectors") or {}).items()}
     except (OpenscoreError, ValueError) as exc:  # unreachable, refused, malformed, over a bound: not evidence
@@ -150,7 +152,7 @@ def inherit_card(source: Source, inventory: Inventory, bundle: EvidenceBundle, p
         out.not_checked.append(f"card of {base}: the base has no card")
         return None, out
     if facts.get("unreadable"):  # gated: the metadata alone would say the base's card documents nothing
-        out.not_checked += [f"card of {base}: {why[:200]}" for why in facts["unreadable"]]
+        out.not_checked += [f"card of {base}: {str(why)[:200]}" for why in facts["unreadable"]]
         return None, out
     inherited = InheritedCard(base=base, copy=copy, url=str(facts.get("url")), fetched=facts["fetched"],
                               collectors=collectors)

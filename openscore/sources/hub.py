@@ -440,7 +440,8 @@ class HubSource(HubClient, Source):
         if entry is None:
             return None
         if entry.size > max_bytes:
-            raise InvalidHubResponse(f"{self._name}: {what}: card of {entry.size} bytes, over the {max_bytes}-byte limit")
+            raise InvalidHubResponse(f"{self._name}: {what}: card of {entry.size} bytes, "
+                                     f"over the {max_bytes}-byte limit")
         url = hf_hub_url(dataset_id, "README.md", repo_type="dataset", revision=answer.sha, endpoint=self.endpoint)
         data = self._call(f"{what} card", lambda: self._transfer(url, f"{what} card", max_bytes=max_bytes))
         return answer.sha, data.decode("utf-8", errors="replace")
