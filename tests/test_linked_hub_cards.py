@@ -130,6 +130,20 @@ def test_a_copy_without_a_card_is_documented_by_its_declared_bases_card(realcard
     assert inherited["base"] == LLAMA_CHAT and "hardware" in inherited["sections"]
 
 
+def test_the_audit_summary_says_which_grades_are_inherited(realcards, hub, tmp_path):
+    from click.testing import CliRunner
+
+    from openscore.cli import cli
+
+    _serve(hub, tmp_path, LLAMA_CHAT, (realcards / "meta-llama__Llama-2-7b-hf" / "README.md").read_bytes())
+    args = ["audit", str(realcards / COPY), "--no-weights", "--rubric", "osai-v3", "--reports", str(tmp_path / "r")]
+    res = CliRunner().invoke(cli, [*args, "--linked"], catch_exceptions=False)
+    line = next(ln for ln in res.output.splitlines() if ln.strip().startswith("modelcard"))
+    assert res.exit_code == 0 and f"partial  Inherited from the declared base {LLAMA_CHAT}'s card" in line
+    res = CliRunner().invoke(cli, [*args, "--linked", "--offline"], catch_exceptions=False)
+    assert res.exit_code == 0 and "Inherited from" not in res.output
+
+
 def test_the_inherited_card_is_cached_with_its_date(realcards, hub, tmp_path):
     _serve(hub, tmp_path, LLAMA_CHAT, (realcards / "meta-llama__Llama-2-7b-hf" / "README.md").read_bytes())
     first = audit(str(realcards / COPY), weights=False, linked=True, rubrics=["osai-v3"])
