@@ -14,7 +14,8 @@ Usage: python bench/fidelity.py [--cases] [--linked]
   --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py and
             tests/fakehub.py from bench/linked_answers.yaml (file paths recorded from public snapshots of
             the repositories the matched cards link, dataset licences as the index cites them, the venues
-            that published the cards' papers); what is
+            that published the cards' papers, excerpts of dataset cards, the realcards card of a base a
+            repository without a card declares); what is
             not recorded there answers 503 ("not checked"); a throw-away cache
 """
 
@@ -68,8 +69,14 @@ def _fake_linked():
         for dataset_id, facts in answers["hub_datasets"].items():
             card = Path(cache) / "datasets" / dataset_id
             card.mkdir(parents=True)
-            card.joinpath("README.md").write_text(f"---\nlicense: {facts['licence']}\n---\n# {dataset_id}\n", "utf-8")
+            body = facts.get("card") or f"# {dataset_id}\n"
+            card.joinpath("README.md").write_text(f"---\nlicense: {facts['licence']}\n---\n{body}", "utf-8")
             hub.add_repo(dataset_id, card, dataset=True, gated=facts.get("gated", False))
+        for repo_id, facts in answers["hub_models"].items():
+            card = Path(cache) / "models" / repo_id
+            card.mkdir(parents=True)
+            card.joinpath("README.md").write_bytes((SHARED / "realcards" / facts["card"]).read_bytes())
+            hub.add_repo(repo_id, card, gated=facts.get("gated", False))
         os.environ.update({**fake.environ(), "OPENSCORE_CACHE": str(Path(cache) / "cache"), "HF_ENDPOINT": hub.endpoint,
                            "OPENSCORE_HUB_TRIES": "1"})
         os.environ.pop("HF_HUB_OFFLINE", None)

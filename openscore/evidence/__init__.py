@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from openscore.evidence.card import collect_card
 from openscore.evidence.card_content import collect_card_content
 from openscore.evidence.context import CollectContext
+from openscore.evidence.dataset_card import collect_dataset_cards
 from openscore.evidence.datasets import collect_datasets
 from openscore.evidence.licence_files import collect_licence_files
 from openscore.evidence.lineage import collect_lineage
@@ -41,8 +42,8 @@ def collect(
     linked: LinkedConfig | None = None,
 ) -> Collected:
     """Every collector's output; `linked` also follows the card's links outside the repository (GitHub,
-    arXiv, DOI, Semantic Scholar's venue of the card's paper, and the Hub datasets of a local folder), unless
-    HF_HUB_OFFLINE is set."""
+    arXiv, DOI, Semantic Scholar's venue of the card's paper, the Hub datasets of a local folder and the
+    datasets' cards), unless HF_HUB_OFFLINE is set."""
     ctx = CollectContext(source=source, inventory=inventory, endpoint=endpoint, token=token)
     linked = None if linked is None or linked_offline() else linked
     bundle = EvidenceBundle(source=ctx.key)
@@ -63,4 +64,5 @@ def collect(
     if linked is not None:
         bundle.collectors["linked"] = collect_linked(ctx, links, linked)
         bundle.collectors["venues"] = collect_venues(ctx, links, linked)
+        bundle.collectors["dataset-cards"] = collect_dataset_cards(ctx, bundle.collectors["datasets"], linked)
     return Collected(bundle=bundle, card=card)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openscore.evidence.model import EvidenceBundle, Observation
 from openscore.report import Evidence, LicenceFacts, LicenceResult
+
+if TYPE_CHECKING:
+    from openscore.evidence.inherited import InheritedCard
 
 
 @dataclass
@@ -35,6 +38,9 @@ class GradingContext:
     base: BaseInfo | None = None
     #: dataset id -> resolved licence facts (only for datasets whose card was read)
     dataset_licences: dict[str, LicenceFacts] = field(default_factory=dict)
+    #: the declared base's card, for a repository without one (`--linked`): graded in place of the missing card
+    #: on the grading map's `inherit_from_base` dimensions
+    inherited: InheritedCard | None = None
 
 
 @dataclass
@@ -371,6 +377,19 @@ def datasheet_linked(ctx: GradingContext) -> CheckOutcome:
     """The card links documentation of its data that it calls a data card, dataset card or datasheet."""
     return _outcome(ctx, ctx.bundle.find("link.datasheet"), "a link the card calls a data card or datasheet",
                     file=_card_file(ctx))
+
+
+@check
+def dataset_cards_datasheets(ctx: GradingContext) -> CheckOutcome:
+    """Linked evidence: the training datasets' Hub cards that were read document their data as datasheets
+    (openscore.evidence.dataset_card): at least one card read, and every card read is one. Without linked
+    evidence it says nothing (no cards were looked for)."""
+    if "dataset-cards" not in ctx.bundle.collectors:
+        return CheckOutcome(False)
+    cards = ctx.bundle.find("dataset.card")
+    what = "training datasets' Hub cards documenting their data as a datasheet (composition, collection...)"
+    hit = bool(cards) and all(o.value.get("datasheet") for o in cards)
+    return CheckOutcome(hit, _ev(cards) or [_looked(ctx, what)], [what])
 
 
 @check
