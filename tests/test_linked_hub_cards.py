@@ -121,8 +121,11 @@ def test_a_copy_without_a_card_is_documented_by_its_declared_bases_card(realcard
     assert grades(report)["modelcard"].grade == "partial"  # the index: "a model card ... the absolute minimum"
     assert any(e.source.startswith(LLAMA_CHAT + "@") for e in grades(report)["preprint"].evidence)
     # availability and licences stay the copy's own: it has no licence file, its weights are its own
-    for dim in ("licenses", "weights_endmodel", "datasources_endmodel", "paper"):
+    for dim in ("licenses", "weights_endmodel", "datasources_endmodel"):
         assert grades(report)[dim].model_dump() == grades(offline)[dim].model_dump(), dim
+    # `paper` is not inherited (only --linked's own venue search adds to what it searched)
+    assert grades(report)["paper"].grade == grades(offline)["paper"].grade
+    assert not any(e.source.startswith(LLAMA_CHAT + "@") for e in grades(report)["paper"].evidence)
     for component in ("model-card", "technical-report", "research-paper"):  # the MOT includes Llama 2's paper
         assert grades(report, "mof")[component].reason.startswith("Inherited from"), component
     assert grades(report, "mof")["research-paper"].grade in ("open", "partial")
