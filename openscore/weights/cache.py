@@ -18,7 +18,7 @@ from pathlib import Path
 
 from openscore.atomic import write_bytes
 from openscore.errors import InvalidCheckpoint
-from openscore.weights.fingerprint import Fingerprint
+from openscore.weights.fingerprint import FINGERPRINT_VERSION, Fingerprint
 
 _SHA = re.compile(r"^[0-9A-Za-z]{7,128}$")
 _SUFFIX = {False: ".full.osfp", True: ".sample.osfp"}
@@ -82,9 +82,11 @@ class FingerprintCache:
     @staticmethod
     def _load(path: Path) -> Fingerprint | None:
         try:
-            return Fingerprint.load(path)  # bounded, a regular file only
+            found = Fingerprint.load(path)  # bounded, a regular file only
         except InvalidCheckpoint:
             return None  # absent, or written by another version: a miss, refilled on the next put
+        # an older version compare() still reads is a miss too: the cache serves what this version computes
+        return found if found.version == FINGERPRINT_VERSION else None
 
 
 def fingerprint_source(source, *, sample: bool = False, device: str | None = None, progress=None,

@@ -7,7 +7,9 @@ ordered pair it records compare()'s max z (the largest best-match z over the can
 prints the mean, standard deviation and maximum as the `null_model` block of
 openscore/data/registry/calibration.yaml, plus the margin to z_derived; and, for pairs whose residual basis
 can be aligned (compare.residual_alignment), the `aligned_null` block: the per-tensor unit match after
-alignment (compare.unit_matches), against `aligned_guard` and `aligned_match`.
+alignment (compare.unit_matches), against `aligned_guard` and `aligned_match`; and, for pairs of wide models
+with token responses (weights/responses.py), the `response_null` block, against `response_guard` and
+`response_match`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yaml
 
 from openscore.weights.compare import calibration, compare, residual_alignment, unit_matches
 from openscore.weights.fingerprint import Fingerprint
+from openscore.weights.responses import response_matches
 
 
 def null_of(prints: list[Fingerprint]) -> dict:
@@ -56,6 +59,20 @@ def aligned_null_of(prints: list[Fingerprint]) -> dict | None:
             "std": round(statistics.stdev(values), 3), "pairs": pairs, "max": round(max(values), 3)}
 
 
+def response_null_of(prints: list[Fingerprint]) -> dict | None:
+    """The null of the token-response unit match, over every tensor of every ordered pair that has responses."""
+    values, pairs = [], 0
+    for a, b in itertools.permutations(prints, 2):
+        found = response_matches(a, b)
+        if found:
+            pairs += 1
+            values += [match.score for match in found]
+    if len(values) < 2:
+        return None
+    return {"statistic": "response_unit_r", "mean": round(statistics.fmean(values), 3),
+            "std": round(statistics.stdev(values), 3), "pairs": pairs, "max": round(max(values), 3)}
+
+
 def main(argv: list[str]) -> None:
     if len(argv) < 2:
         raise SystemExit(__doc__)
@@ -70,6 +87,13 @@ def main(argv: list[str]) -> None:
         print(yaml.safe_dump({"aligned_null": {k: v for k, v in aligned.items() if k != "max"}}, sort_keys=False), end="")
         print(f"# max over tensors {aligned['max']}, below aligned_guard {cal.aligned_guard} / aligned_match "
               f"{cal.aligned_match}: {aligned['max'] < cal.aligned_guard}")
+    responses = response_null_of(prints)
+    if responses is not None:
+        cal = calibration()
+        print(yaml.safe_dump({"response_null": {k: v for k, v in responses.items() if k != "max"}}, sort_keys=False),
+              end="")
+        print(f"# max over tensors {responses['max']}, below response_guard {cal.response_guard} / response_match "
+              f"{cal.response_match}: {responses['max'] < cal.response_guard}")
 
 
 if __name__ == "__main__":

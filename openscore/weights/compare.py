@@ -15,6 +15,7 @@ import math
 from collections import OrderedDict, defaultdict
 from functools import lru_cache
 from statistics import NormalDist, median
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -27,6 +28,7 @@ from openscore.weights import fused
 from openscore.weights.decode import FLOAT_DTYPES, INT8_DTYPES
 from openscore.weights.fingerprint import (ALIGN_ROLES, GRAM_SIZE, RESIDUAL_ROWS_ROLES, SHARED_AXIS_ROLES, Fingerprint,
                                            TensorPrint)
+from openscore.weights.responses import response_matches
 from openscore.weights.sampling import pick_gram
 
 _GRAMS = ("gram_r", "gram_c")
@@ -60,6 +62,9 @@ class Calibration(_Model):
     aligned_guard: float
     null_model: NullModel
     aligned_null: NullModel
+    response_match: float
+    response_guard: float
+    response_null: NullModel
 
 
 @lru_cache(maxsize=1)
@@ -693,12 +698,17 @@ def _similarity_verdict(a: Fingerprint, b: Fingerprint) -> Comparison:
     """Correlation of the sketches; when that finds no derivation, again with the reference's residual basis
     aligned to the candidate's (residual_alignment) before any negative verdict."""
     first = _similarity(a, b)
-    if first.verdict in ("derived", "partially-derived"):
+    # a partial match of a wide pair through the unit-indexed Gram alone ("residual" permuted or rotated) may be
+    # a whole derivation whose units the sketches at equal indices cannot pair: token responses may make it derived
+    if first.verdict == "derived" or (first.verdict == "partially-derived" and "residual" not in first.permuted):
         return first
     if architecture_difference(a, b):
         return first  # a rotation keeps every role and shape
     alignment = residual_alignment(a, b)
-    return first if alignment is None else _aligned_verdict(a, b, first, alignment)
+    if alignment is not None:
+        return first if first.verdict == "partially-derived" else _aligned_verdict(a, b, first, alignment)
+    units = _response_verdict(a, b, first)
+    return first if first.verdict == "partially-derived" and units.verdict != "derived" else units
 
 
 def _similarity(a: Fingerprint, b: Fingerprint) -> Comparison:
@@ -923,6 +933,18 @@ def unit_matches(alignment: Alignment, b: Fingerprint) -> list[tuple[float, Tens
 _NEGATIVE = ("architecture-clone", "independent")
 
 
+class _UnitMethod(NamedTuple):
+    """How a unit-matching statistic is named, thresholded and described in a verdict."""
+
+    statistic: str  # TensorMatch.statistic of a matched tensor
+    match: float  # a tensor at or above is inherited
+    guard: float  # a tensor at or above forbids a negative verdict
+    null: NullModel
+    how: str  # "after ...": what was matched with what
+    measure: str  # the per-unit similarity
+    rotated: str | None  # the transformation to report when derived this way
+
+
 def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignment: Alignment) -> Comparison:
     """Unit matching after the residual alignment, for a pair the sketches at equal indices did not relate.
 
@@ -932,20 +954,48 @@ def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignmen
     text reach 0.63 at most this way (`aligned_null`), rotated derivatives 0.93-0.99. A tensor at or above
     `aligned_match` is inherited; at or above `aligned_guard` no negative verdict stands."""
     cal = calibration()
-    found = unit_matches(alignment, b)
+    method = _UnitMethod(
+        "aligned-units", cal.aligned_match, cal.aligned_guard, cal.aligned_null,
+        f"after aligning the residual basis on {alignment.tokens} token rows", "|cosine|",
+        f"residual stream rotated (orthogonal Procrustes on {alignment.tokens} token rows)" if alignment.rotated
+        else None)
+    return _unit_verdict(a, b, first, unit_matches(alignment, b), method)
+
+
+def _response_verdict(a: Fingerprint, b: Fingerprint, first: Comparison) -> Comparison:
+    """Unit matching by token responses (weights/responses.py) for models too wide to align: each candidate
+    unit's best |Pearson r| over the shared probe tokens with a unit of each reference tensor of its role (any
+    layer), median per tensor. Rotation- and permutation-invariant; thresholds `response_match` /
+    `response_guard`, null `response_null` (docs/provenance.md, "Token responses")."""
+    found = response_matches(a, b)
     if not found:
         return first
-    inherited = [f for f in found if f[0] >= cal.aligned_match]
+    cal = calibration()
+    method = _UnitMethod(
+        "token-responses", cal.response_match, cal.response_guard, cal.response_null,
+        f"with units matched by their responses to {len(np.intersect1d(a.response_tokens, b.response_tokens))} "
+        "probe tokens", "|r|", "residual stream rotated or permuted; units matched by their token responses")
+    return _unit_verdict(a, b, first, found, method)
+
+
+def _unit_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, found: list, method: _UnitMethod) -> Comparison:
+    """The verdict from per-tensor unit matches `found` [(score, candidate, reference, own-index share, units)]
+    for a pair the first pass found unrelated or inconclusive: derived when enough tensors are inherited, else
+    no negative verdict while a tensor reaches the guard. Never positive from token rows alone: only matrices
+    reading or writing the stream are matched."""
+    cal = calibration()
+    if not found:
+        return first
+    inherited = [f for f in found if f[0] >= method.match]
     top = max(f[0] for f in found)
     if len(inherited) < cal.min_derived_tensors:
-        if first.verdict in _NEGATIVE and top >= cal.aligned_guard:
+        if first.verdict in _NEGATIVE and top >= method.guard:
             return first.model_copy(update=dict(
                 verdict="inconclusive", confidence=0.0,
-                reason=f"after aligning the residual basis on {alignment.tokens} token rows, the units of a tensor "
-                       f"match the reference's at median |cosine| {top:.2f} (>= {cal.aligned_guard:g}): the "
-                       "residual stream may be rotated"))
+                reason=f"{method.how}, the units of a tensor match the reference's at median {method.measure} "
+                       f"{top:.2f} (>= {method.guard:g}): the residual stream may be rotated"))
         return first
-    null = cal.aligned_null
+    null = method.null
     weakest = min(f[0] for f in inherited)
     confidence = 1.0 - min(1.0, _normal_sf((weakest - null.mean) / null.std) * len(found))
     mapping = {tb.layer: ta.layer for _, tb, ta, _, _ in inherited if tb.layer is not None}
@@ -955,26 +1005,26 @@ def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignmen
     if first.vocab_rows_added:
         transformations.append(f"vocabulary {first.vocab_rows_added:+d} rows")
     permuted = []
-    if alignment.rotated:
-        transformations.append(f"residual stream rotated (orthogonal Procrustes on {alignment.tokens} token rows)")
+    if method.rotated:
+        transformations.append(method.rotated)
         permuted.append("residual")
     for role in sorted({tb.role for _, tb, _, own, _ in inherited if own < 0.5}):
         transformations.append(f"{'attention heads' if role.startswith('attn') else 'hidden units'} permuted ({role})")
         permuted.append(role)
     partial = (len(inherited) < cal.derived_share * len(found) or cand_layers != ref_layers
                or first.vocab_rows_added < 0 or any(oriented(ta) != oriented(tb) for _, tb, ta, _, _ in inherited))
-    aligned = {tb.name: TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
-                                    reference_layer=ta.layer, statistic="aligned-units", r=round(score, 6), n=units)
+    matched = {tb.name: TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
+                                    reference_layer=ta.layer, statistic=method.statistic, r=round(score, 6), n=units)
                for score, tb, ta, _, units in found}
     return first.model_copy(update=dict(
         verdict="partially-derived" if partial else "derived", confidence=round(confidence, 6),
-        reason=f"after aligning the residual basis on {alignment.tokens} token rows, {len(inherited)} of {len(found)} "
-               f"tensors have their units matched in the reference at median |cosine| >= {cal.aligned_match:g} "
-               f"(weakest {weakest:.2f}; independent models: mean {null.mean:.2f}, all below {cal.aligned_guard:g})",
+        reason=f"{method.how}, {len(inherited)} of {len(found)} tensors have their units matched in the reference "
+               f"at median {method.measure} >= {method.match:g} (weakest {weakest:.2f}; independent models: mean "
+               f"{null.mean:.2f}, all below {method.guard:g})",
         transformations=transformations, permuted=sorted(permuted), layer_map=dict(sorted(mapping.items())),
         layer_similarity=[], layers_dropped=[], layers_duplicated={}, matched_tensors=len(inherited),
         score=round(float(median(f[0] for f in found)), 6),
-        tensors=[aligned.get(m.candidate, m) for m in first.tensors]))
+        tensors=[matched.get(m.candidate, m) for m in first.tensors]))
 
 
 def _consistent_scale(scales: list[tuple[int | None, float]]) -> float | None:

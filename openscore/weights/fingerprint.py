@@ -39,6 +39,7 @@ from openscore.layout.roles import is_index
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import fused, sampling
+from openscore.weights.responses import READERS, ResponseInputs, response_inputs, unit_responses
 from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
                                       row_bytes)
 
@@ -52,7 +53,11 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #: 8: embed / lm_head of a model at most SKETCH_COLS wide keep ALIGN_ROWS_PER_DIM token rows per residual
 #:    dimension (full and sampled): enough shared rows to solve the residual rotation (compare.residual_alignment);
 #:    a fused q/k/v or gate/up matrix is sketched as its parts (`part_of`), split by the config (weights/fused.py)
-FINGERPRINT_VERSION = 8
+#: 9: a full fingerprint of a model wider than SKETCH_COLS keeps, per matrix reading the residual stream, the
+#:    token responses of its strongest units (weights/responses.py); version 8 files are still read (no responses)
+FINGERPRINT_VERSION = 9
+#: versions this openscore reads: 8 differs only by lacking the token responses, which compare() then skips
+READABLE_VERSIONS = frozenset({8, FINGERPRINT_VERSION})
 #: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
 #: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
@@ -142,6 +147,7 @@ class Fingerprint(_Model):
     bytes_read: int = 0
     bytes_total: int = 0  # bytes of tensor data in the checkpoint
     files: dict[str, str | None] = Field(default_factory=dict)  # weight file -> sha256 when known
+    response_tokens: list[int] = Field(default_factory=list)  # probe token ids of the token responses (version 9)
     tensors: list[TensorPrint] = Field(default_factory=list)
     arrays: dict[str, np.ndarray] = Field(default_factory=dict, exclude=True)
 
@@ -185,7 +191,7 @@ class Fingerprint(_Model):
             doc = json.loads(meta[METADATA_KEY])
         except (SafetensorError, ValueError, KeyError, TypeError) as exc:
             raise InvalidCheckpoint(f"{label}: not an openscore fingerprint file ({exc})") from None
-        if doc.get("version") != FINGERPRINT_VERSION or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
+        if doc.get("version") not in READABLE_VERSIONS or doc.get("hash_algorithm", HASH_ALGORITHM) != HASH_ALGORITHM:
             old = {1: " (sha256 tensor hashes)", 2: " (BLAKE3 tensor hashes)", 3: " (BLAKE3 tensor hashes)",
                    4: " (residual column Gram over single columns)", 5: " (grid hashes over every 8th row)",
                    6: " (matrices sketched in storage orientation)",
@@ -205,6 +211,7 @@ class Fingerprint(_Model):
             needed = [f"{t.key}.{kind}" for kind in t.sketch]
             needed += [f"{t.key}.rows", f"{t.key}.cols"] if "direct" in t.sketch else []
             needed += [f"{t.key}.{kind}_ids" for kind in t.sketch if kind.startswith("gram")]
+            needed += [f"{t.key}.response_units"] if "responses" in t.sketch else []
             missing = [k for k in needed if k not in arrays]
             if missing:
                 raise InvalidCheckpoint(f"{label}: invalid fingerprint (arrays missing: {', '.join(missing[:3])})")
@@ -606,6 +613,11 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         files={f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in files},
     )
     reader = _Reader(source)
+    # the probe rows and norm gains are read ahead of the pass (a few hundred KB, not counted in bytes_read:
+    # the pass reads the same bytes again); a sampled fingerprint cannot rank every unit, so it keeps none
+    responses = None if sample else response_inputs(placed, source.read_range, device, SKETCH_COLS)
+    if responses is not None:
+        fp.response_tokens = responses.tokens.tolist()
     done = 0
 
     def add(items: list[_Placed], results: list[tuple[list[TensorPrint], dict]]) -> None:
@@ -671,19 +683,21 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
                 current = rec.file
             size = rec.end - rec.start
             data = reader.read(rec.start, size)
-            if _is_small(item, count, heads):
+            if _is_small(item, count, heads) and not (responses is not None and item.role in READERS):
                 chunk.append((item, key, data))
                 chunk_bytes += size
                 if len(chunk) >= _CHUNK_TENSORS or chunk_bytes >= _CHUNK_BYTES:
                     flush_chunk()
                 continue
             flush_chunk()
-            submit([item], pool.submit(_full_print, data, item, key, device, heads), size)
+            submit([item], pool.submit(_full_print, data, item, key, device, heads, responses), size)
         flush_chunk()
         while pending:
             finish_oldest()
         reader.close()
     fp.bytes_read = reader.bytes_read
+    if not any("responses" in t.sketch for t in fp.tensors):
+        fp.response_tokens = []  # no pre-norm reading matrix (BERT): nothing the probes serve
     return fp
 
 
@@ -798,7 +812,8 @@ def _part_print(tp: TensorPrint, index: int, role: str, rows: np.ndarray, cols: 
                        shape=[len(rows), cols], dtype=tp.dtype, part_of=tp.name)
 
 
-def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tuple[list[TensorPrint], dict]:
+def _full_print(data, item: _Placed, key: str, device: str, heads: dict, responses: ResponseInputs | None = None
+                ) -> tuple[list[TensorPrint], dict]:
     """Hashes and sketches of one tensor from all its bytes (runs in a worker: hashing, torch's copies and
     products release the GIL or are short); a fused matrix's parts are sketched instead of the whole."""
     rec = item.record
@@ -824,13 +839,13 @@ def _full_print(data, item: _Placed, key: str, device: str, heads: dict) -> tupl
     matrix = values.reshape(rows, cols)
     matrix = matrix.T.contiguous() if item.transposed else matrix
     if not item.parts:
-        _sketch_matrix(tp, arrays, matrix, item, heads)
+        _sketch_matrix(tp, arrays, matrix, item, heads, responses)
         return [tp], arrays
     prints = [tp]
     for index, (role, part_rows) in enumerate(item.parts):
         part, part_arrays = _part_print(tp, index, role, part_rows, matrix.shape[1]), {}
         _sketch_matrix(part, part_arrays, matrix.index_select(0, _index(part_rows, matrix.device)),
-                       item._replace(role=role, parts=()), heads)
+                       item._replace(role=role, parts=()), heads, responses)
         prints.append(part)
         arrays.update(part_arrays)
     return prints, arrays
@@ -847,8 +862,9 @@ def _gram_ids(role: str, kind: str, length: int, run: int) -> np.ndarray | None:
     return ids if len(ids) >= 4 else None
 
 
-def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _Placed, heads: dict) -> None:
-    """The direct sketch and both Grams of a matrix."""
+def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _Placed, heads: dict,
+                   responses: ResponseInputs | None = None) -> None:
+    """The direct sketch and both Grams of a matrix, and its token responses when it reads a wide residual."""
     rows, cols = matrix.shape
     key = tp.key
 
@@ -864,6 +880,10 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         arrays.clear()
         tp.sketch = []
         return
+    found = None if responses is None else unit_responses(matrix, item.role, item.layer, responses)
+    if found is not None:
+        arrays[f"{key}.response_units"], arrays[f"{key}.responses"] = found
+        tp.sketch.append("responses")
     if block.size == rows * cols:
         return  # sketched whole: compare() takes both Grams from the block itself, exactly
     for kind in gram_kinds(item.role):

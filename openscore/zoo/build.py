@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gguf
@@ -213,7 +213,8 @@ class _Builder:
 
     def _pretrain(self, spec: CaseSpec):
         a = spec.args
-        model = make_model(spec.family, self.geometry(spec), a["seed"])
+        # a base may override its family's geometry (`geometry: {hidden: ...}`: the wide LLaMA bases)
+        model = make_model(spec.family, replace(self.geometry(spec), **a.get("geometry", {})), a["seed"])
         fit(model, self._ids(a), self.schedule(a, "data_seed"))
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return self.model_files(spec, state), state

@@ -335,14 +335,15 @@ def model_from_state(family: str, g: Geometry, state: dict[str, torch.Tensor]) -
 
 
 def geometry_of(family: str, state: dict[str, torch.Tensor], base: Geometry) -> Geometry:
-    """`base` with layer count and vocabulary read back from the tensors (pruned, up-scaled, extended)."""
+    """`base` with width, layer count and vocabulary read back from the tensors (pruned, up-scaled, extended,
+    or a base pretrained at another width)."""
     prefix = {"llama": "model.layers.", "gpt2": "transformer.h.", "neox": "gpt_neox.layers."}[family]
     layers = 1 + max(int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix))
     embed = {"llama": "model.embed_tokens.weight", "gpt2": "transformer.wte.weight", "neox": "gpt_neox.embed_in.weight"}
-    vocab = state[embed[family]].shape[0]
+    vocab, hidden = state[embed[family]].shape
     up = f"{prefix}0.mlp.up_proj.weight"  # LLaMA after width pruning
     ffn = state[up].shape[0] if family == "llama" and up in state else base.ffn
-    return Geometry(base.hidden, layers, base.heads, base.kv_heads, ffn, vocab, base.context)
+    return Geometry(hidden, layers, base.heads, base.kv_heads, ffn, vocab, base.context)
 
 
 def perplexity_bits(model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> float:

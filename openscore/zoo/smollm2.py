@@ -29,6 +29,7 @@ from openscore.atomic import canonical_json
 from openscore.yamlconfig import load_yaml_model
 from openscore.zoo.build import GENERATOR_VERSION, ZooCase, is_cached, publish, record_key
 from openscore.zoo.corpus import corpus_digest, corpus_text
+from openscore.zoo import derive
 from openscore.zoo.derive import GGUF_LLAMA_NAMES, rename
 from openscore.zoo.families import _attend, _rope
 from openscore.zoo.train import deterministic
@@ -287,4 +288,42 @@ def build(dest: Path, gguf_path: Path) -> list[ZooCase]:
     return cases
 
 
-__all__ = ["FAMILY", "build", "byte_ids", "catalogue", "dequantised", "finetune", "prune_mlp"]
+#: the rotated case: the fine-tune it starts from, and the rotation's seed
+ROTATED = {"name": "smollm2-rotated", "from": "smollm2-sft", "seed": 41}
+
+
+def rotated(state: dict, config: dict, seed: int) -> tuple[dict, dict]:
+    """QuaRot-style rotation of a SmolLM2 state (derive.rotate_residual: gains folded, residual stream rotated by
+    a random orthogonal matrix, MLP units and heads permuted). Folding the final norm into the tied head
+    unties it: the head is saved on its own and the config says so."""
+    work = {k: v.float() for k, v in state.items()}
+    work.setdefault("lm_head.weight", work["model.embed_tokens.weight"].clone())
+    out = derive.rotate_residual(work, seed, config["num_attention_heads"], config["num_key_value_heads"])
+    dtype = state["model.embed_tokens.weight"].dtype
+    return {k: v.to(dtype) for k, v in sorted(out.items())}, {**config, "tie_word_embeddings": False}
+
+
+def build_rotated(dest: Path, cases: list[ZooCase]) -> ZooCase:
+    """`smollm2-rotated`: the fine-tune `smollm2-sft` of `cases` (from build()) rotated and permuted
+    (function-preserving); cached under `dest` by the fine-tune's bytes. Not in smollm2.yaml: only a full
+    fingerprint finds it (its token responses, docs/provenance.md), so the sampled Hub audits of every
+    catalogue case (tests/test_registry_smollm2.py) do not apply to it."""
+    parent = next(c for c in cases if c.name == ROTATED["from"])
+    folder = Path(dest) / ROTATED["name"]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    weights = parent.path / "model.safetensors"
+    key = _key(hashlib.sha256(weights.read_bytes()).hexdigest(), ROTATED)
+    if not is_cached(folder, key):
+        config = json.loads((parent.path / "config.json").read_text())
+        state, config = rotated(load_file(str(weights)), config, ROTATED["seed"])
+        notes = "the fine-tune smollm2-sft with its residual stream rotated, MLP units and heads permuted"
+        publish(folder, {"README.md": _card(notes, None, ROTATED["name"]), "config.json": canonical_json(config).encode(),
+                         "model.safetensors": save(state, {"format": "pt"})})
+        record_key(folder, key)
+    return ZooCase(name=ROTATED["name"], path=folder, family=FAMILY, relation="derived", base=parent.base, parents=(),
+                   notes="smollm2-sft rotated and permuted (QuaRot-style, function-preserving)",
+                   accepted=("derived",), roots=parent.roots, transforms=("rotation",))
+
+
+__all__ = ["FAMILY", "ROTATED", "build", "build_rotated", "byte_ids", "catalogue", "dequantised", "finetune",
+           "prune_mlp", "rotated"]

@@ -1,0 +1,139 @@
+"""Token responses: a unit statistic that survives a rotation of the residual stream, for wide models.
+
+A matrix W that reads the residual stream (q, k, v, gate, up; rows = units) answers a fixed set of probe
+token rows E (the same token ids on both sides: a derivative keeps its vocabulary) with
+P = X · diag(g) · Wᵀ, X = E with each row RMS-normalised, g the gain of the norm in front of W. A rotation
+derivative (E -> E·R, the gain folded into W, W -> W·diag(g)·R) leaves P unchanged: E·R·Rᵀ·diag(g)·Wᵀ, and
+RMS normalisation commutes with R. Permuting units (MLP units, heads) permutes P's columns, so the kept
+units are chosen by a rotation- and permutation-invariant rank: the largest ‖g ⊙ w_j‖. compare() matches each
+candidate unit to its best reference unit of the role by |Pearson| over the shared probe tokens
+(`response_matches`); the null is empirical (docs/provenance.md, "Token responses").
+
+Only models wider than SKETCH_COLS get responses (narrower ones hold whole units and token rows, and are
+aligned by orthogonal Procrustes instead), only pre-norm blocks (the gain is part of the invariant), and only
+full fingerprints: ranking the units needs every row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from openscore.weights import sampling
+from openscore.weights.decode import decode_rows, matrix_shape, row_bytes
+
+#: probe tokens (whole embedding rows): 128 give a per-unit |Pearson| null of about 0.09 per pair
+RESPONSE_TOKENS = 128
+#: probe ids are drawn from the first this many token ids, so models whose vocabularies differ in size above it
+#: (added rows, padding) probe the same tokens
+RESPONSE_VOCAB = 32768
+#: units kept per matrix (the largest ‖g ⊙ w_j‖); a candidate's first RESPONSE_MATCHED of them are matched
+#: against all of the reference's, so a unit that moved a few ranks in a fine-tune still finds its partner
+RESPONSE_UNITS = 32
+RESPONSE_MATCHED = 16
+#: matrices that read the residual stream -> the norm whose gain scales their input (pre-norm blocks)
+READERS = {"attn_q": "attn_norm", "attn_k": "attn_norm", "attn_v": "attn_norm",
+           "mlp_gate": "mlp_norm", "mlp_up": "mlp_norm"}
+#: rows whose squared norms are summed at a time (bounds the float copy of a bf16 matrix)
+_CHUNK_ROWS = 1024
+
+
+class ResponseInputs(NamedTuple):
+    """What the fingerprint pass needs to compute a reading matrix's token responses."""
+
+    tokens: np.ndarray  # probe token ids
+    x: torch.Tensor  # [tokens, hidden] probe rows, RMS-normalised (float32)
+    gains: dict[tuple[str, int | None], torch.Tensor]  # (norm role, layer) -> gain
+
+
+def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInputs | None:
+    """The probe rows of `embed` and the reading matrices' norm gains, or None when the model is at most
+    `hidden_limit` wide, has no untransposed float-readable embedding, or has too few tokens.
+    `read(file, start, length)` reads bytes; `placed` are the fingerprint pass's placements."""
+    embed = next((p for p in placed if p.role == "embed" and len(p.record.shape) == 2 and not p.transposed), None)
+    if embed is None:
+        return None
+    rec = embed.record
+    vocab, hidden = matrix_shape(tuple(rec.shape))
+    if hidden <= hidden_limit or vocab < RESPONSE_TOKENS:
+        return None
+    tokens = sampling.pick_rows("responses", min(vocab, RESPONSE_VOCAB), RESPONSE_TOKENS)
+    stride = row_bytes(rec.dtype, hidden)
+    rows = [decode_rows(bytearray(read(rec.file, rec.start + int(t) * stride, stride)), rec.dtype, 1, hidden,
+                        device, rec.dequant, int(t)) for t in tokens]
+    x = torch.cat(rows).float()
+    x = x * torch.rsqrt(x.pow(2).mean(1, keepdim=True).clamp_min(1e-30))
+    gains = {}
+    for p in placed:
+        r = p.record
+        if p.role in set(READERS.values()) and tuple(r.shape) == (hidden,):
+            gains[(p.role, p.layer)] = decode_rows(bytearray(read(r.file, r.start, r.end - r.start)), r.dtype, 1,
+                                                   hidden, device, r.dequant)[0].float()
+    return ResponseInputs(tokens.astype(np.int32), x, gains)
+
+
+def unit_responses(matrix: torch.Tensor, role: str, layer: int | None, inputs: ResponseInputs
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(kept unit indices in rank order, their responses [tokens, units] as fp16) of a reading matrix in
+    [out, in] orientation, or None when it does not read a residual of the probes' width through a norm of its
+    layer: the invariance holds for pre-norm blocks (a post-norm BERT has no such gain and keeps no responses)."""
+    gain = inputs.gains.get((READERS.get(role), layer))
+    if gain is None or matrix.shape[1] != inputs.x.shape[1] or matrix.shape[0] < 2:
+        return None
+    gain = gain.to(matrix.device)
+    norms = torch.cat([(chunk.float() * gain).pow(2).sum(1) for chunk in matrix.split(_CHUNK_ROWS)])
+    # descending norm, ties by index: deterministic
+    order = np.lexsort((np.arange(len(norms)), -norms.cpu().numpy().astype(np.float64)))[:RESPONSE_UNITS]
+    units = torch.as_tensor(order.astype(np.int64), device=matrix.device)
+    picked = matrix.index_select(0, units).float() * gain
+    responses = inputs.x.to(matrix.device) @ picked.T
+    return order.astype(np.int32), responses.cpu().numpy().astype(np.float16)
+
+
+def _standardised(p: np.ndarray) -> np.ndarray:
+    """Columns centred and scaled to unit norm: a product of two of them is a Pearson r."""
+    p = p.astype(np.float64)
+    p = p - p.mean(0)
+    norm = np.linalg.norm(p, axis=0)
+    return p / np.where(norm > 0, norm, 1.0)
+
+
+class ResponseMatch(NamedTuple):
+    score: float  # median over the candidate's matched units of its best |r| with a unit of `reference`
+    candidate: object  # TensorPrint
+    reference: object  # TensorPrint
+    own_index: float  # share of those units whose best partner has their unit index
+    units: int
+
+
+def response_matches(a, b) -> list[ResponseMatch]:
+    """Per candidate (`b`) matrix with token responses: its best reference tensor of the same role (any
+    layer) by the median over its RESPONSE_MATCHED strongest units of the best |Pearson r| over the probe tokens
+    both fingerprints share. Empty when either has no responses or they share fewer than half the probes."""
+    if not a.response_tokens or not b.response_tokens:
+        return []
+    shared, ia, ib = np.intersect1d(a.response_tokens, b.response_tokens, return_indices=True)
+    if len(shared) < RESPONSE_TOKENS // 2:
+        return []
+    refs: dict[str, list] = defaultdict(list)
+    for t in a.tensors:
+        if "responses" in t.sketch:
+            refs[t.role].append((t, a.array(t, "response_units"), _standardised(a.array(t, "responses")[ia])))
+    found = []
+    for tb in b.tensors:
+        if "responses" not in tb.sketch or not refs.get(tb.role):
+            continue
+        units_b = b.array(tb, "response_units")[:RESPONSE_MATCHED]
+        xb = _standardised(b.array(tb, "responses")[ib][:, :RESPONSE_MATCHED])
+        best = None
+        for ta, units_a, xa in refs[tb.role]:
+            sim = np.abs(xb.T @ xa)
+            score = float(np.median(sim.max(1)))
+            if best is None or score > best.score:
+                own = float(np.mean(units_a[sim.argmax(1)] == units_b))
+                best = ResponseMatch(score, tb, ta, own, len(units_b))
+        found.append(best)
+    return found
