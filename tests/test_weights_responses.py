@@ -55,6 +55,12 @@ def test_responses_are_invariant_to_rotation_gain_folding_and_unit_permutation()
     assert before.shape == (128, RESPONSE_UNITS) and before.dtype == np.float16
     assert np.array_equal(perm.numpy()[ids_r], ids)  # the same units, found through the permutation
     np.testing.assert_allclose(after.astype(np.float32), before.astype(np.float32), rtol=0.02, atol=0.02)
+    # a matrix writing the stream ([hidden, units]; W -> Rᵀ·W, columns permuted): the same, no gain applied
+    ids, before = unit_responses(w.T, "mlp_down", 0, ResponseInputs(*inputs(e, g)[:2], {("mlp_norm", 0): g}))
+    ids_r, after = unit_responses(r.T @ w.T[:, perm], "mlp_down", 0,
+                                  ResponseInputs(*inputs(e @ r, g)[:2], {("mlp_norm", 0): torch.ones(hidden)}))
+    assert np.array_equal(perm.numpy()[ids_r], ids)
+    np.testing.assert_allclose(after.astype(np.float32), before.astype(np.float32), rtol=0.02, atol=0.02)
     # no gain of its layer (a post-norm block): no responses, the invariance would not hold
     assert unit_responses(w, "attn_q", 1, inputs(e, g)) is None
 
@@ -68,8 +74,8 @@ def test_wide_rotated_and_permuted_fine_tune_is_derived_by_token_responses(wide)
         assert "residual stream rotated or permuted; units matched by their token responses" in result.transformations
         assert "hidden units permuted (mlp_up)" in result.transformations and "residual" in result.permuted
         matched = [m for m in result.tensors if m.statistic == "token-responses"]
-        assert len(matched) == 10 and min(m.r for m in matched) >= 0.95  # q, k, v, gate, up of 2 layers
-        assert not any(m.role in ("embed", "lm_head", "attn_o", "mlp_down") for m in matched)
+        assert len(matched) == 14 and min(m.r for m in matched) >= 0.95  # the 7 matrices of 2 layers
+        assert not any(m.role in ("embed", "lm_head") for m in matched)  # the probes are never evidence
     before = compare(as_version_8(wide["llama-w-a"]), wide["llama-w-a-rotated"])
     assert before.verdict == "partially-derived", before.reason
     # an unrotated fine-tune keeps its verdict and no rotation is claimed
@@ -135,7 +141,7 @@ def smollm2_rotated(real_weight, tmp_path_factory):
 
 @pytest.mark.slow  # builds the SmolLM2 family (a fine-tune of a 135M model) unless OPENSCORE_ZOO_CACHE has it
 def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated):
-    """Real weights, 576 wide: derived with every q/k/v/gate/up matched (150 tensors). As version 8 the same
+    """Real weights, 576 wide: derived with every q/k/v/o/gate/up/down matched (210 tensors). As version 8 the same
     pair is only partially-derived (the unit-indexed Gram of 22 of 211 tensors); a sampled candidate, which
     cannot rank every unit and keeps no responses, stays inconclusive with confidence 0 (the guard)."""
     base, rotated = smollm2_rotated["base"], smollm2_rotated["rotated"]
@@ -143,7 +149,7 @@ def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated)
         result = compare(ref, cand)
         assert result.verdict == "derived" and result.confidence > 0.99, result.reason
         matched = [m for m in result.tensors if m.statistic == "token-responses"]
-        assert len(matched) == 150 and min(m.r for m in matched) >= 0.95
+        assert len(matched) == 210 and min(m.r for m in matched) >= 0.95
         assert "hidden units permuted (mlp_gate)" in result.transformations
     before = compare(as_version_8(base), rotated)
     assert before.verdict == "partially-derived", before.reason

@@ -39,7 +39,7 @@ from openscore.layout.roles import is_index
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import fused, sampling
-from openscore.weights.responses import READERS, ResponseInputs, response_inputs, unit_responses
+from openscore.weights.responses import RESPONSE_ROLES, ResponseInputs, response_inputs, unit_responses
 from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
                                       row_bytes)
 
@@ -683,7 +683,7 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
                 current = rec.file
             size = rec.end - rec.start
             data = reader.read(rec.start, size)
-            if _is_small(item, count, heads) and not (responses is not None and item.role in READERS):
+            if _is_small(item, count, heads) and not (responses is not None and item.role in RESPONSE_ROLES):
                 chunk.append((item, key, data))
                 chunk_bytes += size
                 if len(chunk) >= _CHUNK_TENSORS or chunk_bytes >= _CHUNK_BYTES:

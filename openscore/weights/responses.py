@@ -4,7 +4,8 @@ A matrix W that reads the residual stream (q, k, v, gate, up; rows = units) answ
 token rows E (the same token ids on both sides: a derivative keeps its vocabulary) with
 P = X · diag(g) · Wᵀ, X = E with each row RMS-normalised, g the gain of the norm in front of W. A rotation
 derivative (E -> E·R, the gain folded into W, W -> W·diag(g)·R) leaves P unchanged: E·R·Rᵀ·diag(g)·Wᵀ, and
-RMS normalisation commutes with R. Permuting units (MLP units, heads) permutes P's columns, so the kept
+RMS normalisation commutes with R. A matrix that writes the stream (o, down; columns = units, W -> Rᵀ·W)
+answers with P = X · W, unchanged alike. Permuting units (MLP units, heads) permutes P's columns, so the kept
 units are chosen by a rotation- and permutation-invariant rank: the largest ‖g ⊙ w_j‖. compare() matches each
 candidate unit to its best reference unit of the role by |Pearson| over the shared probe tokens
 (`response_matches`); the null is empirical (docs/provenance.md, "Token responses").
@@ -37,6 +38,11 @@ RESPONSE_MATCHED = 16
 #: matrices that read the residual stream -> the norm whose gain scales their input (pre-norm blocks)
 READERS = {"attn_q": "attn_norm", "attn_k": "attn_norm", "attn_v": "attn_norm",
            "mlp_gate": "mlp_norm", "mlp_up": "mlp_norm"}
+#: matrices that write it (units are their columns: P = X·W, E·R·Rᵀ·W = E·W) -> the norm of their block, whose
+#: presence marks a pre-norm block (its gain does not apply: it scales what the next matrices read)
+WRITERS = {"attn_o": "attn_norm", "mlp_down": "mlp_norm"}
+#: every role that keeps token responses
+RESPONSE_ROLES = frozenset(READERS) | frozenset(WRITERS)
 #: rows whose squared norms are summed at a time (bounds the float copy of a bf16 matrix)
 _CHUNK_ROWS = 1024
 
@@ -77,12 +83,15 @@ def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInp
 
 def unit_responses(matrix: torch.Tensor, role: str, layer: int | None, inputs: ResponseInputs
                    ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(kept unit indices in rank order, their responses [tokens, units] as fp16) of a reading matrix in
-    [out, in] orientation, or None when it does not read a residual of the probes' width through a norm of its
-    layer: the invariance holds for pre-norm blocks (a post-norm BERT has no such gain and keeps no responses)."""
-    gain = inputs.gains.get((READERS.get(role), layer))
+    """(kept unit indices in rank order, their responses [tokens, units] as fp16) of a matrix in [out, in]
+    orientation that reads (rows are units) or writes (columns are units) a residual of the probes' width, or
+    None otherwise and outside pre-norm blocks: the invariance needs the gain in front of a reading matrix (a
+    post-norm BERT has none and keeps no responses)."""
+    gain = inputs.gains.get((READERS.get(role) or WRITERS.get(role), layer))
+    matrix = matrix.T if role in WRITERS else matrix  # [units, residual]
     if gain is None or matrix.shape[1] != inputs.x.shape[1] or matrix.shape[0] < 2:
         return None
+    gain = torch.ones_like(gain) if role in WRITERS else gain
     gain = gain.to(matrix.device)
     norms = torch.cat([(chunk.float() * gain).pow(2).sum(1) for chunk in matrix.split(_CHUNK_ROWS)])
     # descending norm, ties by index: deterministic
