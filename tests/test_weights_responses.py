@@ -61,6 +61,9 @@ def test_responses_are_invariant_to_rotation_gain_folding_and_unit_permutation()
                                   ResponseInputs(*inputs(e @ r, g)[:2], {("mlp_norm", 0): torch.ones(hidden)}))
     assert np.array_equal(perm.numpy()[ids_r], ids)
     np.testing.assert_allclose(after.astype(np.float32), before.astype(np.float32), rtol=0.02, atol=0.02)
+    # stored per unit scaled to a largest response of 1: weights far beyond fp16's range stay finite
+    huge = unit_responses(w * 1e6, "attn_q", 0, inputs(e, g))[1]
+    assert np.isfinite(huge).all() and np.abs(huge).max() == 1.0
     # no gain of its layer (a post-norm block): no responses, the invariance would not hold
     assert unit_responses(w, "attn_q", 1, inputs(e, g)) is None
 

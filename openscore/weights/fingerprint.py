@@ -53,8 +53,8 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #: 8: embed / lm_head of a model at most SKETCH_COLS wide keep ALIGN_ROWS_PER_DIM token rows per residual
 #:    dimension (full and sampled): enough shared rows to solve the residual rotation (compare.residual_alignment);
 #:    a fused q/k/v or gate/up matrix is sketched as its parts (`part_of`), split by the config (weights/fused.py)
-#: 9: a full fingerprint of a model wider than SKETCH_COLS keeps, per matrix reading the residual stream, the
-#:    token responses of its strongest units (weights/responses.py); version 8 files are still read (no responses)
+#: 9: a full fingerprint of a pre-norm model wider than SKETCH_COLS keeps, per matrix reading or writing the residual
+#:    stream, the token responses of its strongest units (weights/responses.py); version 8 files are still read
 FINGERPRINT_VERSION = 9
 #: versions this openscore reads: 8 differs only by lacking the token responses, which compare() then skips
 READABLE_VERSIONS = frozenset({8, FINGERPRINT_VERSION})
@@ -697,7 +697,7 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         reader.close()
     fp.bytes_read = reader.bytes_read
     if not any("responses" in t.sketch for t in fp.tensors):
-        fp.response_tokens = []  # no pre-norm reading matrix (BERT): nothing the probes serve
+        fp.response_tokens = []  # no pre-norm block (BERT): nothing the probes serve
     return fp
 
 
@@ -864,7 +864,8 @@ def _gram_ids(role: str, kind: str, length: int, run: int) -> np.ndarray | None:
 
 def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _Placed, heads: dict,
                    responses: ResponseInputs | None = None) -> None:
-    """The direct sketch and both Grams of a matrix, and its token responses when it reads a wide residual."""
+    """The direct sketch and both Grams of a matrix, and its token responses when it reads or writes a wide
+    residual stream."""
     rows, cols = matrix.shape
     key = tp.key
 

@@ -23,8 +23,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from openscore.errors import InvalidCheckpoint
 from openscore.weights import sampling
-from openscore.weights.decode import decode_rows, matrix_shape, row_bytes
+from openscore.weights.decode import decode_rows, is_readable, matrix_shape, row_bytes
 
 #: probe tokens (whole embedding rows): 128 give a per-unit |Pearson| null of about 0.09 per pair
 RESPONSE_TOKENS = 128
@@ -62,22 +63,29 @@ def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInp
     embed = next((p for p in placed if p.role == "embed" and len(p.record.shape) == 2 and not p.transposed), None)
     if embed is None:
         return None
+
+    def fetch(file: str, start: int, length: int) -> bytearray:
+        data = read(file, start, length)
+        if len(data) != length:
+            raise InvalidCheckpoint(f"{file}: short read at byte {start}: wanted {length}, got {len(data)}")
+        return bytearray(data)
+
     rec = embed.record
     vocab, hidden = matrix_shape(tuple(rec.shape))
-    if hidden <= hidden_limit or vocab < RESPONSE_TOKENS:
+    if hidden <= hidden_limit or vocab < RESPONSE_TOKENS or not is_readable(rec.dtype):
         return None
     tokens = sampling.pick_rows("responses", min(vocab, RESPONSE_VOCAB), RESPONSE_TOKENS)
     stride = row_bytes(rec.dtype, hidden)
-    rows = [decode_rows(bytearray(read(rec.file, rec.start + int(t) * stride, stride)), rec.dtype, 1, hidden,
-                        device, rec.dequant, int(t)) for t in tokens]
+    rows = [decode_rows(fetch(rec.file, rec.start + int(t) * stride, stride), rec.dtype, 1, hidden, device,
+                        rec.dequant, int(t)) for t in tokens]
     x = torch.cat(rows).float()
     x = x * torch.rsqrt(x.pow(2).mean(1, keepdim=True).clamp_min(1e-30))
     gains = {}
     for p in placed:
         r = p.record
-        if p.role in set(READERS.values()) and tuple(r.shape) == (hidden,):
-            gains[(p.role, p.layer)] = decode_rows(bytearray(read(r.file, r.start, r.end - r.start)), r.dtype, 1,
-                                                   hidden, device, r.dequant)[0].float()
+        if p.role in set(READERS.values()) and tuple(r.shape) == (hidden,) and is_readable(r.dtype):
+            gains[(p.role, p.layer)] = decode_rows(fetch(r.file, r.start, r.end - r.start), r.dtype, 1, hidden,
+                                                   device, r.dequant)[0].float()
     return ResponseInputs(tokens.astype(np.int32), x, gains)
 
 
@@ -98,7 +106,9 @@ def unit_responses(matrix: torch.Tensor, role: str, layer: int | None, inputs: R
     order = np.lexsort((np.arange(len(norms)), -norms.cpu().numpy().astype(np.float64)))[:RESPONSE_UNITS]
     units = torch.as_tensor(order.astype(np.int64), device=matrix.device)
     picked = matrix.index_select(0, units).float() * gain
-    responses = inputs.x.to(matrix.device) @ picked.T
+    responses = torch.nan_to_num(inputs.x.to(matrix.device) @ picked.T, nan=0.0, posinf=0.0, neginf=0.0)
+    # each unit scaled to a largest response of 1 before fp16 (no overflow; a Pearson r ignores the scale)
+    responses = responses / responses.abs().amax(0).clamp_min(1e-30)
     return order.astype(np.int32), responses.cpu().numpy().astype(np.float16)
 
 
