@@ -76,9 +76,10 @@ def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInp
         return None
     tokens = sampling.pick_rows("responses", min(vocab, RESPONSE_VOCAB), RESPONSE_TOKENS)
     stride = row_bytes(rec.dtype, hidden)
-    rows = [decode_rows(fetch(rec.file, rec.start + int(t) * stride, stride), rec.dtype, 1, hidden, device,
-                        rec.dequant, int(t)) for t in tokens]
-    x = torch.cat(rows).float()
+    # one read per run of consecutive ids (the sampler picks aligned blocks of 8)
+    runs = np.split(tokens, np.nonzero(np.diff(tokens) != 1)[0] + 1)
+    x = torch.cat([decode_rows(fetch(rec.file, rec.start + int(run[0]) * stride, len(run) * stride), rec.dtype,
+                               len(run), hidden, device, rec.dequant, int(run[0])) for run in runs]).float()
     x = x * torch.rsqrt(x.pow(2).mean(1, keepdim=True).clamp_min(1e-30))
     gains = {}
     for p in placed:
