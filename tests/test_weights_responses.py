@@ -115,6 +115,17 @@ def test_version_8_fingerprints_stay_readable_and_comparable(wide, tmp_path):
         Fingerprint.from_bytes(v7.to_bytes())
 
 
+def test_negative_verdicts_without_responses_keep_a_capped_confidence(wide):
+    """Wide pre-norm models with no responses to compare (a version 8 or sampled side): a confident negative
+    would ignore a rotation nothing could have seen; with responses on both sides the confidence stands."""
+    cal = calibration()
+    full = compare(wide["llama-w-b"], wide["llama-w-a"])
+    assert full.verdict in NEGATIVE and full.confidence > 0.99
+    capped = compare(wide["llama-w-b"], as_version_8(wide["llama-w-a"]))
+    assert capped.verdict == full.verdict and capped.confidence == cal.rotation_unexcluded
+    assert "a rotated derivative is not excluded (no token responses in the candidate" in capped.reason
+
+
 def test_responses_are_deterministic(quick_zoo, wide):
     again = fingerprint_spec(str(quick_zoo["llama-w-a-rotated"].path), device="cpu")
     assert again.to_bytes() == wide["llama-w-a-rotated"].to_bytes()
@@ -134,10 +145,15 @@ def smollm2_rotated(real_weight, tmp_path_factory):
 
     gguf = real_weight(smollm2.catalogue().base.wheel)
     cached = os.environ.get("OPENSCORE_ZOO_CACHE")
-    dest = Path(cached) / "smollm2" if cached else tmp_path_factory.mktemp("smollm2")
+    # the family test_registry_smollm2 built earlier in this session, when there is one: build() reuses every
+    # case whose recipe key matches, so the fine-tune (most of the cost) is not made twice
+    built = sorted(tmp_path_factory.getbasetemp().glob("smollm2*"))
+    dest = Path(cached) / "smollm2" if cached else built[0] if built else tmp_path_factory.mktemp("smollm2")
     cases = smollm2.build(dest, gguf)
     rotated = smollm2.build_rotated(dest, cases)
+    gguf_case = next(c for c in cases if c.name == "smollm2-gguf")
     return {"base": fingerprint_spec(str(cases[0].path), device="cpu"),
+            "gguf": fingerprint_spec(str(gguf_case.path), device="cpu"),
             "rotated": fingerprint_spec(str(rotated.path), device="cpu"),
             "rotated sampled": fingerprint_spec(str(rotated.path), device="cpu", sample=True)}
 
@@ -158,3 +174,10 @@ def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated)
     assert before.verdict == "partially-derived", before.reason
     sampled = compare(base, smollm2_rotated["rotated sampled"])
     assert sampled.verdict == "inconclusive" and sampled.confidence == 0.0, sampled.reason
+    # against the Q4_1 GGUF it is dequantised from, nothing at equal indices passes the guards: the negative
+    # verdict keeps at most `rotation_unexcluded` (it was `independent` at confidence 1.0)
+    against_gguf = compare(smollm2_rotated["gguf"], smollm2_rotated["rotated sampled"])
+    assert against_gguf.confidence <= calibration().rotation_unexcluded, against_gguf.reason
+    assert "a rotated derivative is not excluded" in against_gguf.reason or against_gguf.verdict not in NEGATIVE
+    # full on both sides, the responses find it whatever the storage
+    assert compare(smollm2_rotated["gguf"], rotated).verdict == "derived"

@@ -26,9 +26,9 @@ from openscore.report import Verdict
 from openscore.resources import package_data
 from openscore.weights import fused
 from openscore.weights.decode import FLOAT_DTYPES, INT8_DTYPES
-from openscore.weights.fingerprint import (ALIGN_ROLES, GRAM_SIZE, RESIDUAL_ROWS_ROLES, SHARED_AXIS_ROLES, Fingerprint,
-                                           TensorPrint)
-from openscore.weights.responses import response_matches
+from openscore.weights.fingerprint import (ALIGN_ROLES, GRAM_SIZE, RESIDUAL_ROWS_ROLES, SHARED_AXIS_ROLES, SKETCH_COLS,
+                                           Fingerprint, TensorPrint)
+from openscore.weights.responses import NORMS_READ, response_matches
 from openscore.weights.sampling import pick_gram
 
 _GRAMS = ("gram_r", "gram_c")
@@ -65,6 +65,7 @@ class Calibration(_Model):
     response_match: float
     response_guard: float
     response_null: NullModel
+    rotation_unexcluded: float
 
 
 @lru_cache(maxsize=1)
@@ -969,13 +970,33 @@ def _response_verdict(a: Fingerprint, b: Fingerprint, first: Comparison) -> Comp
     `response_guard`, null `response_null` (docs/provenance.md, "Token responses")."""
     found = response_matches(a, b)
     if not found:
-        return first
+        return _rotation_not_excluded(a, b, first)
     cal = calibration()
     method = _UnitMethod(
         "token-responses", cal.response_match, cal.response_guard, cal.response_null,
         f"with units matched by their responses to {len(np.intersect1d(a.response_tokens, b.response_tokens))} "
         "probe tokens", "|r|", "residual stream rotated or permuted; units matched by their token responses")
     return _unit_verdict(a, b, first, found, method)
+
+
+def _residual_width(fp: Fingerprint) -> int | None:
+    return next((oriented(t)[1] for t in fp.tensors if t.role == "embed" and len(t.shape) == 2), None)
+
+
+def _rotation_not_excluded(a: Fingerprint, b: Fingerprint, first: Comparison) -> Comparison:
+    """A negative verdict between wide pre-norm models that had no token responses to compare (a sampled or
+    version 8 fingerprint): its sketches keep 128 columns of a row, so a rotated derivative would look exactly
+    like an independent model (measured: the real SmolLM2 fine-tune rotated, sampled, against its GGUF base:
+    `independent` at confidence 1.0). The verdict stands, its confidence is capped (`rotation_unexcluded`)."""
+    cap = calibration().rotation_unexcluded
+    wide = all((_residual_width(fp) or 0) > SKETCH_COLS for fp in (a, b))
+    pre_norm = all(any(t.role in NORMS_READ for t in fp.tensors) for fp in (a, b))
+    if first.verdict not in _NEGATIVE or first.confidence <= cap or not (wide and pre_norm):
+        return first
+    lacking = " and ".join(side for side, fp in (("reference", a), ("candidate", b)) if not fp.response_tokens)
+    return first.model_copy(update=dict(
+        confidence=cap, reason=f"{first.reason}; a rotated derivative is not excluded (no token responses in the "
+                               f"{lacking}: a sampled or version 8 fingerprint)"))
 
 
 def _unit_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, found: list, method: _UnitMethod) -> Comparison:

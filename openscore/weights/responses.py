@@ -44,6 +44,8 @@ READERS = {"attn_q": "attn_norm", "attn_k": "attn_norm", "attn_v": "attn_norm",
 WRITERS = {"attn_o": "attn_norm", "mlp_down": "mlp_norm"}
 #: every role that keeps token responses
 RESPONSE_ROLES = frozenset(READERS) | frozenset(WRITERS)
+#: the norms whose gains the responses use: a model with them has pre-norm blocks
+NORMS_READ = frozenset(READERS.values())
 #: rows whose squared norms are summed at a time (bounds the float copy of a bf16 matrix)
 _CHUNK_ROWS = 1024
 
@@ -84,7 +86,7 @@ def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInp
     gains = {}
     for p in placed:
         r = p.record
-        if p.role in set(READERS.values()) and tuple(r.shape) == (hidden,) and is_readable(r.dtype):
+        if p.role in NORMS_READ and tuple(r.shape) == (hidden,) and is_readable(r.dtype):
             gains[(p.role, p.layer)] = decode_rows(fetch(r.file, r.start, r.end - r.start), r.dtype, 1, hidden,
                                                    device, r.dequant)[0].float()
     return ResponseInputs(tokens.astype(np.int32), x, gains)
