@@ -104,7 +104,7 @@ def unit_responses(matrix: torch.Tensor, role: str, layer: int | None, inputs: R
         return None
     gain = torch.ones_like(gain) if role in WRITERS else gain
     gain = gain.to(matrix.device)
-    norms = torch.cat([(chunk.float() * gain).pow(2).sum(1) for chunk in matrix.split(_CHUNK_ROWS)])
+    norms = torch.cat([_squares(chunk) @ gain.square() for chunk in matrix.split(_CHUNK_ROWS)])  # ‖g ⊙ w_j‖²
     # descending norm, ties by index: deterministic
     order = np.lexsort((np.arange(len(norms)), -norms.cpu().numpy().astype(np.float64)))[:RESPONSE_UNITS]
     units = torch.as_tensor(order.astype(np.int64), device=matrix.device)
@@ -113,6 +113,13 @@ def unit_responses(matrix: torch.Tensor, role: str, layer: int | None, inputs: R
     # each unit scaled to a largest response of 1 before fp16 (no overflow; a Pearson r ignores the scale)
     responses = responses / responses.abs().amax(0).clamp_min(1e-30)
     return order.astype(np.int32), responses.cpu().numpy().astype(np.float16)
+
+
+def _squares(chunk: torch.Tensor) -> torch.Tensor:
+    """The squared values as float32: squared in place when the cast copied (bf16, fp16), never in the
+    checkpoint's own memory (a float32 chunk is a view of it)."""
+    values = chunk.float()
+    return values.square_() if values.data_ptr() != chunk.data_ptr() else values.square()
 
 
 def _standardised(p: np.ndarray) -> np.ndarray:
