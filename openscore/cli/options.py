@@ -5,6 +5,20 @@ from __future__ import annotations
 import click
 
 SPARSE_HELP = "Fingerprint a sparse sample of each tensor's rows, read by Range (faster; no content hashes)."
+BUDGET_HELP = ("With --sparse: read at most this share of the checkpoint's bytes, headers included (2%: at least "
+               "1 MiB), or this size (64MiB); past it a stratified subset of the layers is sampled. none: no budget.")
+
+
+def read_budget_option():
+    """`--read-budget` (default 2%), parsed into an openscore.read_budget.ReadBudget (None: no budget)."""
+
+    def parse(_ctx, _param, value: str):
+        from openscore.read_budget import parse_budget
+
+        return parse_budget(value)
+
+    return click.option("--read-budget", "read_budget", default="2%", show_default=True, metavar="N%|SIZE|none",
+                        callback=parse, help=BUDGET_HELP)
 
 
 def sparse_option(name: str = "sparse"):
