@@ -140,22 +140,29 @@ def main() -> int:
         tight = {c.name: _fingerprint(c.path, True, budget) for c in cases if c.name in prints}
         t_fp = time.perf_counter() - t0
         read = sum(fp.bytes_read for fp in tight.values())
-        subsets = [fp.budget for fp in tight.values() if fp.budget is not None]
+        over = [fp.budget for fp in tight.values() if fp.budget is not None]
+        subsets = [b for b in over if b.sampled < b.matrices]
         print(f"\n=== within a read budget of {budget.label} (no floor): {len(subsets)} of {len(tight)} candidates "
-              f"sampled on a subset ({sum(b.sampled for b in subsets)} of {sum(b.matrices for b in subsets)} "
-              f"matrices), {sum(1 for b in subsets if b.exceeded)} over the budget with their smallest sound subset; "
-              f"rows read {read / 1e6:.1f} MB in {t_fp:.1f} s ===")
+              f"sampled on a subset of their layers ({sum(b.sampled for b in subsets)} of "
+              f"{sum(b.matrices for b in subsets)} matrices); {sum(1 for b in over if b.exceeded)} read their "
+              f"smallest sound subset, over the budget; rows read {read / 1e6:.1f} MB in {t_fp:.1f} s ===")
         budgeted = _evaluate(cases, tight, references)
         _report(budgeted)
         before = {(p["reference"], p["candidate"]): p for p in run["pairs"]}
         changed = Counter()
+        lines = []
         for p in budgeted["pairs"]:
             old = before[(p["reference"], p["candidate"])]
             if old["verdict"] != p["verdict"]:
                 changed[(p["expected"], old["verdict"], p["verdict"])] += 1
+                record = tight[p["candidate"]].budget
+                lines.append(f"    {p['candidate']} vs {p['reference']} ({p['expected']}): {old['verdict']} -> "
+                             f"{p['verdict']} ({record.coverage() if record else 'read whole'})")
         print(f"verdicts changed by the budget: {sum(changed.values())} of {len(budgeted['pairs'])} pairs")
         for (label, old, new), n in sorted(changed.items()):
             print(f"  {label}: {old} -> {new}: {n}")
+        for line in sorted(lines):
+            print(line)
         failures = failures + [f"BUDGET {line}" for line in budgeted["failures"]]
     if args.json:
         write_text(args.json, canonical_json({"pairs": run["pairs"], "failures": failures,

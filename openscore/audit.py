@@ -169,7 +169,7 @@ def audit(
     `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
     line per quarter through `progress`. `linked` also reads what the card links outside the repository
     (openscore.evidence.linked). `identity` (`org/name[@rev]`) names a local folder
-    (openscore.sources.identity). `read_budget` bounds a sampled fingerprint's reads (weights/budget.py)."""
+    (openscore.sources.identity). `read_budget` bounds a sampled fingerprint's reads (openscore/read_budget.py)."""
     from openscore.sources import open_source
 
     rubric_dimensions(rubrics)  # a typo fails before any download

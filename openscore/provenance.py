@@ -155,7 +155,7 @@ def analyse(
     read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> ProvenanceResult:
     """The provenance verdict of `source` against the registry (shipped + user entries by default); a sampled
-    fingerprint is read within `read_budget` (weights/budget.py)."""
+    fingerprint is read within `read_budget` (openscore/read_budget.py)."""
     from openscore.declared_base import check_declared, declared_fingerprint
     from openscore.weights.cache import fingerprint_source
 
@@ -218,8 +218,8 @@ def analyse(
                             "max_z": m.comparison.max_z, "confidence": m.comparison.confidence} for m in matches],
                "bytes_read": fp.bytes_read, "bytes_total": fp.bytes_total, "sample": sample,
                "entries_compared": n_compared, "entries_skipped": skipped}
-    if fp.budget is not None:
-        details["read_budget"] = fp.budget.model_dump(mode="json")
+    if fp.budget is not None:  # the names of the matrices left unread stay in the fingerprint
+        details["read_budget"] = fp.budget.model_dump(mode="json", exclude={"skipped"})
     if not matches:
         reason = ("the reference registry is empty" if not skipped else
                   f"no registry entry shares its tensor shapes ({skipped} entries of other architectures)")

@@ -48,7 +48,8 @@ def models(tmp_path_factory):
 
 def test_parse_budget_spellings_and_refusals():
     assert parse_budget("2%") == ReadBudget(share=0.02) and parse_budget(" 0.5 % ") == ReadBudget(share=0.005)
-    assert parse_budget("64MiB") == ReadBudget(size=64 << 20) and parse_budget("1.5GB") == ReadBudget(size=1_500_000_000)
+    assert parse_budget("64MiB") == ReadBudget(size=64 << 20)
+    assert parse_budget("1.5GB") == ReadBudget(size=1_500_000_000)
     assert parse_budget("none") is None and parse_budget("0") is None
     for bad in ("150%", "-1%", "lots", "2 parsecs"):
         with pytest.raises(UsageError):
@@ -119,6 +120,23 @@ def test_compare_on_a_budgeted_subset_says_its_coverage_and_claims_no_structure_
     assert other.verdict in ("architecture-clone", "inconclusive") and other.max_z < 10, other
 
 
+def test_a_budgeted_candidates_inherited_share_weighs_each_layer_read_for_the_layers_it_stands_for():
+    from openscore.read_budget import BudgetRecord
+    from openscore.weights import Fingerprint
+    from openscore.weights.compare import TensorMatch, _inherited_share
+
+    # embeddings and head not inherited (a rotated residual stream), 2 of 4 layers read, every layer inherited
+    matches = [TensorMatch(candidate=n, reference=n, role="embed", statistic="direct", z=3.0) for n in "ab"]
+    matches += [TensorMatch(candidate=f"{layer}.{i}", reference="x", role="attn_q", layer=layer, statistic="direct",
+                            z=40.0) for layer in (0, 3) for i in range(7)]
+    inherited = [m for m in matches if m.z >= 10]
+    fp = Fingerprint(source="c")
+    assert _inherited_share(fp, matches, inherited) == 14 / 16  # unbudgeted: the plain share, under 90 %
+    fp.budget = BudgetRecord(budget="1 %", limit=1, header_bytes=0, matrices=30, sampled=16, layers=[0, 3],
+                             layer_count=4, skipped=[])
+    assert _inherited_share(fp, matches, inherited) == 28 / 30  # as the whole model would give: derived
+
+
 def test_the_cache_keys_budgeted_fingerprints_apart(tmp_path):
     cache = FingerprintCache(tmp_path)
     paths = {cache.path("org/m", "a" * 40, sample=True, budget=b) for b in (None, ReadBudget(share=0.02),
@@ -141,3 +159,14 @@ def test_audit_says_when_the_header_alone_exceeds_the_budget(fake_hub, models, t
     bad = CliRunner().invoke(cli, ["audit", "org/tuned", "--endpoint", fake_hub.endpoint, "--sparse",
                                    "--read-budget", "lots"])
     assert bad.exit_code != 0 and "--read-budget 'lots'" in bad.output
+
+
+def test_fingerprint_and_compare_commands_take_the_budget(models, tmp_path):
+    out = tmp_path / "tuned.osfp"
+    res = CliRunner().invoke(cli, ["fingerprint", str(models["tuned"]), "-o", str(out), "--sparse",
+                                   "--read-budget", "1KiB"])
+    assert res.exit_code == 0, res.output
+    assert "on 23 of 58 matrices sampled within a 1,024 bytes read budget" in res.stderr
+    res = CliRunner().invoke(cli, ["compare", str(models["base"]), str(out), "--sparse", "--read-budget", "none"])
+    assert res.exit_code == 0 and "verdict: derived" in res.stdout, res.output
+    assert "candidate: on 23 of 58 matrices" in res.stdout and "reference:" not in res.stdout

@@ -32,7 +32,8 @@ def fingerprint_cmd(src: str, output: str, sparse: bool, read_budget, device: st
     """Fingerprint the weights of SRC (folder, sample:NAME or org/name[@rev]) into a small file."""
     fp = fingerprint_with_progress(src, sample=sparse, device=device, read_budget=read_budget)
     fp.save(output)
-    click.echo(f"{output}: {len(fp.tensors)} tensors, read {mib(fp.bytes_read)} of {mib(fp.bytes_total)} MiB", err=True)
+    click.echo(f"{output}: {len(fp.tensors)} tensors, read {mib(fp.bytes_read)} of {mib(fp.bytes_total)} MiB"
+               + (f", {fp.budget.coverage()}" if fp.budget else ""), err=True)
 
 
 @click.command("compare")

@@ -677,6 +677,17 @@ def _unread(fp: Fingerprint) -> set[str]:
     return {t.name for t in fp.tensors if t.name in skipped or t.part_of in skipped}
 
 
+def _inherited_share(b: Fingerprint, matches: list[TensorMatch], inherited: list[TensorMatch]) -> float:
+    """The share of the candidate's compared matrices that are inherited. A budgeted candidate read whole layers
+    spread over its depth, a stratified sample: each matrix of a layer read stands for layer_count / layers read
+    of its kind, the unlayered ones (all read) for themselves, so the share estimates the whole model's."""
+    if b.budget is None or not b.budget.layers:
+        return len(inherited) / len(matches)
+    scale = b.budget.layer_count / len(b.budget.layers)
+    weight = lambda m: 1.0 if m.layer is None else scale  # noqa: E731
+    return sum(map(weight, inherited)) / sum(map(weight, matches))
+
+
 def _depth(fp: Fingerprint) -> list[int]:
     """The layers of `fp` holding a sketched matrix, or one a read budget left unread."""
     unread = _unread(fp)
@@ -844,7 +855,7 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, 
                           reason="no tensor of the candidate has a counterpart of the same role in the reference")
     null = cal.null_model
     if len(inherited) >= cal.min_derived_tensors and median([m.r for m in inherited]) >= cal.r_floor:
-        share = len(inherited) / compared
+        share = _inherited_share(b, matches, inherited)
         if vocab_added:
             transformations.append(f"vocabulary {vocab_added:+d} rows")
         if dropped:

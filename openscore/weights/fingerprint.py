@@ -37,10 +37,10 @@ from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.gcpause import gc_paused
 from openscore.layout.roles import is_index
+from openscore.read_budget import DEFAULT_READ_BUDGET, BudgetRecord, Matrix, ReadBudget, select
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import fused, sampling
-from openscore.read_budget import DEFAULT_READ_BUDGET, BudgetRecord, Matrix, ReadBudget, select
 from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
                                       row_bytes)
 
@@ -143,7 +143,7 @@ class Fingerprint(_Model):
     sample: bool = False
     bytes_read: int = 0
     bytes_total: int = 0  # bytes of tensor data in the checkpoint
-    #: set when a read budget left matrices unread (weights/budget.py); absent from the file otherwise, so a
+    #: set when a read budget left matrices unread (openscore/read_budget.py); absent from the file otherwise, so a
     #: fingerprint the budget did not bind is byte-identical to an unbudgeted one
     budget: BudgetRecord | None = None
     files: dict[str, str | None] = Field(default_factory=dict)  # weight file -> sha256 when known
@@ -582,7 +582,7 @@ def fingerprint(
     read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> Fingerprint:
     """Fingerprint every weight tensor in one pass; `sample=True` reads only the sketched rows, within
-    `read_budget` (headers included: `headers.bytes_read`) when given (weights/budget.py).
+    `read_budget` (headers included: `headers.bytes_read`) when given (openscore/read_budget.py).
 
     Raises InvalidCheckpoint when a file is truncated or a tensor's bytes disagree with its header."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -979,7 +979,7 @@ def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_
     cal = calibration()
     order = sorted(costs)
     chosen, layers, spent = select([costs[i] for i in order], limit - header_bytes,
-                                                math.ceil((cal.z_derived / cal.r_min) ** 2))
+                                   math.ceil((cal.z_derived / cal.r_min) ** 2))
     skipped = {order[i] for i in range(len(order)) if i not in chosen}
     depth = {m.layer for m in costs.values() if m.layer is not None}
     record = BudgetRecord(budget=budget.label, limit=limit, header_bytes=header_bytes, matrices=len(costs),
