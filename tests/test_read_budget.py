@@ -131,10 +131,10 @@ def test_a_budgeted_candidates_inherited_share_weighs_each_layer_read_for_the_la
                             z=40.0) for layer in (0, 3) for i in range(7)]
     inherited = [m for m in matches if m.z >= 10]
     fp = Fingerprint(source="c")
-    assert _inherited_share(fp, matches, inherited) == 14 / 16  # unbudgeted: the plain share, under 90 %
+    assert _inherited_share(fp, [m.layer for m in matches], [m.layer for m in inherited]) == 14 / 16  # unbudgeted: the plain share, under 90 %
     fp.budget = BudgetRecord(budget="1 %", limit=1, header_bytes=0, matrices=30, sampled=16, layers=[0, 3],
                              layer_count=4, skipped=[])
-    assert _inherited_share(fp, matches, inherited) == 28 / 30  # as the whole model would give: derived
+    assert _inherited_share(fp, [m.layer for m in matches], [m.layer for m in inherited]) == 28 / 30  # as the whole model would give: derived
 
 
 def test_the_cache_keys_budgeted_fingerprints_apart(tmp_path):

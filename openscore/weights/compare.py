@@ -677,15 +677,16 @@ def _unread(fp: Fingerprint) -> set[str]:
     return {t.name for t in fp.tensors if t.name in skipped or t.part_of in skipped}
 
 
-def _inherited_share(b: Fingerprint, matches: list[TensorMatch], inherited: list[TensorMatch]) -> float:
-    """The share of the candidate's compared matrices that are inherited. A budgeted candidate read whole layers
-    spread over its depth, a stratified sample: each matrix of a layer read stands for layer_count / layers read
-    of its kind, the unlayered ones (all read) for themselves, so the share estimates the whole model's."""
+def _inherited_share(b: Fingerprint, compared: list[int | None], inherited: list[int | None]) -> float:
+    """The share of the candidate's compared matrices (given by their layers) that are inherited. A budgeted
+    candidate read whole layers spread over its depth, a stratified sample: each matrix of a layer read stands
+    for layer_count / layers read of its kind, the unlayered ones (all read) for themselves, so the share
+    estimates the whole model's."""
     if b.budget is None or not b.budget.layers:
-        return len(inherited) / len(matches)
+        return len(inherited) / len(compared)
     scale = b.budget.layer_count / len(b.budget.layers)
-    weight = lambda m: 1.0 if m.layer is None else scale  # noqa: E731
-    return sum(map(weight, inherited)) / sum(map(weight, matches))
+    weight = lambda layer: 1.0 if layer is None else scale  # noqa: E731
+    return sum(map(weight, inherited)) / sum(map(weight, compared))
 
 
 def _depth(fp: Fingerprint) -> list[int]:
@@ -855,7 +856,7 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, 
                           reason="no tensor of the candidate has a counterpart of the same role in the reference")
     null = cal.null_model
     if len(inherited) >= cal.min_derived_tensors and median([m.r for m in inherited]) >= cal.r_floor:
-        share = _inherited_share(b, matches, inherited)
+        share = _inherited_share(b, [m.layer for m in matches], [m.layer for m in inherited])
         if vocab_added:
             transformations.append(f"vocabulary {vocab_added:+d} rows")
         if dropped:
@@ -994,8 +995,7 @@ def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignmen
     weakest = min(f[0] for f in inherited)
     confidence = 1.0 - min(1.0, _normal_sf((weakest - null.mean) / null.std) * len(found))
     mapping = {tb.layer: ta.layer for _, tb, ta, _, _ in inherited if tb.layer is not None}
-    ref_layers = {t.layer for t in a.tensors if t.layer is not None and t.sketch}
-    cand_layers = {t.layer for t in b.tensors if t.layer is not None and t.sketch}
+    ref_layers, cand_layers = set(_depth(a)), set(_depth(b))
     transformations = []
     if first.vocab_rows_added:
         transformations.append(f"vocabulary {first.vocab_rows_added:+d} rows")
@@ -1006,7 +1006,8 @@ def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignmen
     for role in sorted({tb.role for _, tb, _, own, _ in inherited if own < 0.5}):
         transformations.append(f"{'attention heads' if role.startswith('attn') else 'hidden units'} permuted ({role})")
         permuted.append(role)
-    partial = (len(inherited) < cal.derived_share * len(found) or cand_layers != ref_layers
+    share = _inherited_share(b, [tb.layer for _, tb, _, _, _ in found], [tb.layer for _, tb, _, _, _ in inherited])
+    partial = (share < cal.derived_share or cand_layers != ref_layers
                or first.vocab_rows_added < 0 or any(oriented(ta) != oriented(tb) for _, tb, ta, _, _ in inherited))
     aligned = {tb.name: TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
                                     reference_layer=ta.layer, statistic="aligned-units", r=round(score, 6), n=units)
