@@ -13,7 +13,9 @@ Usage: python bench/fidelity.py [--cases] [--linked]
   --cases   also every cell two steps off, and each differing cell of the exact matches with its argument;
   --linked  also linked evidence, answered by the loopback fakes of tests/fakelinked.py and
             tests/fakehub.py from bench/linked_answers.yaml (file paths recorded from public snapshots of
-            the repositories the matched cards link, dataset licences as the index cites them); what is
+            the repositories the matched cards link, dataset licences as the index cites them, the venues
+            that published the cards' papers, excerpts of dataset cards, the realcards card of a base a
+            repository without a card declares); what is
             not recorded there answers 503 ("not checked"); a throw-away cache
 """
 
@@ -60,13 +62,21 @@ def _fake_linked():
         fake.add_repo(repo, licence=facts["licence"], paths=tuple(facts["paths"]))
     for arxiv_id, facts in answers["arxiv"].items():
         fake.add_arxiv(arxiv_id, facts["title"], facts["published"])
+    for paper_id, facts in answers["venues"].items():
+        fake.add_s2_paper([paper_id], facts["title"], facts["venue"], facts.get("type"))
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as cache:
         for dataset_id, facts in answers["hub_datasets"].items():
             card = Path(cache) / "datasets" / dataset_id
             card.mkdir(parents=True)
-            card.joinpath("README.md").write_text(f"---\nlicense: {facts['licence']}\n---\n# {dataset_id}\n", "utf-8")
+            body = facts.get("card") or f"# {dataset_id}\n"
+            card.joinpath("README.md").write_text(f"---\nlicense: {facts['licence']}\n---\n{body}", "utf-8")
             hub.add_repo(dataset_id, card, dataset=True, gated=facts.get("gated", False))
+        for repo_id, facts in answers["hub_models"].items():
+            card = Path(cache) / "models" / repo_id
+            card.mkdir(parents=True)
+            card.joinpath("README.md").write_bytes((SHARED / "realcards" / facts["card"]).read_bytes())
+            hub.add_repo(repo_id, card, gated=facts.get("gated", False))
         os.environ.update({**fake.environ(), "OPENSCORE_CACHE": str(Path(cache) / "cache"), "HF_ENDPOINT": hub.endpoint,
                            "OPENSCORE_HUB_TRIES": "1"})
         os.environ.pop("HF_HUB_OFFLINE", None)

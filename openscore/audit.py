@@ -26,7 +26,8 @@ from openscore.errors import (
     SourceError,
     UsageError,
 )
-from openscore.evidence import LinkedConfig, collect
+from openscore.evidence import LinkedConfig, collect, linked_offline
+from openscore.evidence.inherited import inherit_card
 from openscore.gcpause import gc_paused
 from openscore.openness.checks import GradingContext
 from openscore.openness.findings import all_findings
@@ -209,8 +210,9 @@ def audit_source(
     ref = inventory.ref
     overrides = load_overrides(overrides_dir, ref.repo_id, dimensions)
     say(f"{ref.key}: {len(inventory.files)} files")
+    linked_cfg = LinkedConfig() if linked and not linked_offline() else None
     collected = collect(source, inventory, endpoint=ref.location if ref.kind == "hub" else None, token=token,
-                        linked=LinkedConfig() if linked else None)
+                        linked=linked_cfg)
     bundle = collected.bundle
     notes: list[str] = []
     headers = layout = provenance = None
@@ -221,7 +223,13 @@ def audit_source(
         notes.append("weights not read (--no-weights): layout and provenance skipped")
     licence = evaluate_licence(bundle)
     base = resolve_base(bundle, provenance)
-    ctx = GradingContext(bundle=bundle, licence=licence, base=base, dataset_licences=dataset_licences(bundle))
+    inherited = None
+    if linked_cfg is not None:
+        inherited, inherit_out = inherit_card(source, inventory, bundle, provenance, linked_cfg, token)
+        if inherit_out is not None:
+            bundle.collectors["inherited-card"] = inherit_out
+    ctx = GradingContext(bundle=bundle, licence=licence, base=base, dataset_licences=dataset_licences(bundle),
+                         inherited=inherited)
     say("grading")
     results = {r: grade_rubric(r, ctx, overrides.get(r)) for r in rubric_ids}
     evidence_doc = {name: out.model_dump(mode="json") for name, out in sorted(bundle.collectors.items())}

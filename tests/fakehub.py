@@ -10,6 +10,7 @@ It speaks the subset of the Hub HTTP API that huggingface_hub 2.x uses for readi
   GET  /api/models/{id}/refs                     list_repo_refs
   GET  /api/datasets/{id}[/revision/{rev}]       dataset_info (`add_repo(..., dataset=True)`: metadata only)
   HEAD/GET /{id}/resolve/{rev}/{path}            hf_hub_download, ranged reads (206 + Content-Range, 416)
+  HEAD/GET /datasets/{id}/resolve/{rev}/{path}   a dataset's files (its card, README.md), gated like a model's
 
 Files are LFS when their suffix says weights (`.safetensors`, `.bin`, `.gguf`, ...) or they are 10 MB or more,
 like the Hub's default `.gitattributes`. Git-LFS pointer files in a folder (in place, or as
@@ -205,7 +206,8 @@ class FakeHub:
         `security` maps paths to the Hub's scan (`{"status", "avScan", "pickleImportScan"}`), shown in
         expanded tree listings as `securityFileStatus`. `last_modified` (ISO 8601) is main's commit date.
         `dataset=True` serves it as a dataset instead: its metadata (card front matter as `cardData`,
-        `gated`) through the dataset API, readable when gated, as on the Hub.
+        `gated`) through the dataset API, readable when gated, as on the Hub, and its files (the card) through
+        `/datasets/{id}/resolve/...`, gated like a model's.
         """
         if gated is True:
             gated = "auto"
@@ -346,6 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
                 entry["status"] = self._dataset_api(parts[2:], query)
             elif len(parts) >= 5 and parts[2] == "resolve":
                 entry["status"] = self._resolve(method, parts)
+            elif len(parts) >= 6 and parts[0] == "datasets" and parts[3] == "resolve":
+                entry["status"] = self._resolve(method, parts[1:], self.hub.datasets)
             else:
                 raise _HubError(404, None, f"no route for {url.path}")
         except _HubError as err:
@@ -534,8 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
         return out
 
     # -- /{id}/resolve/{rev}/{path} -----------------------------------------------------------
-    def _resolve(self, method: str, parts: list[str]) -> int:
-        repo = self._repo("/".join(parts[:2]))
+    def _resolve(self, method: str, parts: list[str], served: dict[str, FakeRepo] | None = None) -> int:
+        repo = self._repo("/".join(parts[:2]), served)
         rev = self._revision(repo, parts[3])
         path = "/".join(parts[4:])
         if repo.gated and not self.headers.get("Authorization"):

@@ -55,7 +55,8 @@ FORMATS = ("text", "json", "cyclonedx")
 @click.option("--overrides", "overrides_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of reviewed overrides (<org>/<name>.yaml); default: ./overrides when it exists.")
 @click.option("--linked", is_flag=True, help="Also read what the card links: GitHub repositories, arXiv, DOI papers, "
-              "Hub dataset cards (cached; GITHUB_TOKEN honoured).")
+              "the venue of its paper (Semantic Scholar), Hub dataset cards (cached; GITHUB_TOKEN, "
+              "S2_API_KEY honoured).")
 @click.option("--offline", is_flag=True, help="Keep the audit to the repository alone (as HF_HUB_OFFLINE does for "
               "linked sources); overrides --linked.")
 @limit_options

@@ -42,7 +42,8 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
 @click.option("--weights/--no-weights", default=True, show_default=True,
               help="Fingerprint weights for provenance (--no-weights: card, files and headers only).")
 @click.option("--linked", is_flag=True, help="Also read what the card links: GitHub repositories, arXiv, DOI papers, "
-              "Hub dataset cards (cached; GITHUB_TOKEN honoured), as `openscore audit --linked` does.")
+              "the venue of its paper (Semantic Scholar), Hub dataset cards (cached; GITHUB_TOKEN, S2_API_KEY "
+              "honoured), as `openscore audit --linked` does.")
 @click.option("--offline", is_flag=True, help="Keep each audit to the repository alone (as HF_HUB_OFFLINE does for "
               "linked sources); overrides --linked.")
 @click.option("-v", "--verbose", is_flag=True, help="List passing checks in the text on stderr too.")

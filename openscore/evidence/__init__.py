@@ -1,7 +1,7 @@
 """Evidence collectors: every fact an openness grade may rest on, read from a Source and cited.
 
-`collect(source, inventory)` runs every collector (card, card content, licence files, linked sources, links, repository files
-and refs, lineage, datasets) and returns an EvidenceBundle plus the card summary the report stores. Collectors are versioned (`extractor: name@version`): change a
+`collect(source, inventory)` runs every collector (card, card content, licence files, linked sources and the
+venues of linked papers, links, repository files and refs, lineage, datasets) and returns an EvidenceBundle plus the card summary the report stores. Collectors are versioned (`extractor: name@version`): change a
 collector's behaviour, bump its version.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from openscore.evidence.card import collect_card
 from openscore.evidence.card_content import collect_card_content
 from openscore.evidence.context import CollectContext
+from openscore.evidence.dataset_card import collect_dataset_cards
 from openscore.evidence.datasets import collect_datasets
 from openscore.evidence.licence_files import collect_licence_files
 from openscore.evidence.lineage import collect_lineage
@@ -20,6 +21,7 @@ from openscore.evidence.linked import offline as linked_offline
 from openscore.evidence.links import collect_links
 from openscore.evidence.model import CollectorOutput, EvidenceBundle, Observation
 from openscore.evidence.repository import collect_repository
+from openscore.evidence.venues import collect_venues
 from openscore.sources.base import Inventory, Source
 
 #: card sections whose Hub dataset links are not the model's training data: benchmarks it was evaluated on,
@@ -40,7 +42,8 @@ def collect(
     linked: LinkedConfig | None = None,
 ) -> Collected:
     """Every collector's output; `linked` also follows the card's links outside the repository (GitHub,
-    arXiv, DOI, and the Hub datasets of a local folder), unless HF_HUB_OFFLINE is set."""
+    arXiv, DOI, Semantic Scholar's venue of the card's paper, the Hub datasets of a local folder and the
+    datasets' cards), unless HF_HUB_OFFLINE is set."""
     ctx = CollectContext(source=source, inventory=inventory, endpoint=endpoint, token=token)
     linked = None if linked is None or linked_offline() else linked
     bundle = EvidenceBundle(source=ctx.key)
@@ -60,4 +63,6 @@ def collect(
                                                      hub=linked.hub_endpoint if linked is not None else None)
     if linked is not None:
         bundle.collectors["linked"] = collect_linked(ctx, links, linked)
+        bundle.collectors["venues"] = collect_venues(ctx, links, linked)
+        bundle.collectors["dataset-cards"] = collect_dataset_cards(ctx, bundle.collectors["datasets"], linked)
     return Collected(bundle=bundle, card=card)

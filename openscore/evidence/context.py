@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from openscore.errors import EntryNotFound, GatedRepo, InvalidCheckpoint
@@ -15,6 +16,15 @@ def clip(text: str, limit: int = SNIPPET_MAX) -> str:
     """One-line excerpt of at most `limit` characters (report snippets are never multi-line HTML)."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+#: an `org/name` Hub id as a card or config may give one (untrusted: checked before it goes into a URL)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+
+
+def is_hub_id(value: object) -> bool:
+    """`value` is an `org/name` id that names one repository (no `.` or `..` part to walk the API path)."""
+    return isinstance(value, str) and bool(_HUB_ID.match(value)) and ".." not in value and not value.endswith("/.")
 
 
 def own_ids(repo_id: str) -> set[str]:

@@ -60,6 +60,10 @@ class LinkedConfig:
     arxiv_api: str = field(default_factory=lambda: os.environ.get("OPENSCORE_ARXIV_API",
                                                                   "https://export.arxiv.org/api/query"))
     crossref_api: str = field(default_factory=lambda: os.environ.get("OPENSCORE_CROSSREF_API", "https://api.crossref.org"))
+    #: Semantic Scholar's Graph API (openscore.evidence.venues), its key from S2_API_KEY (sent as x-api-key)
+    s2_api: str = field(default_factory=lambda: os.environ.get("OPENSCORE_S2_API",
+                                                               "https://api.semanticscholar.org/graph/v1"))
+    s2_key: str | None = field(default_factory=lambda: os.environ.get("S2_API_KEY") or None)
     #: Hub endpoint for the dataset cards a local folder's card names
     hub_endpoint: str = field(default_factory=lambda: os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     github_token: str | None = field(default_factory=lambda: os.environ.get("GITHUB_TOKEN") or None)
@@ -69,6 +73,7 @@ class LinkedConfig:
     max_bytes: int = MAX_BYTES
     today: str = field(default_factory=lambda: dt.date.today().isoformat())
     github_limited: str | None = None  # set once GitHub says the rate limit is spent
+    s2_limited: str | None = None  # likewise Semantic Scholar, once its 429s outlast the retries
 
 
 def offline() -> bool:
@@ -76,9 +81,11 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
-def _fetch(url: str, cfg: LinkedConfig, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """One bounded GET (sources.fetch): `cfg.timeout_s` between bytes, `--file-deadline` in all."""
-    deadline = Deadline(current_limits().file_deadline, "per-file")
+def _fetch(url: str, cfg: LinkedConfig, headers: dict[str, str] | None = None,
+           deadline: Deadline | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One bounded GET (sources.fetch): `cfg.timeout_s` between bytes, `--file-deadline` in all (or the
+    `deadline` given, shared by the retries of one answer)."""
+    deadline = deadline or Deadline(current_limits().file_deadline, "per-file")
     try:
         status, got, body = bounded_get(url, deadline=deadline, timeout=cfg.timeout_s, max_bytes=cfg.max_bytes,
                                         headers={"User-Agent": "openscore", **(headers or {})})
@@ -214,6 +221,12 @@ def _own(obs: Observation) -> bool:
     from openscore.openness.checks import OWN_SECTIONS
 
     return not obs.value.get("table") and obs.value.get("section") in OWN_SECTIONS
+
+
+def own_paper(obs: Observation) -> bool:
+    """A preprint link the card gives as its own paper: in its citation, or called a paper, preprint or
+    report next to the link ("features such as [ALiBi](arxiv...)" cites others')."""
+    return _own(obs) and (obs.value.get("section") == "citation" or bool(obs.value.get("called_paper")))
 
 
 def collect_linked(ctx: CollectContext, links: CollectorOutput, cfg: LinkedConfig) -> CollectorOutput:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openscore.evidence.model import EvidenceBundle, Observation
 from openscore.report import Evidence, LicenceFacts, LicenceResult
+
+if TYPE_CHECKING:
+    from openscore.evidence.inherited import InheritedCard
 
 
 @dataclass
@@ -35,6 +38,9 @@ class GradingContext:
     base: BaseInfo | None = None
     #: dataset id -> resolved licence facts (only for datasets whose card was read)
     dataset_licences: dict[str, LicenceFacts] = field(default_factory=dict)
+    #: the declared base's card, for a repository without one (`--linked`): graded in place of the missing card
+    #: on the grading map's `inherit_from_base` dimensions
+    inherited: InheritedCard | None = None
 
 
 @dataclass
@@ -247,12 +253,12 @@ def code_link(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def preprint(ctx: GradingContext) -> CheckOutcome:
-    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper: in its citation, or
-    called a paper, preprint or report next to the link ("features such as [ALiBi](arxiv...)" cites others')."""
+    """An `arxiv:` tag, or an arXiv link where the card speaks about its own paper (evidence.linked.own_paper)."""
+    from openscore.evidence.linked import own_paper
+
     tags = [o for o in ctx.bundle.find("card.field.tags")
             if any(str(t).lower().startswith("arxiv:") for t in (o.value if isinstance(o.value, list) else []))]
-    links = [o for o in _links(ctx, "preprint")
-             if o.value.get("section") == "citation" or o.value.get("called_paper")]
+    links = [o for o in ctx.bundle.find("link.preprint") if own_paper(o)]
     return _outcome(ctx, tags + links, "arXiv tag, an arXiv link the card calls its paper, or one in its citation",
                     file=_card_file(ctx))
 
@@ -266,6 +272,16 @@ def paper(ctx: GradingContext) -> CheckOutcome:
     return _outcome(ctx, _links(ctx, "paper") + linked,
                     "peer-reviewed paper link (DOI, ACL Anthology, OpenReview) in the card, or a linked preprint "
                     "published in a journal or proceedings", file=_card_file(ctx))
+
+
+@check
+def paper_venue(ctx: GradingContext) -> CheckOutcome:
+    """(linked evidence) A bibliographic index lists a peer-reviewed venue for the paper the card cites as its
+    own (evidence.venues). Without linked evidence nothing was searched, so an offline grade stays as it was."""
+    if "venues" not in ctx.bundle.collectors:
+        return CheckOutcome(False)
+    return _outcome(ctx, [o for o in ctx.bundle.find("linked.venue") if o.value.get("peer_reviewed")],
+                    "a peer-reviewed venue Semantic Scholar lists for the paper the card cites as its own")
 
 
 def _linked_code(ctx: GradingContext, key: str, open_licence: bool) -> list[Observation]:
@@ -361,6 +377,19 @@ def datasheet_linked(ctx: GradingContext) -> CheckOutcome:
     """The card links documentation of its data that it calls a data card, dataset card or datasheet."""
     return _outcome(ctx, ctx.bundle.find("link.datasheet"), "a link the card calls a data card or datasheet",
                     file=_card_file(ctx))
+
+
+@check
+def dataset_cards_datasheets(ctx: GradingContext) -> CheckOutcome:
+    """Linked evidence: the training datasets' Hub cards that were read document their data as datasheets
+    (openscore.evidence.dataset_card): at least one card read, and every card read is one. Without linked
+    evidence it says nothing (no cards were looked for)."""
+    if "dataset-cards" not in ctx.bundle.collectors:
+        return CheckOutcome(False)
+    cards = ctx.bundle.find("dataset.card")
+    what = "training datasets' Hub cards documenting their data as a datasheet (composition, collection...)"
+    hit = bool(cards) and all(o.value.get("datasheet") for o in cards)
+    return CheckOutcome(hit, _ev(cards) or [_looked(ctx, what)], [what])
 
 
 @check

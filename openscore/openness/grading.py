@@ -7,6 +7,7 @@ runs it. Every grade carries evidence: the records the deciding checks used (rul
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 
@@ -100,6 +101,8 @@ def grade_rubric(
             + (f"; missing {', '.join(missing)}" if missing else "") + (f"; unknown {', '.join(stray)}" if stray else ""))
     run = _Runner(ctx)
     grades = [grade_dimension(rubric_id, dim, grading, run) for dim in rubric.dimension_ids]
+    if ctx.inherited is not None and (grading.inherit_from_base or grading.fill_from_base):
+        _inherit(rubric_id, grades, grading, ctx)
     for grade in grades:
         if overrides and grade.dimension in overrides:
             grade.override = overrides[grade.dimension]
@@ -118,6 +121,33 @@ def grade_rubric(
         result.classification = verdict
         result.unmet = list(unmet)
     return result
+
+
+def _inherit(rubric_id: str, grades: list[Grade], grading: GradingMap, ctx: GradingContext) -> None:
+    """Grades taken from the declared base's card, each saying so (its reason starts with where the card came
+    from, its first evidence record cites it with the date it was read): for a copy that documents nothing, the
+    `inherit_from_base` dimensions graded on the base's card; for a derivative, the `fill_from_base` ones its
+    own card leaves closed, partial when the base's card has them (they cover the base, not the derivative)."""
+    inherited = ctx.inherited
+    assert inherited is not None
+    run = _Runner(dataclasses.replace(ctx, bundle=inherited.view(ctx.bundle)))
+    for n, grade in enumerate(grades):
+        dim = grade.dimension
+        if inherited.copy and dim in grading.inherit_from_base:
+            got = grade_dimension(rubric_id, dim, grading, run)
+            reason = (f"Inherited from the declared base {inherited.base}'s card (this repository has no documentation "
+                      f"of its own): {got.reason}")
+        elif not inherited.copy and dim in grading.fill_from_base and grade.grade == "closed":
+            got = grade_dimension(rubric_id, dim, grading, run)
+            if got.grade not in ("open", "partial"):
+                continue
+            got = got.model_copy(update={"grade": "partial"})
+            reason = (f"Inherited from the declared base {inherited.base}'s card, which covers the base and not this "
+                      f"model's own training, so partial (this repository's card links none of its own): {got.reason}")
+        else:
+            continue
+        note = inherited.note(ctx.bundle.source, f"{rubric_id}/{dim}/inherited-from-base")
+        grades[n] = got.model_copy(update={"reason": reason, "evidence": [note, *got.evidence][:MAX_EVIDENCE]})
 
 
 def _capped(grades: dict[str, str], caps: Sequence[str], ctx: GradingContext) -> dict[str, str]:

@@ -77,12 +77,20 @@ class GradingMap(BaseModel):
     dimensions: dict[str, list[Rule]]
     #: dimension -> "other-rubric/dimension": reuse that map's rules unchanged (resolved at load)
     reuse: dict[str, str] = Field(default_factory=dict)
+    #: documentation dimensions a repository without documentation of its own grades on its declared base's card
+    #: (`--linked`, openscore.evidence.inherited)
+    inherit_from_base: list[str] = Field(default_factory=list)
+    #: dimensions a derivative whose own card leaves them closed grades partial when its base's card has them
+    fill_from_base: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _well_formed(self) -> "GradingMap":
         both = sorted(set(self.dimensions) & set(self.reuse))
         if both:
             raise ValueError(f"dimensions both given and reused: {', '.join(both)}")
+        stray = sorted(set(self.inherit_from_base + self.fill_from_base) - set(self.dimensions) - set(self.reuse))
+        if stray:
+            raise ValueError(f"inherit_from_base / fill_from_base name no dimension of this map: {', '.join(stray)}")
         for dim, rules in self.dimensions.items():
             if not rules or rules[-1].when:
                 raise ValueError(f"{dim}: the last rule must have no `when` (the fallback grade)")

@@ -430,6 +430,22 @@ class HubSource(HubClient, Source):
         doc = self._json(f"{self.endpoint}/api/datasets/{quote(dataset_id, safe='/')}", what)
         return hub_answers.dataset_answer(doc, f"{self._name}: {what}")
 
+    def dataset_card(self, dataset_id: str, max_bytes: int) -> tuple[str, str] | None:
+        """(commit sha, text) of a Hub dataset's card (its README.md) at the commit the dataset info names,
+        or None when it has none; a card over `max_bytes` is refused. Same bounds as the model's reads."""
+        what = f"dataset {dataset_id}"
+        doc = self._json(f"{self.endpoint}/api/datasets/{quote(dataset_id, safe='/')}", what, params={"blobs": "true"})
+        answer = hub_answers.model_answer(doc, f"{self._name}: {what}")
+        entry = next((f for f in answer.files if f.path == "README.md"), None)
+        if entry is None:
+            return None
+        if entry.size > max_bytes:
+            raise InvalidHubResponse(f"{self._name}: {what}: card of {entry.size} bytes, "
+                                     f"over the {max_bytes}-byte limit")
+        url = hf_hub_url(dataset_id, "README.md", repo_type="dataset", revision=answer.sha, endpoint=self.endpoint)
+        data = self._call(f"{what} card", lambda: self._transfer(url, f"{what} card", max_bytes=max_bytes))
+        return answer.sha, data.decode("utf-8", errors="replace")
+
     # -- the Hub's own pickle scan ------------------------------------------------------------
     @cached_property
     def _security(self) -> dict[str, PickleScan]:
