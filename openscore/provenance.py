@@ -165,6 +165,7 @@ def analyse(
     # the declared base is fetched from the Hub the model came from; a local audit reads registry and cache only
     hub = ({"endpoint": source.endpoint, "token": source.token, "fetch": True} if source.ref.kind == "hub"
            else {"fetch": False})
+    hub["read_budget"] = read_budget
     inventory = source.inventory()
     weight_files = sorted({t.file for t in headers.tensors}) or sorted(
         f.path for f in inventory.files if f.path.endswith(_WEIGHT_SUFFIXES) and not f.path.startswith("adapter_"))
