@@ -161,6 +161,27 @@ def test_audit_says_when_the_header_alone_exceeds_the_budget(fake_hub, models, t
     assert bad.exit_code != 0 and "--read-budget 'lots'" in bad.output
 
 
+def test_the_declared_base_is_fetched_within_the_audits_budget(fake_hub, models, tmp_path):
+    import shutil
+
+    from openscore.weights.cache import FingerprintCache
+
+    declaring = tmp_path / "declaring"
+    shutil.copytree(models["tuned"], declaring)
+    (declaring / "README.md").write_text("---\nlicense: apache-2.0\nbase_model: org/base\n---\n# tuned\n")
+    fake_hub.add_repo("org/base", models["base"])
+    fake_hub.add_repo("org/tuned", declaring)
+    res = CliRunner().invoke(cli, ["audit", "org/tuned", "--endpoint", fake_hub.endpoint, "--sparse",
+                                   "--read-budget", "1KiB", "--format", "json", "--reports", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    check = json.loads(res.stdout)["provenance"]["declared_base_check"]
+    assert check["status"] == "confirmed", check
+    sha = fake_hub.repos["org/base"].revisions["main"].sha
+    base = FingerprintCache().get("org/base", sha, sample=True, budget=ReadBudget(size=1024))
+    assert base is not None and base.budget.layers == [0, 3, 7]  # read within the audit's budget, cached as such
+    assert FingerprintCache().get("org/base", sha, sample=True) is None  # not under the default budget's key
+
+
 def test_fingerprint_and_compare_commands_take_the_budget(models, tmp_path):
     out = tmp_path / "tuned.osfp"
     res = CliRunner().invoke(cli, ["fingerprint", str(models["tuned"]), "-o", str(out), "--sparse",
