@@ -159,6 +159,8 @@ def test_audit_says_when_the_header_alone_exceeds_the_budget(fake_hub, models, t
     bad = CliRunner().invoke(cli, ["audit", "org/tuned", "--endpoint", fake_hub.endpoint, "--sparse",
                                    "--read-budget", "lots"])
     assert bad.exit_code != 0 and "--read-budget 'lots'" in bad.output
+    whole = CliRunner().invoke(cli, ["audit", "org/tuned", "--endpoint", fake_hub.endpoint, "--read-budget", "1KiB"])
+    assert whole.exit_code == 2 and "--read-budget bounds sampled reads only: add --sparse" in whole.output
 
 
 def test_the_declared_base_is_fetched_within_the_audits_budget(fake_hub, models, tmp_path):

@@ -13,7 +13,7 @@ import click
 
 from openscore.cli.console import ByteMeter, echo, paint
 from openscore.cli.limits import limit_options
-from openscore.cli.options import read_budget_option, sparse_option
+from openscore.cli.options import check_budget_needs_sparse, read_budget_option, sparse_option
 from openscore.errors import UsageError
 from openscore.textstyle import unpainted
 
@@ -71,6 +71,7 @@ def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, o
     from openscore.audit import rubric_dimensions
     from openscore.batch import BatchOptions, make_engine, run_batch
 
+    check_budget_needs_sparse(sample)
     rubric_dimensions(rubrics)  # a typo fails before any download
     job_list = _jobs(sources, lists, orgs, search, limit, identity, endpoint, token)
     if output is not None and fmt != "text" and max(len(job_list), len(sources)) > 1:

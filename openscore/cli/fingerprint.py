@@ -9,7 +9,7 @@ import click
 from openscore.atomic import canonical_json
 from openscore.cli.console import ByteMeter, echo, mib, paint
 from openscore.cli.limits import limit_options
-from openscore.cli.options import read_budget_option, sparse_option
+from openscore.cli.options import check_budget_needs_sparse, read_budget_option, sparse_option
 
 
 def fingerprint_with_progress(src: str, **kwargs):
@@ -30,6 +30,7 @@ def fingerprint_with_progress(src: str, **kwargs):
 @limit_options
 def fingerprint_cmd(src: str, output: str, sparse: bool, read_budget, device: str | None) -> None:
     """Fingerprint the weights of SRC (folder, sample:NAME or org/name[@rev]) into a small file."""
+    check_budget_needs_sparse(sparse)
     fp = fingerprint_with_progress(src, sample=sparse, device=device, read_budget=read_budget)
     fp.save(output)
     click.echo(f"{output}: {len(fp.tensors)} tensors, read {mib(fp.bytes_read)} of {mib(fp.bytes_total)} MiB"
@@ -48,6 +49,7 @@ def compare_cmd(reference: str, candidate: str, fmt: str, sparse: bool, read_bud
     """Is CANDIDATE derived from REFERENCE? Each is a checkpoint or a fingerprint file."""
     from openscore.weights import compare
 
+    check_budget_needs_sparse(sparse)
     fps = [fingerprint_with_progress(s, sample=sparse, device=device, read_budget=read_budget)
            for s in (reference, candidate)]
     result = compare(*fps)

@@ -21,6 +21,14 @@ def read_budget_option():
                         callback=parse, help=BUDGET_HELP)
 
 
+def check_budget_needs_sparse(sparse: bool) -> None:
+    """A --read-budget given without --sparse would bound nothing (whole files are read): say so, exit 2."""
+    from click.core import ParameterSource
+
+    if not sparse and click.get_current_context().get_parameter_source("read_budget") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--read-budget bounds sampled reads only: add --sparse")
+
+
 def sparse_option(name: str = "sparse"):
     """`--sparse`, and `--sample` as its hidden deprecated alias (it read like the `sample:NAME` sources).
 

@@ -8,7 +8,7 @@ import click
 
 from openscore.atomic import canonical_json
 from openscore.cli.fingerprint import fingerprint_with_progress
-from openscore.cli.options import read_budget_option, sparse_option
+from openscore.cli.options import check_budget_needs_sparse, read_budget_option, sparse_option
 
 
 @click.group("registry")
@@ -52,6 +52,7 @@ def list_cmd(fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def match_cmd(src: str, top: int, sparse: bool, read_budget, fmt: str) -> None:
     """The registry entries SRC is most strongly related to."""
+    check_budget_needs_sparse(sparse)
     from openscore.weights.registry import Registry
 
     from openscore.sources import parse_hub_spec
