@@ -14,7 +14,12 @@ Exits 1 if an unrelated pair is called derived-or-copy, a related pair gets a ne
 confidence above 0.5, or a derivation is matched to the wrong base. Related pairs not found (any other
 verdict) are listed and counted.
 
-    python bench/provenance.py [--quick] [--dest DIR] [--sparse] [--no-real] [--json FILE]
+`--read-budget PCT` (with --sparse) fingerprints the candidates a second time within a forced read budget of
+PCT % of each checkpoint's bytes, headers included (openscore/read_budget.py, without the 1 MiB floor of the
+CLI's percentages, so small models are budgeted too), and prints that run's table and checks after the
+unbudgeted one, with every pair whose verdict changed. Sampled fingerprints are otherwise unbudgeted here.
+
+    python bench/provenance.py [--quick] [--dest DIR] [--sparse [--read-budget PCT]] [--no-real] [--json FILE]
 """
 
 from __future__ import annotations
@@ -36,10 +41,10 @@ VERDICTS = ["identical", "renamed-copy", "recast-copy", "derived", "partially-de
             "independent", "inconclusive"]
 
 
-def _fingerprint(path: Path, sample: bool):
+def _fingerprint(path: Path, sample: bool, budget=None):
     from openscore.weights.spec import fingerprint_spec
 
-    return fingerprint_spec(str(path), sample=sample, device="cpu")
+    return fingerprint_spec(str(path), sample=sample, device="cpu", read_budget=budget)
 
 
 def _analyse(case, registry):
@@ -100,16 +105,17 @@ def main() -> int:
     ap.add_argument("--no-real", action="store_true", help="skip the real-model (MiniLM) cases")
     ap.add_argument("--realmodels", type=Path, default=ROOT.parent / "shared" / "data" / "realmodels")
     ap.add_argument("--json", type=Path, help="also write every pair's result here")
+    ap.add_argument("--read-budget", type=float, default=None, metavar="PCT",
+                    help="with --sparse: a second run with candidates sampled within PCT %% of their bytes")
     args = ap.parse_args()
     if "--sample" in sys.argv[1:]:
         print("provenance.py: warning: --sample is deprecated, use --sparse (same meaning)", file=sys.stderr)
+    if args.read_budget is not None and not (args.sparse and 0 < args.read_budget <= 100):
+        ap.error("--read-budget takes a percentage in (0, 100] and needs --sparse")
 
     from openscore.atomic import canonical_json, write_text
-    from openscore.weights import compare
-    from openscore.weights.registry import Registry
+    from openscore.read_budget import ReadBudget
     from openscore.zoo import build
-    from openscore.zoo.build import ZOO_ORG
-    from openscore.zoo.expect import DERIVED_OR_COPY, expected
 
     cache = Path(os.environ.get("OPENSCORE_CACHE", Path.home() / ".cache" / "openscore"))
     dest = args.dest or cache / "zoo"
@@ -132,6 +138,52 @@ def main() -> int:
     print(f"fingerprints{' (sampled)' if args.sparse else ''}: {len(prints)} in {t_fp:.1f} s "
           f"({t_fp / len(prints) * 1000:.0f} ms each), read {read / 1e6:.1f} of {total / 1e6:.1f} MB")
     references = {n: _fingerprint(by_name[n].path, False) for n in prints} if args.sparse else prints
+    run = _evaluate(cases, prints, references)
+    _report(run)
+    failures = run["failures"]
+    if args.read_budget is not None:
+        budget = ReadBudget(share=args.read_budget / 100, floor=0)
+        t0 = time.perf_counter()
+        tight = {c.name: _fingerprint(c.path, True, budget) for c in cases if c.name in prints}
+        t_fp = time.perf_counter() - t0
+        read = sum(fp.bytes_read for fp in tight.values())
+        over = [fp.budget for fp in tight.values() if fp.budget is not None]
+        subsets = [b for b in over if b.sampled < b.matrices]
+        print(f"\n=== within a read budget of {budget.label} (no floor): {len(subsets)} of {len(tight)} candidates "
+              f"sampled on a subset of their layers ({sum(b.sampled for b in subsets)} of "
+              f"{sum(b.matrices for b in subsets)} matrices); {sum(1 for b in over if b.exceeded)} read their "
+              f"smallest sound subset, over the budget; rows read {read / 1e6:.1f} MB in {t_fp:.1f} s ===")
+        budgeted = _evaluate(cases, tight, references)
+        _report(budgeted)
+        before = {(p["reference"], p["candidate"]): p for p in run["pairs"]}
+        changed = Counter()
+        lines = []
+        for p in budgeted["pairs"]:
+            old = before[(p["reference"], p["candidate"])]
+            if old["verdict"] != p["verdict"]:
+                changed[(p["expected"], old["verdict"], p["verdict"])] += 1
+                record = tight[p["candidate"]].budget
+                lines.append(f"    {p['candidate']} vs {p['reference']} ({p['expected']}): {old['verdict']} -> "
+                             f"{p['verdict']} ({record.coverage() if record else 'read whole'})")
+        print(f"verdicts changed by the budget: {sum(changed.values())} of {len(budgeted['pairs'])} pairs")
+        for (label, old, new), n in sorted(changed.items()):
+            print(f"  {label}: {old} -> {new}: {n}")
+        for line in sorted(lines):
+            print(line)
+        failures = failures + [f"BUDGET {line}" for line in budgeted["failures"]]
+    if args.json:
+        write_text(args.json, canonical_json({"pairs": run["pairs"], "failures": failures,
+                                              "wrong_relation": run["wrong_relation"], "missed": run["missed"]}))
+    print("FAIL" if failures else "OK")
+    return 1 if failures else 0
+
+
+def _evaluate(cases, prints, references) -> dict:
+    """Every ordered pair compared (candidate `prints`, reference `references`), then registry matching."""
+    from openscore.weights import compare
+    from openscore.weights.registry import Registry
+    from openscore.zoo.build import ZOO_ORG
+    from openscore.zoo.expect import DERIVED_OR_COPY, expected
 
     rows: dict[str, Counter] = defaultdict(Counter)
     pairs = []
@@ -191,8 +243,15 @@ def main() -> int:
             else:
                 failures.append(f"WRONG BASE: {case.name} (expected {'+'.join(case.roots)}): {how}")
     t_reg = time.perf_counter() - t0
+    return {"rows": rows, "pairs": pairs, "failures": failures, "wrong_relation": wrong_relation, "missed": missed,
+            "registry_ok": registry_ok, "derivations": len(derivations), "t_cmp": t_cmp, "t_reg": t_reg}
 
-    # ---------------------------------------------------------------- report
+
+def _report(run: dict) -> None:
+    """The confusion table, rates, margins and lists of one _evaluate run."""
+    from openscore.zoo.expect import DERIVED_OR_COPY
+
+    rows, pairs = run["rows"], run["pairs"]
     labels = [lbl for lbl in VERDICTS + ["adapter", "base vs its derivative", "common ancestor",
                                          "unrelated, same architecture", "unrelated, other architecture"] if lbl in rows]
     width = max(len(lbl) for lbl in labels) + 2
@@ -228,22 +287,18 @@ def main() -> int:
               f"ratio {lz['max_z'] / max(hz['max_z'], 1e-9):.1f}x")
     print(f"relation right on lineage pairs: {sum(p['ok'] for p in pairs if p['lineage'])}/"
           f"{sum(p['lineage'] for p in pairs)}")
-    print(f"registry: right base for {registry_ok}/{len(derivations)} derivations")
-    print(f"time: build {t_build:.1f} s, fingerprint {t_fp:.1f} s, {len(pairs)} compares {t_cmp:.1f} s "
-          f"({t_cmp / max(1, len(pairs)) * 1000:.1f} ms each), registry {t_reg:.1f} s")
+    print(f"registry: right base for {run['registry_ok']}/{run['derivations']} derivations")
+    print(f"time: {len(pairs)} compares {run['t_cmp']:.1f} s ({run['t_cmp'] / max(1, len(pairs)) * 1000:.1f} ms "
+          f"each), registry {run['t_reg']:.1f} s")
     confident_negatives = sum(p["related"] and p["verdict"] in NEGATIVE and p["confidence"] > 0.5 for p in pairs)
-    print(f"related pairs not found: {len(missed)}; of them negative with confidence > 0.5: {confident_negatives}")
-    for line in missed:
+    print(f"related pairs not found: {len(run['missed'])}; of them negative with confidence > 0.5: "
+          f"{confident_negatives}")
+    for line in run["missed"]:
         print(f"not found: {line}")
-    for line in wrong_relation:
+    for line in run["wrong_relation"]:
         print(f"relation differs: {line}")
-    for line in failures:
+    for line in run["failures"]:
         print(line)
-    if args.json:
-        write_text(args.json, canonical_json({"pairs": pairs, "failures": failures, "wrong_relation": wrong_relation,
-                                              "missed": missed}))
-    print("FAIL" if failures else "OK")
-    return 1 if failures else 0
 
 
 if __name__ == "__main__":

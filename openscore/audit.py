@@ -38,6 +38,7 @@ from openscore.overrides import load_overrides
 from openscore.report import AuditReport, SourceInfo
 from openscore.safeio import contained
 from openscore.sources.base import Inventory, Source
+from openscore.read_budget import DEFAULT_READ_BUDGET, ReadBudget
 
 DEFAULT_RUBRICS = ("osai-v3", "osai-v1", "mof", "osaid")
 Progress = Callable[[str], None]
@@ -84,8 +85,8 @@ def _within_deadline(source, report: ByteProgress) -> ByteProgress:
     return tick
 
 
-def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progress: ByteProgress | None,
-             notes: list[str], cpu: AbstractContextManager):
+def _weights(source, inventory, *, sample: bool, read_budget, progress: Progress,
+             byte_progress: ByteProgress | None, notes: list[str], cpu: AbstractContextManager):
     """Headers, layout and provenance; what cannot be computed for benign reasons goes to `notes`."""
     from openscore.formats import read_checkpoint
 
@@ -112,25 +113,41 @@ def _weights(source, inventory, *, sample: bool, progress: Progress, byte_progre
         progress("provenance" + (": LFS hashes only (weights absent)" if headers.weights_absent
                                  else ": fingerprinting weights"))
         try:
-            provenance = analyse(source, headers, layout, sample=sample,
+            provenance = analyse(source, headers, layout, sample=sample, read_budget=read_budget,
                                   progress=_within_deadline(source, byte_progress or _byte_progress(progress)))
         except (InvalidHubResponse, HubServerError, DeadlineExceeded):
             raise  # a hostile or failing server: no verdict rather than one built on wrong bytes
         except (NothingToAnalyse, SourceError) as exc:
             notes.append(f"provenance: {exc}")
             provenance = None
-    progress(_bytes_line(source, headers))
+    progress(_bytes_line(source, headers, provenance))
     return headers, layout, provenance
 
 
-def _bytes_line(source, headers) -> str:
-    """What the audit read of the weights: ranged bytes received from the Hub, against the checkpoint's size."""
+def _bytes_line(source, headers, provenance=None) -> str:
+    """What the audit read of the weights: ranged bytes received from the Hub, against the checkpoint's size,
+    and what a read budget left out."""
     total = sum(t.end - t.start for t in headers.tensors if t.start is not None and t.end is not None)
     done = getattr(source, "bytes_transferred", None)
+    budget = _budget_note(provenance.details.get("read_budget"), total) if provenance is not None else ""
     if done is None:
-        return f"weights: local files ({total / 2**20:,.1f} MiB of tensors)"
+        return f"weights: local files ({total / 2**20:,.1f} MiB of tensors){budget}"
     share = f" ({100 * done / total:.2f} %)" if total else ""
-    return f"weights: read {done / 2**20:,.2f} of {total / 2**20:,.1f} MiB from the Hub{share}"
+    return f"weights: read {done / 2**20:,.2f} of {total / 2**20:,.1f} MiB from the Hub{share}{budget}"
+
+
+def _budget_note(record: dict | None, total: int) -> str:
+    """`; read budget 2 %: 36 of 211 matrices sampled (layers ...)`, and when the budget was exceeded, by how much."""
+    if not record:
+        return ""
+    note = (f"; read budget {record['budget']}: {record['sampled']} of {record['matrices']} matrices sampled "
+            f"({len(record['layers'])} of {record['layer_count']} layers)")
+    if record["header_bytes"] > record["limit"] and total:
+        note += (f"; header alone {100 * record['header_bytes'] / total:.2f} % > budget: read the smallest sound "
+                 "subset")
+    if record["exceeded"]:
+        note += f"; budget exceeded by {record['exceeded'] / 2**20:,.2f} MiB"
+    return note
 
 
 def audit(
@@ -146,19 +163,21 @@ def audit(
     byte_progress: ByteProgress | None = None,
     linked: bool = False,
     identity: str | None = None,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> AuditReport:
     """Audit one model (`org/name[@rev]`, a folder, or `sample:NAME`) against every rubric asked for.
 
     `progress` gets one line per step; the fingerprint's bytes go to `byte_progress` when given, else a
     line per quarter through `progress`. `linked` also reads what the card links outside the repository
     (openscore.evidence.linked). `identity` (`org/name[@rev]`) names a local folder
-    (openscore.sources.identity)."""
+    (openscore.sources.identity). `read_budget` bounds a sampled fingerprint's reads (openscore/read_budget.py)."""
     from openscore.sources import open_source
 
     rubric_dimensions(rubrics)  # a typo fails before any download
     source = open_source(spec, endpoint=endpoint, token=token, identity=identity)
     return audit_source(source, token=token, weights=weights, sample=sample, rubrics=rubrics,
-                        overrides_dir=overrides_dir, progress=progress, byte_progress=byte_progress, linked=linked)
+                        overrides_dir=overrides_dir, progress=progress, byte_progress=byte_progress, linked=linked,
+                        read_budget=read_budget)
 
 
 def rubric_dimensions(rubrics: Sequence[str] | None) -> dict[str, list[str]]:
@@ -180,6 +199,7 @@ def audit_source(
     byte_progress: ByteProgress | None = None,
     linked: bool = False,
     cpu: AbstractContextManager | None = None,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> AuditReport:
     """Audit an opened source (see `audit`). `cpu` is held around the CPU-heavy part (layout and
     fingerprint), so a batch of network-bound audits keeps its CPU work within the cores."""
@@ -197,7 +217,7 @@ def audit_source(
     notes: list[str] = []
     headers = layout = provenance = None
     if weights:
-        headers, layout, provenance = _weights(source, inventory, sample=sample, progress=say,
+        headers, layout, provenance = _weights(source, inventory, sample=sample, read_budget=read_budget, progress=say,
                                                 byte_progress=byte_progress, notes=notes, cpu=cpu or nullcontext())
     else:
         notes.append("weights not read (--no-weights): layout and provenance skipped")

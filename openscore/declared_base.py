@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from openscore.errors import GatedRepo, NetworkUnavailable, OpenscoreError, RepoNotFound, RevisionNotFound
+from openscore.read_budget import DEFAULT_READ_BUDGET, ReadBudget
 from openscore.report import DeclaredBaseCheck
 from openscore.weights.compare import Comparison, compare
 from openscore.weights.fingerprint import Fingerprint
@@ -19,10 +20,12 @@ from openscore.weights.registry import RELATED, Registry
 
 
 def declared_fingerprint(name: str, registry: Registry, *, endpoint: str | None = None,
-                         token: str | bool | None = None, fetch: bool = True) -> tuple[Fingerprint | None, str]:
+                         token: str | bool | None = None, fetch: bool = True,
+                         read_budget: ReadBudget | None = DEFAULT_READ_BUDGET) -> tuple[Fingerprint | None, str]:
     """(the declared base's fingerprint, where it came from) or (None, why it could not be had).
 
-    `fetch=False` (a local audit) looks in the registry and the fingerprint cache only."""
+    `fetch=False` (a local audit) looks in the registry and the fingerprint cache only; sampled reads stay within
+    `read_budget`."""
     from openscore.sources import parse_hub_spec
     from openscore.sources.hub import HubSource
     from openscore.weights.cache import cached_offline, fingerprint_source, offline
@@ -34,19 +37,20 @@ def declared_fingerprint(name: str, registry: Registry, *, endpoint: str | None 
     if hub is None:
         return None, f"{name!r} is not a Hub repo id"
     if offline() or not fetch:
-        found = cached_offline(*hub, sample=True)
+        found = cached_offline(*hub, sample=True, read_budget=read_budget)
         why = "offline (HF_HUB_OFFLINE)" if fetch else "a local audit reads nothing from the Hub"
         return (found, "fingerprint cache") if found is not None else (
             None, f"{why}, and {name} is neither in the registry nor in the fingerprint cache "
                   "(`openscore registry sync` or `registry pull` adds it)")
     try:
-        fp = fingerprint_source(HubSource(hub[0], revision=hub[1], endpoint=endpoint, token=token), sample=True)
+        fp = fingerprint_source(HubSource(hub[0], revision=hub[1], endpoint=endpoint, token=token), sample=True,
+                                read_budget=read_budget)
     except GatedRepo:
         return None, f"{name} is gated on the Hub: its weights need a token with access"
     except (RepoNotFound, RevisionNotFound):
         return None, f"{name} is absent from the Hub (not found, or private)"
     except NetworkUnavailable as exc:
-        found = cached_offline(*hub, sample=True)
+        found = cached_offline(*hub, sample=True, read_budget=read_budget)
         return (found, "fingerprint cache") if found is not None else (None, f"the Hub is unreachable ({exc})")
     except OpenscoreError as exc:
         return None, f"{name}: its weights cannot be fingerprinted ({exc})"
@@ -63,6 +67,7 @@ def check_declared(
     endpoint: str | None = None,
     token: str | bool | None = None,
     fetch: bool = True,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
     compared: dict[str, Comparison] | None = None,
 ) -> DeclaredBaseCheck | None:
     """Compare `declared`'s weights with the model's (`candidate()`, None when they cannot be read).
@@ -80,7 +85,8 @@ def check_declared(
     fp = candidate()
     if fp is None:
         return result("not-checkable", "the model's own weights could not be read")
-    base_fp, origin = declared_fingerprint(declared, registry, endpoint=endpoint, token=token, fetch=fetch)
+    base_fp, origin = declared_fingerprint(declared, registry, endpoint=endpoint, token=token, fetch=fetch,
+                                           read_budget=read_budget)
     if base_fp is None:
         return result("not-checkable", origin)
     declared_id = registry.resolve(declared)

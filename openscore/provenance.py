@@ -22,6 +22,7 @@ from openscore import __version__
 from openscore.formats.records import CheckpointHeaders
 from openscore.report import DeclaredBaseCheck, Evidence, ProvenanceResult
 from openscore.sources.base import Source
+from openscore.read_budget import DEFAULT_READ_BUDGET, ReadBudget
 from openscore.weights.compare import Comparison, compare
 from openscore.weights.fingerprint import Fingerprint, Progress
 from openscore.weights.registry import RELATED, Match, Registry
@@ -151,8 +152,10 @@ def analyse(
     sample: bool = False,
     device: str | None = None,
     progress: Progress | None = None,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> ProvenanceResult:
-    """The provenance verdict of `source` against the registry (shipped + user entries by default)."""
+    """The provenance verdict of `source` against the registry (shipped + user entries by default); a sampled
+    fingerprint is read within `read_budget` (openscore/read_budget.py)."""
     from openscore.declared_base import check_declared, declared_fingerprint
     from openscore.weights.cache import fingerprint_source
 
@@ -162,6 +165,7 @@ def analyse(
     # the declared base is fetched from the Hub the model came from; a local audit reads registry and cache only
     hub = ({"endpoint": source.endpoint, "token": source.token, "fetch": True} if source.ref.kind == "hub"
            else {"fetch": False})
+    hub["read_budget"] = read_budget
     inventory = source.inventory()
     weight_files = sorted({t.file for t in headers.tensors}) or sorted(
         f.path for f in inventory.files if f.path.endswith(_WEIGHT_SUFFIXES) and not f.path.startswith("adapter_"))
@@ -207,7 +211,7 @@ def analyse(
             "reason": f"no weight tensor openscore can read by byte range (formats: {formats}; pickle files are "
                       "never unpickled); no registry entry has these file hashes"})
     fp: Fingerprint = fingerprint_source(source, headers=headers, layout=layout, device=device, sample=sample,
-                                         progress=progress)
+                                         progress=progress, read_budget=read_budget)
     candidate = lambda: fp  # noqa: E731
     matches, n_compared, skipped = registry.match_counted(fp, top=5, exclude=own)
     compared.update({m.id: m.comparison for m in matches})
@@ -215,6 +219,8 @@ def analyse(
                             "max_z": m.comparison.max_z, "confidence": m.comparison.confidence} for m in matches],
                "bytes_read": fp.bytes_read, "bytes_total": fp.bytes_total, "sample": sample,
                "entries_compared": n_compared, "entries_skipped": skipped}
+    if fp.budget is not None:  # the names of the matrices left unread stay in the fingerprint
+        details["read_budget"] = fp.budget.model_dump(mode="json", exclude={"skipped"})
     if not matches:
         reason = ("the reference registry is empty" if not skipped else
                   f"no registry entry shares its tensor shapes ({skipped} entries of other architectures)")

@@ -191,5 +191,5 @@ def test_a_linked_source_trickling_ends_at_the_file_deadline(fake_hub, tmp_path,
         fake_hub.trickle = 20  # a body of thousands of bytes at 20 bytes/s
     cfg = linked.LinkedConfig(cache_dir=tmp_path / "cache", timeout_s=0.5)
     with use_limits(Limits(file_deadline=1.0)):
-        _fast(lambda: linked._fetch(f"{fake_hub.endpoint}/org/m/resolve/main/model.safetensors", cfg),
+        _fast(lambda: linked.fetch_linked(f"{fake_hub.endpoint}/org/m/resolve/main/model.safetensors", cfg),
               linked.LinkedError, r"^unreachable \(DeadlineExceeded\)$")

@@ -21,6 +21,7 @@ from pathlib import Path
 from openscore.batch.inputs import Job
 from openscore.batch.state import DEFAULT_STATE, Outcome, RunState, inputs_digest
 from openscore.errors import BatchIncomplete, OpenscoreError, UsageError
+from openscore.read_budget import DEFAULT_READ_BUDGET, ReadBudget
 
 #: fingerprints of local folders at once in one process: each already keeps two worker threads busy.
 #: A Hub model's fingerprint waits on Range requests between its tensors, so it takes no slot: holding
@@ -44,11 +45,13 @@ class BatchOptions:
     force: bool = False
     max_rps: float | None = None  # steady pace of requests per endpoint; None: only when the server asks
     linked: bool = False  # also read what the card links (openscore.evidence.linked)
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET  # bounds a sampled fingerprint's reads
 
     def report_options(self) -> dict:
         """What shapes a report: a report made with other values is not current, whatever its commit."""
+        budget = {"read_budget": self.read_budget.key if self.read_budget else None} if self.sample else {}
         return {"endpoint": self.endpoint, "weights": self.weights, "sample": self.sample,
-                "rubrics": sorted(self.rubrics), "overrides": self.overrides_dir, "linked": self.linked}
+                "rubrics": sorted(self.rubrics), "overrides": self.overrides_dir, "linked": self.linked, **budget}
 
     def fingerprint(self) -> dict:
         """What makes two runs the same run (the token is left out: it is a secret, not a choice)."""
@@ -103,6 +106,7 @@ def audit_task(task: Task, progress: Callable[[str], None] | None = None,
                                   rubrics=options.rubrics or None,
                                   overrides_dir=Path(options.overrides_dir) if options.overrides_dir else None,
                                   progress=progress, byte_progress=byte_progress, linked=options.linked,
+                                  read_budget=options.read_budget,
                                   cpu=_cpu if ref.kind != "hub" else None)
         unsafe = [f.message for f in report.findings if f.id == "unsafe-pickle" and f.severity == "error"]
         return Outcome(task.job.key, "audited", ref.repo_id, ref.sha, report_path(report, Path()).as_posix(),

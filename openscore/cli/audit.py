@@ -13,7 +13,7 @@ import click
 
 from openscore.cli.console import ByteMeter, echo, paint
 from openscore.cli.limits import limit_options
-from openscore.cli.options import sparse_option
+from openscore.cli.options import check_budget_needs_sparse, read_budget_option, sparse_option
 from openscore.errors import UsageError
 from openscore.textstyle import unpainted
 
@@ -39,6 +39,7 @@ FORMATS = ("text", "json", "cyclonedx")
               help="Rubric to grade against (repeatable; default: osai-v3, osai-v1, mof, osaid).")
 @click.option("--no-weights", is_flag=True, help="Do not read weights: card, licence and files only (fast).")
 @sparse_option("sample")
+@read_budget_option()
 @click.option("--jobs", "-j", type=click.IntRange(min=1, max=256), default=1, show_default=True,
               help="Models audited at once (network waits overlap; fingerprints stay within the cores).")
 @click.option("--engine", type=click.Choice(("threads", "ray")), default="threads", show_default=True,
@@ -60,7 +61,8 @@ FORMATS = ("text", "json", "cyclonedx")
               "linked sources); overrides --linked.")
 @limit_options
 def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, output, rubrics, no_weights, sample,
-              jobs, engine, address, force, state_path, max_rps, endpoint, token, overrides_dir, linked, offline):
+              read_budget, jobs, engine, address, force, state_path, max_rps, endpoint, token, overrides_dir, linked,
+              offline):
     """Audit SRC (Hub `org/name[@rev]`, a local folder, or `sample:NAME`) for openness and provenance.
 
     With no SRC (and no --from/--org/--search), audits the embedded sample models (works offline).
@@ -69,6 +71,7 @@ def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, o
     from openscore.audit import rubric_dimensions
     from openscore.batch import BatchOptions, make_engine, run_batch
 
+    check_budget_needs_sparse(sample)
     rubric_dimensions(rubrics)  # a typo fails before any download
     job_list = _jobs(sources, lists, orgs, search, limit, identity, endpoint, token)
     if output is not None and fmt != "text" and max(len(job_list), len(sources)) > 1:
@@ -76,6 +79,7 @@ def audit_cmd(sources, lists, orgs, search, limit, identity, reports_dir, fmt, o
     if overrides_dir is None and Path("overrides").is_dir():
         overrides_dir = Path("overrides")
     options = BatchOptions(endpoint=endpoint, token=token, weights=not no_weights, sample=sample,
+                           read_budget=read_budget,
                            rubrics=tuple(rubrics), overrides_dir=str(overrides_dir) if overrides_dir else None,
                            force=force, max_rps=max_rps, linked=linked and not offline)
     view = _View(reports_dir, fmt, keep=output is not None)

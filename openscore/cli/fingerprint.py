@@ -9,7 +9,7 @@ import click
 from openscore.atomic import canonical_json
 from openscore.cli.console import ByteMeter, echo, mib, paint
 from openscore.cli.limits import limit_options
-from openscore.cli.options import sparse_option
+from openscore.cli.options import check_budget_needs_sparse, read_budget_option, sparse_option
 
 
 def fingerprint_with_progress(src: str, **kwargs):
@@ -25,13 +25,16 @@ def fingerprint_with_progress(src: str, **kwargs):
 @click.argument("src")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Fingerprint file to write.")
 @sparse_option()
+@read_budget_option()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="Torch device (default: cuda if available).")
 @limit_options
-def fingerprint_cmd(src: str, output: str, sparse: bool, device: str | None) -> None:
+def fingerprint_cmd(src: str, output: str, sparse: bool, read_budget, device: str | None) -> None:
     """Fingerprint the weights of SRC (folder, sample:NAME or org/name[@rev]) into a small file."""
-    fp = fingerprint_with_progress(src, sample=sparse, device=device)
+    check_budget_needs_sparse(sparse)
+    fp = fingerprint_with_progress(src, sample=sparse, device=device, read_budget=read_budget)
     fp.save(output)
-    click.echo(f"{output}: {len(fp.tensors)} tensors, read {mib(fp.bytes_read)} of {mib(fp.bytes_total)} MiB", err=True)
+    click.echo(f"{output}: {len(fp.tensors)} tensors, read {mib(fp.bytes_read)} of {mib(fp.bytes_total)} MiB"
+               + (f", {fp.budget.coverage()}" if fp.budget else ""), err=True)
 
 
 @click.command("compare")
@@ -39,13 +42,16 @@ def fingerprint_cmd(src: str, output: str, sparse: bool, device: str | None) -> 
 @click.argument("candidate")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @sparse_option()
+@read_budget_option()
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None)
 @limit_options
-def compare_cmd(reference: str, candidate: str, fmt: str, sparse: bool, device: str | None) -> None:
+def compare_cmd(reference: str, candidate: str, fmt: str, sparse: bool, read_budget, device: str | None) -> None:
     """Is CANDIDATE derived from REFERENCE? Each is a checkpoint or a fingerprint file."""
     from openscore.weights import compare
 
-    fps = [fingerprint_with_progress(s, sample=sparse, device=device) for s in (reference, candidate)]
+    check_budget_needs_sparse(sparse)
+    fps = [fingerprint_with_progress(s, sample=sparse, device=device, read_budget=read_budget)
+           for s in (reference, candidate)]
     result = compare(*fps)
     if fmt == "json":
         click.echo(canonical_json(result.model_dump(mode="json", exclude={"tensors"})), nl=False)

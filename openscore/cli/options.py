@@ -5,6 +5,28 @@ from __future__ import annotations
 import click
 
 SPARSE_HELP = "Fingerprint a sparse sample of each tensor's rows, read by Range (faster; no content hashes)."
+BUDGET_HELP = ("With --sparse: read at most this share of the checkpoint's bytes, headers included (2%: at least "
+               "1 MiB), or this size (64MiB); past it a stratified subset of the layers is sampled. none: no budget.")
+
+
+def read_budget_option():
+    """`--read-budget` (default 2%), parsed into an openscore.read_budget.ReadBudget (None: no budget)."""
+
+    def parse(_ctx, _param, value: str):
+        from openscore.read_budget import parse_budget
+
+        return parse_budget(value)
+
+    return click.option("--read-budget", "read_budget", default="2%", show_default=True, metavar="N%|SIZE|none",
+                        callback=parse, help=BUDGET_HELP)
+
+
+def check_budget_needs_sparse(sparse: bool) -> None:
+    """A --read-budget given without --sparse would bound nothing (whole files are read): say so, exit 2."""
+    from click.core import ParameterSource
+
+    if not sparse and click.get_current_context().get_parameter_source("read_budget") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--read-budget bounds sampled reads only: add --sparse")
 
 
 def sparse_option(name: str = "sparse"):

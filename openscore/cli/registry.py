@@ -8,7 +8,7 @@ import click
 
 from openscore.atomic import canonical_json
 from openscore.cli.fingerprint import fingerprint_with_progress
-from openscore.cli.options import sparse_option
+from openscore.cli.options import check_budget_needs_sparse, read_budget_option, sparse_option
 
 
 @click.group("registry")
@@ -48,15 +48,17 @@ def list_cmd(fmt: str) -> None:
 @click.argument("src")
 @click.option("--top", default=3, show_default=True, type=click.IntRange(1, 100))
 @sparse_option()
+@read_budget_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def match_cmd(src: str, top: int, sparse: bool, fmt: str) -> None:
+def match_cmd(src: str, top: int, sparse: bool, read_budget, fmt: str) -> None:
     """The registry entries SRC is most strongly related to."""
+    check_budget_needs_sparse(sparse)
     from openscore.weights.registry import Registry
 
     from openscore.sources import parse_hub_spec
 
     hub = parse_hub_spec(src) if not Path(src).exists() else None  # a Hub id never matches its own entry
-    matches = Registry.load().match(fingerprint_with_progress(src, sample=sparse), top=top,
+    matches = Registry.load().match(fingerprint_with_progress(src, sample=sparse, read_budget=read_budget), top=top,
                                     exclude=hub[0] if hub else None)
     if fmt == "json":
         click.echo(canonical_json([m.model_dump(mode="json", exclude={"comparison": {"tensors"}}) for m in matches]),
@@ -84,7 +86,8 @@ def remove_cmd(entry_id: str) -> None:
 @click.option("--refresh", is_flag=True, help="Fingerprint again bases already registered at the current commit.")
 @click.option("--endpoint", default=None, metavar="URL", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co).")
 @click.option("--token", default=None, metavar="T", help="Hub token (gated bases need one with access).")
-def sync_cmd(only, families, refresh, endpoint, token) -> None:
+@read_budget_option()
+def sync_cmd(only, families, refresh, endpoint, token, read_budget) -> None:
     """Fingerprint the curated popular bases (known_bases.yaml) into the user registry by sampled reads.
 
     Resumable: bases already registered at the Hub's current commit are skipped."""
@@ -104,7 +107,7 @@ def sync_cmd(only, families, refresh, endpoint, token) -> None:
         click.echo(f"[{done[0]}/{len(repos)}] {repo_id}: {status} ({note})", err=True)
 
     outcome = sync(registry, repos, endpoint=endpoint or None, token=token, refresh=refresh, report=report,
-                   progress=lambda repo: ByteMeter(f"sync {repo.id}"))
+                   progress=lambda repo: ByteMeter(f"sync {repo.id}"), read_budget=read_budget)
     tally = ", ".join(f"{outcome.count(s)} {s}" for s in ("added", "up-to-date", "gated", "absent", "failed",
                                                            "not-reached") if outcome.count(s))
     click.echo(f"synced {len(repos)} bases into {registry.user_dir}: {tally}; "

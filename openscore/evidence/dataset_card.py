@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from openscore.errors import OpenscoreError
 from openscore.evidence.card import sections, split_front_matter
 from openscore.evidence.context import CollectContext, is_hub_id
-from openscore.evidence.linked import LinkedConfig, _cached
+from openscore.evidence.linked import LinkedConfig, cached
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.resources import package_data
 from openscore.yamlconfig import load_yaml_model
@@ -80,7 +80,7 @@ def collect_dataset_cards(ctx: CollectContext, datasets: CollectorOutput, cfg: L
             topics, headings, documents = datasheet_topics(text)
             return {"exists": True, "sha": sha, "topics": topics, "headings": headings, "datasheet": documents}
         try:
-            facts = _cached(cfg, f"hub-dataset-card:{dataset_id}", compute)
+            facts = cached(cfg, f"hub-dataset-card:{dataset_id}", compute)
         except OpenscoreError as exc:  # unreachable, refused, malformed, over a bound: not evidence
             out.not_checked.append(f"dataset card {dataset_id}: {type(exc).__name__}: {str(exc)[:200]}")
             continue

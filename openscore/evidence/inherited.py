@@ -26,7 +26,7 @@ from openscore.evidence.card import collect_card, find_card
 from openscore.evidence.card_content import collect_card_content
 from openscore.evidence.context import CollectContext, is_hub_id, own_ids
 from openscore.evidence.known_bases import known_bases
-from openscore.evidence.linked import LinkedConfig, _cached
+from openscore.evidence.linked import LinkedConfig, cached
 from openscore.evidence.links import collect_links
 from openscore.evidence.model import CollectorOutput, EvidenceBundle, Observation
 from openscore.report import Evidence, ProvenanceResult
@@ -143,7 +143,7 @@ def inherit_card(source: Source, inventory: Inventory, bundle: EvidenceBundle, p
     try:
         on_hub = inventory.ref.kind == "hub" and inventory.ref.location
         endpoint = inventory.ref.location if on_hub else cfg.hub_endpoint
-        facts = _cached(cfg, f"hub-model-card:{base}", lambda: _read(base, endpoint, token))
+        facts = cached(cfg, f"hub-model-card:{base}", lambda: _read(base, endpoint, token))
         collectors = {k: CollectorOutput.model_validate(v) for k, v in (facts.get("collectors") or {}).items()}
     except (OpenscoreError, ValueError) as exc:  # unreachable, refused, malformed, over a bound: not evidence
         out.not_checked.append(f"card of {base}: {type(exc).__name__}: {str(exc)[:200]}")

@@ -81,7 +81,7 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
-def _fetch(url: str, cfg: LinkedConfig, headers: dict[str, str] | None = None,
+def fetch_linked(url: str, cfg: LinkedConfig, headers: dict[str, str] | None = None,
            deadline: Deadline | None = None) -> tuple[int, dict[str, str], bytes]:
     """One bounded GET (sources.fetch): `cfg.timeout_s` between bytes, `--file-deadline` in all (or the
     `deadline` given, shared by the retries of one answer)."""
@@ -96,7 +96,7 @@ def _fetch(url: str, cfg: LinkedConfig, headers: dict[str, str] | None = None,
     return status, got, body
 
 
-def _cached(cfg: LinkedConfig, key: str, compute) -> dict:
+def cached(cfg: LinkedConfig, key: str, compute) -> dict:
     """The facts for `key` from the cache, else computed now and stored with today's date."""
     path = cfg.cache_dir / (hashlib.sha256(key.encode()).hexdigest() + ".json")
     try:
@@ -112,7 +112,7 @@ def _cached(cfg: LinkedConfig, key: str, compute) -> dict:
     return {**facts, "fetched": cfg.today}
 
 
-def _json(body: bytes, what: str):
+def parse_json(body: bytes, what: str):
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -132,7 +132,7 @@ def github(repo: str, cfg: LinkedConfig) -> dict:
     base = cfg.github_api.rstrip("/") + f"/repos/{urllib.parse.quote(owner)}/{urllib.parse.quote(name)}"
 
     def get(url: str):
-        status, got, body = _fetch(url, cfg, headers)
+        status, got, body = fetch_linked(url, cfg, headers)
         if status in (403, 429) and (got.get("x-ratelimit-remaining") == "0" or "retry-after" in got):
             cfg.github_limited = f"GitHub rate limit reached (HTTP {status}); set GITHUB_TOKEN for more"
             raise LinkedError(cfg.github_limited)
@@ -144,14 +144,14 @@ def github(repo: str, cfg: LinkedConfig) -> dict:
             return {"exists": False}
         if status != 200:
             raise LinkedError(f"GitHub answered HTTP {status}")
-        info = _json(body, "GitHub repository")
+        info = parse_json(body, "GitHub repository")
         if not isinstance(info, dict):
             raise LinkedError("GitHub repository: not an object")
         branch = info.get("default_branch") if isinstance(info.get("default_branch"), str) else "main"
         licence = info.get("license") if isinstance(info.get("license"), dict) else {}
         spdx = licence.get("spdx_id") if isinstance(licence.get("spdx_id"), str) else None
         status, body = get(f"{base}/git/trees/{urllib.parse.quote(branch)}?recursive=1")
-        tree = _json(body, "GitHub tree").get("tree") if status == 200 else None
+        tree = parse_json(body, "GitHub tree").get("tree") if status == 200 else None
         paths = sorted(str(t.get("path")) for t in tree if isinstance(t, dict) and isinstance(t.get("path"), str)) \
             if isinstance(tree, list) else []
         training = [p for p in paths if TRAINING.search(p)]
@@ -162,13 +162,13 @@ def github(repo: str, cfg: LinkedConfig) -> dict:
                 "data_code": any(DATA_CODE.search(p) for p in paths) or bool(code and _DATA_REPO.search(name)),
                 "documented": any(p.lower() == "readme.md" for p in paths) and any(DOCS.match(p) for p in paths),
                 "example": training[0] if training else None, "files": len(paths)}
-    return _cached(cfg, f"github:{repo.lower()}", compute)
+    return cached(cfg, f"github:{repo.lower()}", compute)
 
 
 def arxiv(arxiv_id: str, cfg: LinkedConfig) -> dict:
     """{title, published, journal_ref, doi, peer_reviewed} of an arXiv id (the Atom API)."""
     def compute() -> dict:
-        status, _, body = _fetch(f"{cfg.arxiv_api}?id_list={urllib.parse.quote(arxiv_id)}", cfg)
+        status, _, body = fetch_linked(f"{cfg.arxiv_api}?id_list={urllib.parse.quote(arxiv_id)}", cfg)
         if status != 200:
             raise LinkedError(f"arXiv answered HTTP {status}")
         try:
@@ -185,7 +185,7 @@ def arxiv(arxiv_id: str, cfg: LinkedConfig) -> dict:
                 "published": (entry.findtext("a:published", default="", namespaces=_ATOM) or "")[:10] or None,
                 "journal_ref": journal[:300] if journal else None, "doi": doi[:200] if doi else None,
                 "peer_reviewed": bool(journal or doi)}
-    return _cached(cfg, f"arxiv:{arxiv_id}", compute)
+    return cached(cfg, f"arxiv:{arxiv_id}", compute)
 
 
 def crossref(doi: str, cfg: LinkedConfig) -> dict:
@@ -194,12 +194,12 @@ def crossref(doi: str, cfg: LinkedConfig) -> dict:
         raise LinkedError("not a DOI")
 
     def compute() -> dict:
-        status, _, body = _fetch(f"{cfg.crossref_api.rstrip('/')}/works/{urllib.parse.quote(doi, safe='/')}", cfg)
+        status, _, body = fetch_linked(f"{cfg.crossref_api.rstrip('/')}/works/{urllib.parse.quote(doi, safe='/')}", cfg)
         if status == 404:
             return {"exists": False}
         if status != 200:
             raise LinkedError(f"Crossref answered HTTP {status}")
-        message = _json(body, "Crossref work")
+        message = parse_json(body, "Crossref work")
         message = message.get("message") if isinstance(message, dict) else None
         if not isinstance(message, dict):
             raise LinkedError("Crossref work: no message")
@@ -213,10 +213,10 @@ def crossref(doi: str, cfg: LinkedConfig) -> dict:
         year = parts[0][0] if isinstance(parts, list) and parts and isinstance(parts[0], list) and parts[0] else None
         return {"exists": True, "title": first("title"), "venue": first("container-title"), "type": kind,
                 "published": str(year) if isinstance(year, int) else None, "peer_reviewed": kind in PEER_REVIEWED}
-    return _cached(cfg, f"doi:{doi.lower()}", compute)
+    return cached(cfg, f"doi:{doi.lower()}", compute)
 
 
-def _own(obs: Observation) -> bool:
+def is_own_link(obs: Observation) -> bool:
     """Links where the card speaks of the model itself (not benchmark tables or others' work)."""
     from openscore.openness.checks import OWN_SECTIONS
 
@@ -226,7 +226,7 @@ def _own(obs: Observation) -> bool:
 def own_paper(obs: Observation) -> bool:
     """A preprint link the card gives as its own paper: in its citation, or called a paper, preprint or
     report next to the link ("features such as [ALiBi](arxiv...)" cites others')."""
-    return _own(obs) and (obs.value.get("section") == "citation" or bool(obs.value.get("called_paper")))
+    return is_own_link(obs) and (obs.value.get("section") == "citation" or bool(obs.value.get("called_paper")))
 
 
 def collect_linked(ctx: CollectContext, links: CollectorOutput, cfg: LinkedConfig) -> CollectorOutput:
@@ -239,7 +239,7 @@ def collect_linked(ctx: CollectContext, links: CollectorOutput, cfg: LinkedConfi
     for kind, (read, ident) in readers.items():
         targets: dict[str, Observation] = {}
         for obs in links.observations:
-            if obs.kind == f"link.{kind}" and _own(obs) and obs.value["target"] not in targets:
+            if obs.kind == f"link.{kind}" and is_own_link(obs) and obs.value["target"] not in targets:
                 if kind == "code" and not obs.value["target"].startswith("github.com/"):
                     continue
                 if kind == "paper" and not obs.value["target"].startswith("doi:"):

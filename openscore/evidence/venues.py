@@ -27,7 +27,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from openscore.evidence.context import CollectContext
-from openscore.evidence.linked import LinkedConfig, LinkedError, _cached, _fetch, _json, _own, own_paper
+from openscore.evidence.linked import LinkedConfig, LinkedError, cached, fetch_linked, is_own_link, own_paper, parse_json
 from openscore.evidence.model import CollectorOutput, Observation
 from openscore.resources import package_data
 from openscore.sources.limits import Deadline, current_limits
@@ -122,7 +122,7 @@ def semantic_scholar(paper_id: str, cfg: LinkedConfig) -> dict:
     def compute() -> dict:
         deadline = Deadline(current_limits().file_deadline, "per-file")
         for attempt in range(1, MAX_TRIES + 1):
-            status, got, body = _fetch(url, cfg, headers, deadline=deadline)
+            status, got, body = fetch_linked(url, cfg, headers, deadline=deadline)
             if status != 429:
                 break
             wait = _retry_after(got.get("retry-after"), attempt)
@@ -136,7 +136,7 @@ def semantic_scholar(paper_id: str, cfg: LinkedConfig) -> dict:
         if status != 200:
             raise LinkedError(f"Semantic Scholar answered HTTP {status}")
         try:
-            paper = _Paper.model_validate(_json(body, "Semantic Scholar paper"))
+            paper = _Paper.model_validate(parse_json(body, "Semantic Scholar paper"))
         except ValidationError:
             raise LinkedError("Semantic Scholar paper: not a paper object") from None
         venue = paper.publicationVenue
@@ -145,7 +145,7 @@ def semantic_scholar(paper_id: str, cfg: LinkedConfig) -> dict:
                 "venue": " ".join((venue.name if venue and venue.name else paper.venue or "").split())[:300] or None,
                 "venue_type": venue.type[:40] if venue and venue.type else None, "year": paper.year,
                 "doi": doi[:200] if isinstance(doi, str) else None, "peer_reviewed": peer_reviewed(paper)}
-    return _cached(cfg, f"s2:{paper_id.lower()}", compute)
+    return cached(cfg, f"s2:{paper_id.lower()}", compute)
 
 
 def _targets(links: CollectorOutput) -> dict[str, Observation]:
@@ -156,7 +156,7 @@ def _targets(links: CollectorOutput) -> dict[str, Observation]:
         target = obs.value.get("target", "") if isinstance(obs.value, dict) else ""
         if obs.kind == "link.preprint" and own_paper(obs):
             out.setdefault("arXiv:" + target[len("arxiv:"):], obs)
-        elif obs.kind == "link.paper" and target.startswith("doi:") and _own(obs):
+        elif obs.kind == "link.paper" and target.startswith("doi:") and is_own_link(obs):
             out.setdefault("DOI:" + target[len("doi:"):], obs)
     return out
 

