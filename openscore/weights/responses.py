@@ -51,7 +51,7 @@ _CHUNK_ROWS = 1024
 
 
 class ResponseInputs(NamedTuple):
-    """What the fingerprint pass needs to compute a reading matrix's token responses."""
+    """What the fingerprint pass needs to compute a matrix's token responses."""
 
     tokens: np.ndarray  # probe token ids
     x: torch.Tensor  # [tokens, hidden] probe rows, RMS-normalised (float32)
