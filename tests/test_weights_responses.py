@@ -136,20 +136,12 @@ def test_responses_are_deterministic(quick_zoo, wide):
 
 
 @pytest.fixture(scope="module")
-def smollm2_rotated(real_weight, tmp_path_factory):
+def smollm2_rotated(smollm2_family):
     """Full fingerprints of the real SmolLM2 base and of its AdamW fine-tune rotated and permuted."""
-    import os
-    from pathlib import Path
-
     from openscore.zoo import smollm2
 
-    gguf = real_weight(smollm2.catalogue().base.wheel)
-    cached = os.environ.get("OPENSCORE_ZOO_CACHE")
-    # the family test_registry_smollm2 built earlier in this session, when there is one: build() reuses every
-    # case whose recipe key matches, so the fine-tune (most of the cost) is not made twice
-    built = sorted(tmp_path_factory.getbasetemp().glob("smollm2*"))
-    dest = Path(cached) / "smollm2" if cached else built[0] if built else tmp_path_factory.mktemp("smollm2")
-    cases = smollm2.build(dest, gguf)
+    cases = smollm2_family
+    dest = cases[0].path.parent
     rotated = smollm2.build_rotated(dest, cases)
     gguf_case = next(c for c in cases if c.name == "smollm2-gguf")
     return {"base": fingerprint_spec(str(cases[0].path), device="cpu"),
