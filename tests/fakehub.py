@@ -324,6 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.split("/") if p]
         query = parse_qs(url.query)
         entry = {"method": method, "path": url.path, "range": self.headers.get("Range"), "status": None}
+        self._entry = entry
         self.hub._log(entry)
         body = b""
         if method == "POST":
@@ -362,6 +363,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     # -- helpers ------------------------------------------------------------------------------
+    def send_response(self, code, message=None):
+        """The status is logged before the client can read it: a test that checks `requests` right after its
+        call returns must not race the handler thread (which sets it again, to the same code, when done)."""
+        entry = getattr(self, "_entry", None)
+        if entry is not None and entry["status"] is None:
+            entry["status"] = code
+        super().send_response(code, message)
+
     def end_headers(self):
         """After a `header_trickle_next`: the status line and headers at once, then one more header slowly."""
         trickle, self._trickle = getattr(self, "_trickle", None), None
