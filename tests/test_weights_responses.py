@@ -14,7 +14,7 @@ from openscore.weights import compare
 from openscore.weights.calibrate import response_null_of
 from openscore.weights.compare import _response_verdict, _similarity, calibration
 from openscore.weights.fingerprint import Fingerprint
-from openscore.weights.responses import RESPONSE_UNITS, ResponseInputs, unit_responses
+from openscore.weights.responses import RESPONSE_UNITS, ResponseInputs, response_matches, unit_responses
 from openscore.weights.spec import fingerprint_spec
 
 NEGATIVE = ("architecture-clone", "independent")
@@ -130,14 +130,82 @@ def test_responses_are_deterministic(quick_zoo, wide):
     again = fingerprint_spec(str(quick_zoo["llama-w-a-rotated"].path), device="cpu")
     assert again.to_bytes() == wide["llama-w-a-rotated"].to_bytes()
     assert len(again.response_tokens) == 128
-    # a sampled fingerprint cannot rank every unit: it keeps no responses (and reads no probe rows)
-    sampled = fingerprint_spec(str(quick_zoo["llama-w-a-rotated"].path), device="cpu", sample=True)
-    assert not sampled.response_tokens and not any("responses" in t.sketch for t in sampled.tensors)
+
+
+@pytest.fixture(scope="module")
+def wide_sampled(quick_zoo):
+    return {name: fingerprint_spec(str(quick_zoo[name].path), device="cpu", sample=True)
+            for name in ("llama-w-a", "llama-w-b", "llama-w-a-rotated")}
+
+
+def as_version_9(fp: Fingerprint) -> Fingerprint:
+    """A sampled fingerprint as format version 9 wrote it: no token responses, nothing read whole."""
+    return Fingerprint.from_bytes(as_version_8(fp).model_copy(update={"version": 9}).to_bytes())
+
+
+def test_sampled_fingerprints_keep_the_full_responses_of_attn_k_of_the_first_and_last_layer(wide, wide_sampled):
+    """Version 10: a sampled fingerprint reads attn_k of layers 0 and 1 whole (the cheapest reading matrix of
+    the budget's first strata) and keeps exactly the responses a full fingerprint keeps for them, so the two
+    compare; the bytes are counted."""
+    for name in ("llama-w-a", "llama-w-a-rotated"):
+        full, sampled = wide[name], wide_sampled[name]
+        kept = [t for t in sampled.tensors if "responses" in t.sketch]
+        assert [(t.role, t.layer) for t in kept] == [("attn_k", 0), ("attn_k", 1)]
+        assert sampled.version == 10 and sampled.response_tokens == full.response_tokens
+        by_name = {t.name: t for t in full.tensors}
+        for t in kept:
+            for kind in ("responses", "response_units"):
+                assert np.array_equal(sampled.array(t, kind), full.array(by_name[t.name], kind)), (name, t.name)
+            # its direct sketch, taken from the whole matrix, is the full one's on the sampled rows (a subset)
+            full_rows = list(full.array(by_name[t.name], "rows"))
+            at = [full_rows.index(r) for r in sampled.array(t, "rows")]
+            assert np.array_equal(sampled.array(t, "direct"), full.array(by_name[t.name], "direct")[at])
+        assert sampled.budget is None  # fits the default budget whole, its bytes counted
+        assert sampled.bytes_read > sum(t.shape[0] * t.shape[1] * 4 for t in kept) + 128 * 192 * 4  # F32
+
+
+def test_wide_rotated_fine_tune_is_derived_from_sampled_fingerprints(wide, wide_sampled):
+    """Responses on both sides whatever the mode: sampled against sampled, full against sampled (the full side's
+    same two matrices are matched) and sampled against full; between independents no tensor's responses reach
+    the guard."""
+    pairs = [(wide_sampled["llama-w-a"], wide_sampled["llama-w-a-rotated"]),
+             (wide["llama-w-a"], wide_sampled["llama-w-a-rotated"]),
+             (wide_sampled["llama-w-a"], wide["llama-w-a-rotated"]),
+             (wide_sampled["llama-w-a-rotated"], wide_sampled["llama-w-a"])]
+    for ref, cand in pairs:
+        result = compare(ref, cand)
+        assert result.verdict == "derived" and result.confidence > 0.99, result.reason
+        matched = [m for m in result.tensors if m.statistic == "token-responses"]
+        assert len(matched) == 2 and min(m.r for m in matched) >= 0.95, [(m.candidate, m.r) for m in matched]
+        assert "residual stream rotated or permuted; units matched by their token responses" in result.transformations
+    for ref, cand in ((wide_sampled["llama-w-b"], wide_sampled["llama-w-a"]),
+                      (wide_sampled["llama-w-b"], wide_sampled["llama-w-a-rotated"]),
+                      (wide["llama-w-b"], wide_sampled["llama-w-a-rotated"]),
+                      (wide_sampled["llama-w-a"], wide["llama-w-b"])):
+        assert max(m.score for m in response_matches(ref, cand)) < calibration().response_guard
+        result = compare(ref, cand)
+        # a sampled hidden-192 model compares too few values for a negative verdict (the power certificate)
+        assert result.verdict == "inconclusive" and result.confidence < 0.9, result.reason
+
+
+def test_version_9_sampled_fingerprints_stay_readable_and_comparable(wide, wide_sampled, tmp_path):
+    """A version 9 sampled file (no responses) loads and compares with version 10 ones, full or sampled, without
+    the token response step: the rotated fine-tune is not derived from it, nor denied."""
+    old = as_version_9(wide_sampled["llama-w-a-rotated"])
+    assert old.version == 9 and not old.response_tokens
+    old.save(tmp_path / "v9.osfp")
+    assert Fingerprint.load(tmp_path / "v9.osfp").version == 9
+    for ref in (wide["llama-w-a"], wide_sampled["llama-w-a"]):
+        result = compare(ref, old)
+        assert result.verdict not in ("derived",) + NEGATIVE, result.reason
+        assert not any(m.statistic == "token-responses" for m in result.tensors)
+        assert compare(ref, wide_sampled["llama-w-a-rotated"]).verdict == "derived"
 
 
 @pytest.fixture(scope="module")
 def smollm2_rotated(smollm2_family):
-    """Full fingerprints of the real SmolLM2 base and of its AdamW fine-tune rotated and permuted."""
+    """Full and sampled fingerprints of the real SmolLM2 base, its GGUF and its AdamW fine-tune rotated and
+    permuted."""
     from openscore.zoo import smollm2
 
     cases = smollm2_family
@@ -145,7 +213,11 @@ def smollm2_rotated(smollm2_family):
     rotated = smollm2.build_rotated(dest, cases)
     gguf_case = next(c for c in cases if c.name == "smollm2-gguf")
     return {"base": fingerprint_spec(str(cases[0].path), device="cpu"),
+            "base sampled": fingerprint_spec(str(cases[0].path), device="cpu", sample=True),
             "gguf": fingerprint_spec(str(gguf_case.path), device="cpu"),
+            "gguf sampled": fingerprint_spec(str(gguf_case.path), device="cpu", sample=True),
+            "gguf sampled unbudgeted": fingerprint_spec(str(gguf_case.path), device="cpu", sample=True,
+                                                        read_budget=None),
             "rotated": fingerprint_spec(str(rotated.path), device="cpu"),
             "rotated sampled": fingerprint_spec(str(rotated.path), device="cpu", sample=True)}
 
@@ -153,9 +225,11 @@ def smollm2_rotated(smollm2_family):
 @pytest.mark.slow  # builds the SmolLM2 family (a fine-tune of a 135M model) unless OPENSCORE_ZOO_CACHE has it
 def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated):
     """Real weights, 576 wide: derived with every q/k/v/o/gate/up/down matched (210 tensors). As version 8 the same
-    pair is only partially-derived (the unit-indexed Gram of 22 of 211 tensors); a sampled candidate, which
-    cannot rank every unit and keeps no responses, stays inconclusive with confidence 0 (the guard)."""
-    base, rotated = smollm2_rotated["base"], smollm2_rotated["rotated"]
+    pair is only partially-derived (the unit-indexed Gram of 22 of 211 tensors). Sampled (version 10), by the
+    responses of attn_k of layers 0 and 29 read whole: derived against the base full or sampled and against the
+    GGUF full or sampled; as version 9 (no responses) it was inconclusive with confidence 0."""
+    fps = smollm2_rotated
+    base, rotated = fps["base"], fps["rotated"]
     for ref, cand in ((base, rotated), (rotated, base)):
         result = compare(ref, cand)
         assert result.verdict == "derived" and result.confidence > 0.99, result.reason
@@ -164,12 +238,18 @@ def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated)
         assert "hidden units permuted (mlp_gate)" in result.transformations
     before = compare(as_version_8(base), rotated)
     assert before.verdict == "partially-derived", before.reason
-    sampled = compare(base, smollm2_rotated["rotated sampled"])
-    assert sampled.verdict == "inconclusive" and sampled.confidence == 0.0, sampled.reason
-    # against the Q4_1 GGUF it is dequantised from, nothing at equal indices passes the guards: the negative
-    # verdict keeps at most `rotation_unexcluded` (it was `independent` at confidence 1.0)
-    against_gguf = compare(smollm2_rotated["gguf"], smollm2_rotated["rotated sampled"])
+    assert compare(base, as_version_9(fps["rotated sampled"])).verdict == "inconclusive"
+    for ref in ("base", "base sampled", "gguf", "gguf sampled unbudgeted"):
+        for a, b in ((fps[ref], fps["rotated sampled"]), (fps["rotated sampled"], fps[ref])):
+            result = compare(a, b)
+            assert result.verdict == "derived" and result.confidence > 0.99, (ref, result.reason)
+            matched = [m for m in result.tensors if m.statistic == "token-responses"]
+            assert {m.candidate.split(".")[2 if "model." in m.candidate else 1] for m in matched} == {"0", "29"}
+            assert min(m.r for m in matched) >= 0.95
+    # the local GGUF's header (1.8 MB, the vocabulary read whole) leaves no room in its 2 % budget for the responses:
+    # none are read, and a negative verdict keeps at most `rotation_unexcluded` (it was `independent` at 1.0)
+    assert not fps["gguf sampled"].response_tokens and fps["gguf sampled"].budget.response_bytes == 0
+    against_gguf = compare(fps["gguf sampled"], fps["rotated sampled"])
     assert against_gguf.confidence <= calibration().rotation_unexcluded, against_gguf.reason
-    assert "a rotated derivative is not excluded" in against_gguf.reason or against_gguf.verdict not in NEGATIVE
     # full on both sides, the responses find it whatever the storage
-    assert compare(smollm2_rotated["gguf"], rotated).verdict == "derived"
+    assert compare(fps["gguf"], rotated).verdict == "derived"

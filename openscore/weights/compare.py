@@ -65,6 +65,7 @@ class Calibration(_Model):
     response_match: float
     response_guard: float
     response_null: NullModel
+    response_min_tensors: int
     rotation_unexcluded: float
 
 
@@ -987,6 +988,7 @@ class _UnitMethod(NamedTuple):
     match: float  # a tensor at or above is inherited
     guard: float  # a tensor at or above forbids a negative verdict
     null: NullModel
+    min_tensors: int  # inherited tensors a derived verdict needs
     how: str  # "after ...": what was matched with what
     measure: str  # the per-unit similarity
     rotated: str | None  # the transformation to report when derived this way
@@ -1002,7 +1004,7 @@ def _aligned_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, alignmen
     `aligned_match` is inherited; at or above `aligned_guard` no negative verdict stands."""
     cal = calibration()
     method = _UnitMethod(
-        "aligned-units", cal.aligned_match, cal.aligned_guard, cal.aligned_null,
+        "aligned-units", cal.aligned_match, cal.aligned_guard, cal.aligned_null, cal.min_derived_tensors,
         f"after aligning the residual basis on {alignment.tokens} token rows", "|cosine|",
         f"residual stream rotated (orthogonal Procrustes on {alignment.tokens} token rows)" if alignment.rotated
         else None)
@@ -1019,7 +1021,7 @@ def _response_verdict(a: Fingerprint, b: Fingerprint, first: Comparison) -> Comp
         return _rotation_not_excluded(a, b, first)
     cal = calibration()
     method = _UnitMethod(
-        "token-responses", cal.response_match, cal.response_guard, cal.response_null,
+        "token-responses", cal.response_match, cal.response_guard, cal.response_null, cal.response_min_tensors,
         f"with units matched by their responses to {len(np.intersect1d(a.response_tokens, b.response_tokens))} "
         "probe tokens", "|r|", "residual stream rotated or permuted; units matched by their token responses")
     return _unit_verdict(a, b, first, found, method)
@@ -1055,7 +1057,7 @@ def _unit_verdict(a: Fingerprint, b: Fingerprint, first: Comparison, found: list
         return first
     inherited = [f for f in found if f[0] >= method.match]
     top = max(f[0] for f in found)
-    if len(inherited) < cal.min_derived_tensors:
+    if len(inherited) < method.min_tensors:
         if first.verdict in _NEGATIVE and top >= method.guard:
             return first.model_copy(update=dict(
                 verdict="inconclusive", confidence=0.0,

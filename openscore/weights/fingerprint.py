@@ -41,7 +41,8 @@ from openscore.read_budget import DEFAULT_READ_BUDGET, BudgetRecord, Matrix, Rea
 from openscore.safeio import read_bounded
 from openscore.sources.base import Source
 from openscore.weights import fused, sampling
-from openscore.weights.responses import RESPONSE_ROLES, ResponseInputs, response_inputs, unit_responses
+from openscore.weights.responses import (READERS, RESPONSE_ROLES, ProbePlan, ResponseInputs, probe_plan,
+                                         response_inputs, sampled_picks, unit_responses)
 from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decode_rows, is_readable, matrix_shape,
                                       row_bytes)
 
@@ -57,9 +58,12 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #:    a fused q/k/v or gate/up matrix is sketched as its parts (`part_of`), split by the config (weights/fused.py)
 #: 9: a full fingerprint of a pre-norm model wider than SKETCH_COLS keeps, per matrix reading or writing the residual
 #:    stream, the token responses of its strongest units (weights/responses.py); version 8 files are still read
-FINGERPRINT_VERSION = 9
-#: versions this openscore reads: 8 differs only by lacking the token responses, which compare() then skips
-READABLE_VERSIONS = frozenset({8, FINGERPRINT_VERSION})
+#: 10: a sampled fingerprint of such a model reads 4 reading matrices whole and keeps their token responses
+#:    (responses.sampled_picks), its probe rows and gains counted in its bytes and its read budget
+FINGERPRINT_VERSION = 10
+#: versions this openscore reads: 8 lacks the token responses, 9 has none in sampled fingerprints; compare() then
+#: skips them
+READABLE_VERSIONS = frozenset({8, 9, FINGERPRINT_VERSION})
 #: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
 #: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
@@ -623,14 +627,21 @@ def _fingerprint(source, headers, layout, device, sample, progress, read_budget)
         files={f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in files},
     )
     skipped: set[int] = set()
+    probes, whole = probe_plan(placed, SKETCH_COLS), set()
+    if sample:
+        probes, whole = _response_picks(placed, probes)  # matrices a sampled pass reads whole
     if read_budget is not None:
         for item in placed:
             _check_size(item)  # before the plan decodes anything
-        fp.budget, skipped = _budget_plan(placed, heads, read_budget, headers.bytes_read, fp.bytes_total)
+        fp.budget, skipped, whole = _budget_plan(placed, heads, read_budget, headers.bytes_read, fp.bytes_total,
+                                                 probes, whole)
     reader = _Reader(source)
-    # the probe rows and norm gains are read ahead of the pass (a few hundred KB, not counted in bytes_read:
-    # the pass reads the same bytes again); a sampled fingerprint cannot rank every unit, so it keeps none
-    responses = None if sample else response_inputs(placed, source.read_range, device, SKETCH_COLS)
+    # the probe rows and norm gains are read ahead of the pass: by a full one uncounted in bytes_read (a few hundred
+    # KB the pass reads again), by a sampled one counted, and only when it reads matrices whole to rank their units
+    if sample:
+        responses = response_inputs(probes, reader.read_file, device) if whole else None
+    else:
+        responses = response_inputs(probes, source.read_range, device)
     if responses is not None:
         fp.response_tokens = responses.tokens.tolist()
     done = 0
@@ -688,8 +699,10 @@ def _fingerprint(source, headers, layout, device, sample, progress, read_budget)
             key = f"t{index:05d}"
             count = _check_size(item)
             if sample:
+                known = responses.rows if responses is not None and item is probes.embed else None
                 add([item], [_unread_print(item, key) if index in skipped else
-                             _sampled_print(reader, item, key, device, heads)])
+                             _sampled_print(reader, item, key, device, heads, responses if index in whole else None,
+                                            known)])
                 continue
             if rec.file != current:
                 flush_chunk()
@@ -916,10 +929,12 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
         tp.sketch.append(kind)
 
 
-def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict
+def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict,
+                   responses: ResponseInputs | None = None, known: dict[int, torch.Tensor] | None = None
                    ) -> tuple[list[TensorPrint], dict]:
     """The direct sketch of a matrix (or of each part of a fused one) from its SAMPLE_ROWS rows alone, fetched
-    by ranged reads."""
+    by ranged reads (stored rows `known` already read are not fetched again); with `responses`, the matrix is read
+    whole (one read) and keeps its token responses too, the ones a full fingerprint keeps for it."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
@@ -935,7 +950,7 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
     spans = [_col_range(role, len(part_rows), cols) for role, part_rows in item.parts] or [
         _col_range(item.role, rows, cols)]
     lo, hi = (0, stride) if tp.transposed else col_span(rec.dtype, min(a for a, _ in spans), max(b for _, b in spans))
-    got: dict[int, torch.Tensor] = {}  # stored rows already read (a GGUF q/k's two row orders share some)
+    got = dict(known or {})  # stored rows already read (a GGUF q/k's two row orders share some; probe rows)
 
     def stored_rows(ids: np.ndarray) -> torch.Tensor:
         for run in _runs(np.array([i for i in ids.tolist() if i not in got], dtype=np.int64)):
@@ -946,6 +961,10 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
             got.update(zip(run.tolist(), values))
         return torch.stack([got[i] for i in ids.tolist()])
 
+    if responses is not None:
+        matrix = decode_rows(bytearray(reader.read_file(rec.file, rec.start, rec.end - rec.start)), rec.dtype, rows,
+                             width, device, rec.dequant)
+        got.update(enumerate(matrix))  # the sketch's rows come from it
     if tp.transposed:
         rows, cols = cols, rows
     if not item.parts:
@@ -968,7 +987,29 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
 
         _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
         target.residual_gram = residual_gram(role)
+    found = None if responses is None else unit_responses(matrix.T if tp.transposed else matrix, item.role,
+                                                          item.layer, responses)
+    if found is not None:
+        arrays[f"{key}.response_units"], arrays[f"{key}.responses"] = found
+        tp.sketch.append("responses")
     return [tp] + [t for t, _, _ in targets if t is not tp], arrays
+
+
+def _response_picks(placed: list[_Placed], probes: ProbePlan | None) -> tuple[ProbePlan | None, set[int]]:
+    """(`probes` reduced to the gains the picks need, indices of `placed` a sampled fingerprint reads whole for
+    their token responses): responses.sampled_picks among the matrices reading the stream, readable, not fused,
+    with their gain and the probes' width."""
+    if probes is None:
+        return None, set()
+    eligible = []
+    for index, p in enumerate(placed):
+        shape = tuple(p.record.shape)
+        if p.role in READERS and not p.parts and len(shape) == 2 and _readable(p.record) \
+                and shape[0 if p.transposed else 1] == probes.hidden and probes.gain_of(p.role, p.layer):
+            eligible.append((index, p.role, p.layer, shape[0] * shape[1]))
+    picks = sampled_picks(eligible)
+    norms = dict.fromkeys(probes.gain_of(placed[i].role, placed[i].layer) for i in sorted(picks))
+    return probes._replace(norms=list(norms)), picks
 
 
 class _Tally(_Reader):
@@ -979,12 +1020,13 @@ class _Tally(_Reader):
         return bytes(length)
 
 
-def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_bytes: int, total: int
-                 ) -> tuple[BudgetRecord | None, set[int]]:
-    """(the record, indices of `placed` not to read) when the headers and every matrix's sampled rows exceed
-    `budget`; (None, empty) when they fit. Costs come from a dry run of the sampled reads (exact by construction)."""
-    from openscore.weights.compare import calibration  # compare imports this module
-
+def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_bytes: int, total: int,
+                 probes: ProbePlan | None, whole: set[int]) -> tuple[BudgetRecord | None, set[int], set[int]]:
+    """(the record, indices of `placed` not to read, indices to read whole) when the headers, the token responses'
+    reads (`probes`, the matrices `whole`) and every other matrix's sampled rows exceed `budget`; (None, empty,
+    `whole`) when they fit. The responses are planned first, then the stratified layers (which always hold the
+    layers of `whole`: first and last); when the two do not fit together the responses are left out (they never
+    make a budget exceeded). Costs come from a dry run of the sampled reads (exact by construction)."""
     costs: dict[int, Matrix] = {}
     for index, item in enumerate(placed):
         tally = _Tally(None)
@@ -995,18 +1037,36 @@ def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_
             values = sum(a.size for k, a in arrays.items() if k.endswith(".direct"))
             costs[index] = Matrix(item.layer, tally.bytes_read, values)
     limit = budget.limit(total)
-    if header_bytes + sum(m.cost for m in costs.values()) <= limit:
-        return None, set()
+    with_responses = _plan_within(placed, costs, probes, whole, header_bytes, limit, budget)
+    if with_responses is None:
+        return None, set(), whole
+    if with_responses[0].exceeded and whole:
+        without = _plan_within(placed, costs, probes, set(), header_bytes, limit, budget)
+        return (None, set(), set()) if without is None else (*without, set())
+    return *with_responses, whole
+
+
+def _plan_within(placed: list[_Placed], costs: dict[int, Matrix], probes: ProbePlan | None, whole: set[int],
+                 header_bytes: int, limit: int, budget: ReadBudget) -> tuple[BudgetRecord, set[int]] | None:
+    """_budget_plan's (record, skipped) with the matrices `whole` read whole; None when everything fits."""
+    from openscore.weights.compare import calibration  # compare imports this module
+
+    costs = {i: m._replace(cost=placed[i].record.end - placed[i].record.start) if i in whole else m
+             for i, m in costs.items()}
+    fixed = header_bytes + (probes.cost if probes is not None and whole else 0)
+    if fixed + sum(m.cost for m in costs.values()) <= limit:
+        return None
     cal = calibration()
     order = sorted(costs)
-    chosen, layers, spent = select([costs[i] for i in order], limit - header_bytes,
-                                   math.ceil((cal.z_derived / cal.r_min) ** 2))
-    skipped = {order[i] for i in range(len(order)) if i not in chosen}
+    chosen, layers, spent = select([costs[i] for i in order], limit - fixed, math.ceil((cal.z_derived / cal.r_min) ** 2))
+    # (the layers of `whole`, first and last, are always chosen: select's first MIN_LAYERS)
+    skipped = {order[i] for i in range(len(order)) if i not in chosen} - whole
     depth = {m.layer for m in costs.values() if m.layer is not None}
     record = BudgetRecord(budget=budget.label, limit=limit, header_bytes=header_bytes, matrices=len(costs),
-                          sampled=len(chosen), layers=layers, layer_count=len(depth),
+                          sampled=len(costs) - len(skipped), layers=layers, layer_count=len(depth),
                           skipped=sorted(placed[i].record.name for i in skipped),
-                          exceeded=max(0, header_bytes + spent - limit))
+                          exceeded=max(0, fixed + spent - limit),
+                          response_bytes=fixed - header_bytes + sum(costs[i].cost for i in whole))
     return record, skipped
 
 

@@ -11,12 +11,15 @@ candidate unit to its best reference unit of the role by |Pearson| over the shar
 (`response_matches`); the null is empirical (docs/provenance.md, "Token responses").
 
 Only models wider than SKETCH_COLS get responses (narrower ones hold whole units and token rows, and are
-aligned by orthogonal Procrustes instead), only pre-norm blocks (the gain is part of the invariant), and only
-full fingerprints: ranking the units needs every row.
+aligned by orthogonal Procrustes instead), and only pre-norm blocks (the gain is part of the invariant).
+Ranking the units needs every row, so a sampled fingerprint reads a few matrices whole (`sampled_picks`: by
+position and shape only, so a renamed copy, a GGUF and the original pick the same ones) and keeps exactly the
+responses a full fingerprint keeps for them; compare() then matches a full candidate's same matrices.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import NamedTuple
 
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 from openscore.errors import InvalidCheckpoint
+from openscore.read_budget import layer_order
 from openscore.weights import sampling
 from openscore.weights.decode import decode_rows, is_readable, matrix_shape, row_bytes
 
@@ -46,6 +50,13 @@ WRITERS = {"attn_o": "attn_norm", "mlp_down": "mlp_norm"}
 RESPONSE_ROLES = frozenset(READERS) | frozenset(WRITERS)
 #: the norms whose gains the responses use: a model with them has pre-norm blocks
 NORMS_READ = frozenset(READERS.values())
+#: a sampled fingerprint reads whole, for their responses, the SAMPLED_MATRICES reading matrices of fewest values
+#: (ties in _PICK_ORDER) of each of the first SAMPLED_LAYERS layers of read_budget.layer_order (first and last):
+#: attn_k of a GQA model. Two matrices, the calibration's `response_min_tensors`: more do not fit a 2 % budget
+#: beside the header of SmolLM2's GGUF (docs/provenance.md, "Token responses")
+SAMPLED_LAYERS = 2
+SAMPLED_MATRICES = 1
+_PICK_ORDER = {role: i for i, role in enumerate(("attn_k", "attn_v", "attn_q", "mlp_gate", "mlp_up"))}
 #: rows whose squared norms are summed at a time (bounds the float copy of a bf16 matrix)
 _CHUNK_ROWS = 1024
 
@@ -56,14 +67,50 @@ class ResponseInputs(NamedTuple):
     tokens: np.ndarray  # probe token ids
     x: torch.Tensor  # [tokens, hidden] probe rows, RMS-normalised (float32)
     gains: dict[tuple[str, int | None], torch.Tensor]  # (norm role, layer) -> gain
+    rows: dict[int, torch.Tensor] = {}  # token id -> its embed row as read (a sampled pass reuses them)
 
 
-def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInputs | None:
-    """The probe rows of `embed` and the reading matrices' norm gains, or None when the model is at most
-    `hidden_limit` wide, has no untransposed float-readable embedding, or has too few tokens.
-    `read(file, start, length)` reads bytes; `placed` are the fingerprint pass's placements."""
+class ProbePlan(NamedTuple):
+    """What response_inputs reads: the probe rows of `embed` and the norm gains of a residual `hidden` wide."""
+
+    embed: object  # the fingerprint pass's placement of embed
+    tokens: np.ndarray
+    hidden: int
+    norms: list  # placements of the gains
+
+    @property
+    def cost(self) -> int:
+        """Bytes the reads take (one read per run of probe ids, the whole gains)."""
+        rec = self.embed.record
+        return len(self.tokens) * row_bytes(rec.dtype, self.hidden) + sum(p.record.end - p.record.start
+                                                                       for p in self.norms)
+
+    def gain_of(self, role: str, layer: int | None):
+        """The placement of the gain in front of matrix `role` of `layer`, or None when it is not read."""
+        norm = READERS.get(role) or WRITERS.get(role)
+        return next((p for p in self.norms if p.role == norm and p.layer == layer), None)
+
+
+def probe_plan(placed, hidden_limit: int) -> ProbePlan | None:
+    """What the responses need to read, or None when the model is at most `hidden_limit` wide, has no
+    untransposed float-readable embedding, or has too few tokens. `placed` are the fingerprint pass's placements."""
     embed = next((p for p in placed if p.role == "embed" and len(p.record.shape) == 2 and not p.transposed), None)
     if embed is None:
+        return None
+    rec = embed.record
+    vocab, hidden = matrix_shape(tuple(rec.shape))
+    if hidden <= hidden_limit or vocab < RESPONSE_TOKENS or not is_readable(rec.dtype):
+        return None
+    tokens = sampling.pick_rows("responses", min(vocab, RESPONSE_VOCAB), RESPONSE_TOKENS)
+    norms = [p for p in placed if p.role in NORMS_READ and tuple(p.record.shape) == (hidden,)
+             and is_readable(p.record.dtype)]
+    return ProbePlan(embed, tokens, hidden, norms)
+
+
+def response_inputs(plan: ProbePlan | None, read, device: str) -> ResponseInputs | None:
+    """The probe rows, RMS-normalised, and the gains `plan` names (None without a plan).
+    `read(file, start, length)` reads bytes."""
+    if plan is None:
         return None
 
     def fetch(file: str, start: int, length: int) -> bytearray:
@@ -72,24 +119,35 @@ def response_inputs(placed, read, device: str, hidden_limit: int) -> ResponseInp
             raise InvalidCheckpoint(f"{file}: short read at byte {start}: wanted {length}, got {len(data)}")
         return bytearray(data)
 
-    rec = embed.record
-    vocab, hidden = matrix_shape(tuple(rec.shape))
-    if hidden <= hidden_limit or vocab < RESPONSE_TOKENS or not is_readable(rec.dtype):
-        return None
-    tokens = sampling.pick_rows("responses", min(vocab, RESPONSE_VOCAB), RESPONSE_TOKENS)
+    rec, hidden, tokens = plan.embed.record, plan.hidden, plan.tokens
     stride = row_bytes(rec.dtype, hidden)
     # one read per run of consecutive ids (the sampler picks aligned blocks of 8)
     runs = np.split(tokens, np.nonzero(np.diff(tokens) != 1)[0] + 1)
-    x = torch.cat([decode_rows(fetch(rec.file, rec.start + int(run[0]) * stride, len(run) * stride), rec.dtype,
-                               len(run), hidden, device, rec.dequant, int(run[0])) for run in runs]).float()
-    x = x * torch.rsqrt(x.pow(2).mean(1, keepdim=True).clamp_min(1e-30))
+    raw = torch.cat([decode_rows(fetch(rec.file, rec.start + int(run[0]) * stride, len(run) * stride), rec.dtype,
+                                 len(run), hidden, device, rec.dequant, int(run[0])) for run in runs]).float()
+    x = raw * torch.rsqrt(raw.pow(2).mean(1, keepdim=True).clamp_min(1e-30))
     gains = {}
-    for p in placed:
+    for p in plan.norms:
         r = p.record
-        if p.role in NORMS_READ and tuple(r.shape) == (hidden,) and is_readable(r.dtype):
-            gains[(p.role, p.layer)] = decode_rows(fetch(r.file, r.start, r.end - r.start), r.dtype, 1, hidden,
-                                                   device, r.dequant)[0].float()
-    return ResponseInputs(tokens.astype(np.int32), x, gains)
+        gains[(p.role, p.layer)] = decode_rows(fetch(r.file, r.start, r.end - r.start), r.dtype, 1, hidden,
+                                               device, r.dequant)[0].float()
+    return ResponseInputs(tokens.astype(np.int32), x, gains, dict(zip(tokens.tolist(), raw)))
+
+
+def sampled_picks(matrices) -> set:
+    """Keys of the matrices a sampled fingerprint reads whole for their token responses, from
+    (key, role, layer, values) of the eligible matrices (reading the stream, gain known, not a fused part):
+    SAMPLED_MATRICES of fewest values of each of the first SAMPLED_LAYERS layers in layer_order. Position and
+    shape decide, never names or dtypes: a GGUF and its safetensors original pick the same matrices."""
+    by_layer: dict[int, list] = defaultdict(list)
+    for key, role, layer, values in matrices:
+        if role in _PICK_ORDER and layer is not None:
+            by_layer[layer].append((values, _PICK_ORDER[role], key))
+    depth = sorted(by_layer)
+    picked = set()
+    for pos in layer_order(len(depth))[:SAMPLED_LAYERS]:
+        picked.update(key for _, _, key in sorted(by_layer[depth[pos]], key=lambda m: m[:2])[:SAMPLED_MATRICES])
+    return picked
 
 
 def unit_responses(matrix: torch.Tensor, role: str, layer: int | None, inputs: ResponseInputs
@@ -151,9 +209,14 @@ def response_matches(a, b) -> list[ResponseMatch]:
     for t in a.tensors:
         if "responses" in t.sketch:
             refs[t.role].append((t, a.array(t, "response_units"), _standardised(a.array(t, "responses")[ia])))
+    candidates = [t for t in b.tensors if "responses" in t.sketch]
+    if a.sample and not b.sample:
+        # a sampled reference holds the responses of the few matrices sampled_picks names: the candidate's same ones
+        candidates = [candidates[i] for i in sorted(sampled_picks(
+            (i, t.role, t.layer, math.prod(t.shape)) for i, t in enumerate(candidates) if t.part_of is None))]
     found = []
-    for tb in b.tensors:
-        if "responses" not in tb.sketch or not refs.get(tb.role):
+    for tb in candidates:
+        if not refs.get(tb.role):
             continue
         units_b = b.array(tb, "response_units")[:RESPONSE_MATCHED]
         xb = _standardised(b.array(tb, "responses")[ib][:, :RESPONSE_MATCHED])

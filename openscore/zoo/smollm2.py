@@ -345,9 +345,9 @@ def rotated(state: dict, config: dict, seed: int) -> tuple[dict, dict]:
 
 def build_rotated(dest: Path, cases: list[ZooCase]) -> ZooCase:
     """`smollm2-rotated`: the fine-tune `smollm2-sft` of `cases` (from build()) rotated and permuted
-    (function-preserving); cached under `dest` by the fine-tune's bytes. Not in smollm2.yaml: only a full
-    fingerprint finds it (its token responses, docs/provenance.md), so the sampled Hub audits of every
-    catalogue case (tests/test_registry_smollm2.py) do not apply to it."""
+    (function-preserving); cached under `dest` by the fine-tune's bytes. Not in smollm2.yaml: found by token
+    responses only (docs/provenance.md), which a sampled fingerprint keeps since version 10 for two matrices; the
+    tests and bench/provenance.py add it to the catalogue's cases."""
     parent = next(c for c in cases if c.name == ROTATED["from"])
     folder = Path(dest) / ROTATED["name"]
     folder.parent.mkdir(parents=True, exist_ok=True)
