@@ -102,6 +102,32 @@ def test_a_binding_budget_samples_whole_layers_by_position_and_keeps_the_structu
     assert back.budget == record and back.to_bytes() == fp.to_bytes()
 
 
+def test_token_responses_are_planned_first_and_left_out_rather_than_exceed_the_budget(models):
+    """Version 10: a 256-wide pre-norm model's sampled fingerprint reads attn_k of its first and last layer whole,
+    with 128 probe rows and two gains, for its token responses. Within a budget they are planned before the
+    stratified layers; a budget that cannot hold them beside the smallest sound subset reads none."""
+    import numpy as np
+
+    whole = fingerprint_of(models["tuned"], sample=True, read_budget=None)
+    kept = [t for t in whole.tensors if "responses" in t.sketch]
+    assert [(t.role, t.layer) for t in kept] == [("attn_k", 0), ("attn_k", 7)]
+    tight = fingerprint_of(models["tuned"], sample=True, read_budget=TIGHT)
+    assert tight.budget.exceeded > 0 and tight.budget.response_bytes == 0 and not tight.response_tokens
+    assert not any("responses" in t.sketch for t in tight.tensors)
+    # the smallest sound subset plus the responses' bytes (bf16: 2 x 128 x 256 x 2 of attn_k, 128 x 256 x 2 of
+    # probe rows, 2 x 256 x 2 of gains): both fit, the responses first
+    responses = 2 * 128 * 256 * 2 + 128 * 256 * 2 + 2 * 256 * 2
+    fp = fingerprint_of(models["tuned"], sample=True,
+                        read_budget=ReadBudget(size=TIGHT.size + tight.budget.exceeded + responses))
+    record = fp.budget
+    assert record.exceeded == 0 and record.response_bytes == responses and record.layers == [0, 3, 7], record
+    assert record.header_bytes + fp.bytes_read <= record.limit
+    assert fp.response_tokens == whole.response_tokens
+    for t in (t for t in fp.tensors if "responses" in t.sketch):
+        assert np.array_equal(fp.array(t, "responses"), whole.array(next(w for w in kept if w.name == t.name),
+                                                                    "responses"))
+
+
 def test_compare_on_a_budgeted_subset_says_its_coverage_and_claims_no_structure_it_did_not_read(models):
     ref = fingerprint_of(models["base"], sample=True, read_budget=None)
     tuned = fingerprint_of(models["tuned"], sample=True, read_budget=TIGHT)

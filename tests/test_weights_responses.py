@@ -246,6 +246,14 @@ def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated)
             matched = [m for m in result.tensors if m.statistic == "token-responses"]
             assert {m.candidate.split(".")[2 if "model." in m.candidate else 1] for m in matched} == {"0", "29"}
             assert min(m.r for m in matched) >= 0.95
+    # the same arrays as the full pass's, bf16 safetensors and Q4_1 GGUF alike
+    for full, sampled in (("base", "base sampled"), ("gguf", "gguf sampled unbudgeted"), ("rotated", "rotated sampled")):
+        by_name = {t.name: t for t in fps[full].tensors}
+        kept = [t for t in fps[sampled].tensors if "responses" in t.sketch]
+        assert len(kept) == 2 and fps[sampled].response_tokens == fps[full].response_tokens
+        for t in kept:
+            for kind in ("responses", "response_units"):
+                assert np.array_equal(fps[sampled].array(t, kind), fps[full].array(by_name[t.name], kind))
     # the local GGUF's header (1.8 MB, the vocabulary read whole) leaves no room in its 2 % budget for the responses:
     # none are read, and a negative verdict keeps at most `rotation_unexcluded` (it was `independent` at 1.0)
     assert not fps["gguf sampled"].response_tokens and fps["gguf sampled"].budget.response_bytes == 0

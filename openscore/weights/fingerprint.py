@@ -987,8 +987,9 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
 
         _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
         target.residual_gram = residual_gram(role)
-    found = None if responses is None else unit_responses(matrix.T if tp.transposed else matrix, item.role,
-                                                          item.layer, responses)
+    # (in the full pass's layout: a transposed matrix made contiguous, so the unit norms sum alike)
+    found = None if responses is None else unit_responses(matrix.T.contiguous() if tp.transposed else matrix,
+                                                          item.role, item.layer, responses)
     if found is not None:
         arrays[f"{key}.response_units"], arrays[f"{key}.responses"] = found
         tp.sketch.append("responses")
