@@ -52,8 +52,8 @@ RESPONSE_ROLES = frozenset(READERS) | frozenset(WRITERS)
 NORMS_READ = frozenset(READERS.values())
 #: a sampled fingerprint reads whole, for their responses, the SAMPLED_MATRICES reading matrices of fewest values
 #: (ties in _PICK_ORDER) of each of the first SAMPLED_LAYERS layers of read_budget.layer_order (first and last):
-#: attn_k of a GQA model. Two matrices, the calibration's `response_min_tensors`: more do not fit a 2 % budget
-#: beside the header of SmolLM2's GGUF (docs/provenance.md, "Token responses")
+#: attn_k of a GQA model. Two matrices, the fewest a derived verdict takes (`response_min_tensors`): each more
+#: costs a whole matrix (0.25 % of a Llama-2-7B; docs/provenance.md, "Token responses in sampled fingerprints")
 SAMPLED_LAYERS = 2
 SAMPLED_MATRICES = 1
 _PICK_ORDER = {role: i for i, role in enumerate(("attn_k", "attn_v", "attn_q", "mlp_gate", "mlp_up"))}
