@@ -502,6 +502,8 @@ def _columns(matrix: torch.Tensor, ids: np.ndarray, run: int) -> torch.Tensor:
 class _Reader:
     """Bytes of tensors: a memory map for local files (pages dropped after use), Range reads otherwise."""
 
+    decodes = True  # rows read are decoded into values (not by a plan's tally)
+
     def __init__(self, source: Source):
         self.source = source
         self.bytes_read = 0
@@ -957,7 +959,8 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
             buf = bytearray(len(run) * stride)  # bytes left out stay zero: columns the sketch never takes
             buf[lo : len(buf) - stride + hi] = reader.read_file(
                 rec.file, rec.start + int(run[0]) * stride + lo, len(buf) - stride + hi - lo)
-            values = decode_rows(buf, rec.dtype, len(run), width, device, rec.dequant, int(run[0]))
+            values = decode_rows(buf, rec.dtype, len(run), width, device, rec.dequant, int(run[0])) \
+                if reader.decodes else torch.zeros((len(run), width))  # a plan counts bytes, decodes nothing
             got.update(zip(run.tolist(), values))
         return torch.stack([got[i] for i in ids.tolist()])
 
@@ -1015,6 +1018,8 @@ def _response_picks(placed: list[_Placed], probes: ProbePlan | None) -> tuple[Pr
 
 class _Tally(_Reader):
     """A reader that counts the bytes a sampled print would fetch and returns zeros (a plan, not a read)."""
+
+    decodes = False
 
     def read_file(self, file: str, start: int, length: int) -> bytes:
         self.bytes_read += length
