@@ -261,3 +261,16 @@ def test_real_smollm2_rotated_and_permuted_fine_tune_is_derived(smollm2_rotated)
     assert against_gguf.confidence <= calibration().rotation_unexcluded, against_gguf.reason
     # full on both sides, the responses find it whatever the storage
     assert compare(fps["gguf"], rotated).verdict == "derived"
+
+
+def test_a_version_9_sampled_cache_entry_is_a_miss_refilled_as_version_10(wide_sampled, tmp_path):
+    """The cache serves what this version computes: a version 9 sampled entry (no responses) under the same key
+    is not served for a version 10 request, and the next put replaces it."""
+    from openscore.weights.cache import FingerprintCache
+
+    cache, sha = FingerprintCache(tmp_path / "fingerprints"), "a" * 40
+    old = as_version_9(wide_sampled["llama-w-a"])
+    path = cache.put("org/wide", sha, old)
+    assert Fingerprint.load(path).version == 9 and cache.get("org/wide", sha, sample=True) is None
+    assert cache.put("org/wide", sha, wide_sampled["llama-w-a"]) == path
+    assert cache.get("org/wide", sha, sample=True).to_bytes() == wide_sampled["llama-w-a"].to_bytes()
