@@ -217,3 +217,20 @@ def test_the_class_i_models_reach_class_ii_with_the_code_repositories_their_card
     assert offline.classification == "Class III"
     linked = audit(str(realcards / folder), weights=False, rubrics=["mof"], linked=True).rubrics["mof"]
     assert linked.classification == "Class II" and linked.unmet == ["datasets"]
+
+
+@pytest.mark.parametrize(("paths", "expected"), [
+    (("README.md", "fastchat/train/train.py", "docs/training.md"), "partial"),
+    (("README.md", "fastchat/serve/cli.py"), "closed"),
+])
+def test_a_linked_repositorys_licence_is_an_open_part_only_where_it_holds_training_code(
+        realcards, fake_linked, paths, expected):
+    """Vicuna v1.5: Llama 2 weights; FastChat (Apache-2.0), which its card links, holds the training code (the
+    index: partial). OSAI's parts are weights, training code and training data, so the same licence on a
+    repository that serves the model but holds no training code is no open part: closed."""
+    fake_linked.add_repo("lm-sys/FastChat", licence="Apache-2.0", paths=paths)
+    report = audit(str(realcards / "lmsys__vicuna-7b-v1.5"), weights=False, linked=True, rubrics=["osai-v3"])
+    g = grades(report, "osai-v3")["licenses"]
+    assert g.grade == expected, g.reason
+    if expected == "partial":
+        assert any(e.url == "https://github.com/lm-sys/FastChat" for e in g.evidence)
