@@ -234,3 +234,11 @@ def test_a_linked_repositorys_licence_is_an_open_part_only_where_it_holds_traini
     assert g.grade == expected, g.reason
     if expected == "partial":
         assert any(e.url == "https://github.com/lm-sys/FastChat" for e in g.evidence)
+        # the strict profile reads the criterion's "at least two" of weights, training code, training data
+        from openscore.rubrics import load_rubric, score
+        rubric, result = load_rubric("osai-v3"), report.rubrics["osai-v3"]
+        graded = {x.dimension: x.grade for x in result.grades}
+        assert not {d for d, v in graded.items() if v == "open"} & {"weights_basemodel", "weights_endmodel",
+                                                                   "datasources_basemodel", "datasources_endmodel"}
+        assert result.scores["osai-compatible"] == score(rubric, graded, "osai-compatible")
+        assert result.scores["strict"] == score(rubric, {**graded, "licenses": "closed"}, "strict")

@@ -440,22 +440,34 @@ def licence_part_closed(ctx: GradingContext) -> CheckOutcome:
     return CheckOutcome(hit, (_licence_evidence(ctx, what) if parts else []) + _ev(datasets), [what])
 
 
-@check
-def licence_part_open(ctx: GradingContext) -> CheckOutcome:
-    """Training code or data licensed apart from the weights under an open licence. OSAI's parts are "model
-    weights, training code, and training data": a code licence counts where training code is published under it
-    (training scripts in the repository, or a linked repository holding training code, under that repository's
-    licence); a model repository's licence for its own code alone covers inference and modelling code (the index
-    grades Gemma's "only inference code shared under Apache 2.0" and Baichuan 2's repository code under
-    Apache-2.0 with "Code: not released" closed). Data: a licence file or card sentence for the data, or a training
-    dataset whose card names an open licence."""
-    what = "training code or data licensed apart under an open licence"
+def _open_parts(ctx: GradingContext) -> tuple[dict[str, LicenceFacts], list[Observation], list[Observation]]:
+    """OSAI's parts besides the weights ("model weights, training code, and training data") under an open
+    licence: (code / data parts of a licence file or card sentence, linked repositories holding training code
+    under an open licence, training datasets whose card names an open licence). A code licence counts where
+    training code is published under it; a model repository's licence for its own code alone covers inference
+    and modelling code (the index grades Gemma's "only inference code shared under Apache 2.0" and Baichuan 2's
+    repository code under Apache-2.0 with "Code: not released" closed)."""
     parts = {p: facts for p, facts in ctx.licence.parts.items() if p != "weights" and facts.open}
     if "code" in parts and not training_code_in_repo(ctx).hit:
         del parts["code"]
-    linked = _linked_code(ctx, "training_code", True)
     datasets = [o for o in ctx.bundle.find("dataset")
                 if (facts := ctx.dataset_licences.get(o.value["id"])) is not None and facts.open]
+    return parts, _linked_code(ctx, "training_code", True), datasets
+
+
+def open_parts(ctx: GradingContext) -> set[str]:
+    """Which of weights, training code and training data are under open licences (a profile's `min_open_parts`)."""
+    parts, linked, datasets = _open_parts(ctx)
+    return ({"weights"} if ctx.licence.resolved.open else set()) | set(parts) | (
+        {"code"} if linked else set()) | ({"data"} if datasets else set())
+
+
+@check
+def licence_part_open(ctx: GradingContext) -> CheckOutcome:
+    """Training code or data licensed apart from the weights under an open licence (`_open_parts`): a licence
+    file or card sentence for the part, a linked repository holding training code, a training dataset's card."""
+    what = "training code or data licensed apart under an open licence"
+    parts, linked, datasets = _open_parts(ctx)
     evidence = (_licence_evidence(ctx, what) if parts or not (linked or datasets) else []) + _ev(linked + datasets)
     return CheckOutcome(bool(parts or linked or datasets), evidence, [what])
 
