@@ -265,6 +265,7 @@ def test_chinese_training_headings_are_read_as_the_english_ones():
     from openscore.evidence.card import topic_of
 
     assert topic_of("训练") == topic_of("训练细节") == topic_of("预训练 Pre-training") == "training_procedure"
+    assert topic_of("微调/Fine-tuning") == topic_of("Fine-tuning") == "training_procedure"
     assert topic_of("训练过程/Training Process") == topic_of("Training Details") == "training_procedure"
     assert topic_of("训练过程模型/Training Dynamics") is None and topic_of("Training Dynamics") is None
     assert topic_of("训练数据") == "training_data"
