@@ -169,6 +169,19 @@ def test_model_license_governs_chatglm_weights_and_the_card_splits_code_from_wei
     assert {f["file"]: f["covers"] for f in licence.files} == {"LICENSE": None, "MODEL_LICENSE": "weights"}
 
 
+@pytest.mark.parametrize("folder", ["baichuan-inc__Baichuan2-13B-Chat", "THUDM__chatglm-6b"])
+def test_an_open_licence_for_the_repositorys_own_code_alone_is_no_open_part(audited, folder):
+    """OSAI's partial is "at least two (partially or fully) of model weights, training code, and training
+    data" under open licences. Baichuan2's card puts "the source code in this repository" under Apache-2.0 and
+    the weights under its community licence; ChatGLM-6B ships the code's Apache-2.0 LICENSE beside its
+    MODEL_LICENSE. Neither publishes training code (the index on Baichuan 2: "Code: not released", closed; on
+    Gemma: "Only inference code shared under Apache 2.0", closed)."""
+    report = audited(folder)
+    assert report.licence.parts["code"].id == "Apache-2.0" and not report.licence.resolved.open
+    g = grade(report, "licenses")
+    assert g.grade == "closed" and "not an open" in g.reason
+
+
 # -- rubric alignment --------------------------------------------------------------------------------
 
 def test_mot_counts_an_arxiv_paper_as_the_research_paper(audited):
@@ -236,12 +249,26 @@ def test_named_training_datasets_document_the_training_data_of_a_model_card(audi
     assert grade(audited("bigscience__bloomz"), "modelcard").grade == "open"
 
 
-def test_a_card_of_usage_and_benchmarks_gives_no_insight_into_training(audited):
+@pytest.mark.parametrize("folder", ["Qwen__Qwen2.5-7B-Instruct", "baichuan-inc__Baichuan2-13B-Chat"])
+def test_a_card_of_usage_and_benchmarks_gives_no_insight_into_training(audited, folder):
     """Qwen2.5-7B-Instruct's card: introduction, quickstart, evaluation pointing to a blog (the index: "Model
-    card primarily contains usage instructions", closed); Baichuan2's has a Training Dynamics section."""
-    g = grade(audited("Qwen__Qwen2.5-7B-Instruct"), "modelcard")
+    card primarily contains usage instructions", closed). Baichuan2-13B-Chat's: introduction, quick start,
+    benchmarks, and "训练过程模型/Training Dynamics", the intermediate checkpoints' benchmark curves, which says
+    nothing of how the model was trained (the index: "No information about model architecture or training")."""
+    g = grade(audited(folder), "modelcard")
     assert g.grade == "closed" and "usage instructions and benchmark scores" in g.reason
-    assert grade(audited("baichuan-inc__Baichuan2-13B-Chat"), "modelcard").grade == "partial"
+
+
+def test_chinese_training_headings_are_read_as_the_english_ones():
+    """A heading that is "training [procedure, details...]" is the training procedure in either language; a
+    heading merely containing the word (训练过程模型, "training-process models"; 训练数据, training data) is not."""
+    from openscore.evidence.card import topic_of
+
+    assert topic_of("训练") == topic_of("训练细节") == topic_of("预训练 Pre-training") == "training_procedure"
+    assert topic_of("微调/Fine-tuning") == topic_of("Fine-tuning") == "training_procedure"
+    assert topic_of("训练过程/Training Process") == topic_of("Training Details") == "training_procedure"
+    assert topic_of("训练过程模型/Training Dynamics") is None and topic_of("Training Dynamics") is None
+    assert topic_of("训练数据") == "training_data"
 
 
 def test_hardware_and_architecture_without_the_training_procedure_is_partial(audited):

@@ -217,3 +217,28 @@ def test_the_class_i_models_reach_class_ii_with_the_code_repositories_their_card
     assert offline.classification == "Class III"
     linked = audit(str(realcards / folder), weights=False, rubrics=["mof"], linked=True).rubrics["mof"]
     assert linked.classification == "Class II" and linked.unmet == ["datasets"]
+
+
+@pytest.mark.parametrize(("paths", "expected"), [
+    (("README.md", "fastchat/train/train.py", "docs/training.md"), "partial"),
+    (("README.md", "fastchat/serve/cli.py"), "closed"),
+])
+def test_a_linked_repositorys_licence_is_an_open_part_only_where_it_holds_training_code(
+        realcards, fake_linked, paths, expected):
+    """Vicuna v1.5: Llama 2 weights; FastChat (Apache-2.0), which its card links, holds the training code (the
+    index: partial). OSAI's parts are weights, training code and training data, so the same licence on a
+    repository that serves the model but holds no training code is no open part: closed."""
+    fake_linked.add_repo("lm-sys/FastChat", licence="Apache-2.0", paths=paths)
+    report = audit(str(realcards / "lmsys__vicuna-7b-v1.5"), weights=False, linked=True, rubrics=["osai-v3"])
+    g = grades(report, "osai-v3")["licenses"]
+    assert g.grade == expected, g.reason
+    if expected == "partial":
+        assert any(e.url == "https://github.com/lm-sys/FastChat" for e in g.evidence)
+        # the strict profile reads the criterion's "at least two" of weights, training code, training data
+        from openscore.rubrics import load_rubric, score
+        rubric, result = load_rubric("osai-v3"), report.rubrics["osai-v3"]
+        graded = {x.dimension: x.grade for x in result.grades}
+        assert not {d for d, v in graded.items() if v == "open"} & {"weights_basemodel", "weights_endmodel",
+                                                                   "datasources_basemodel", "datasources_endmodel"}
+        assert result.scores["osai-compatible"] == score(rubric, graded, "osai-compatible")
+        assert result.scores["strict"] == score(rubric, {**graded, "licenses": "closed"}, "strict")

@@ -324,3 +324,18 @@ def test_a_grading_map_that_inherits_a_dimension_it_does_not_have_is_refused():
         GradingMap.model_validate({"rubric": "x", "version": "1", "dimensions": rules, "fill_from_base": ["b"]})
     assert GradingMap.model_validate({"rubric": "x", "version": "1", "dimensions": rules,
                                       "inherit_from_base": ["a"]}).inherit_from_base == ["a"]
+
+
+@pytest.mark.parametrize("declared_served", [False, True])
+def test_the_card_of_one_source_is_no_datasheet_of_the_declared_mix(realcards, hub, tmp_path, declared_served):
+    """mpt-7b-instruct declares `datasets: [mosaicml/dolly_hhrlhf]` (dolly-15k and a filtered HH-RLHF) and links
+    databricks-dolly-15k. Dolly-15k's card is a datasheet of one source only: while the declared dataset's own
+    card is not read the datasheet stays partial (named on the Hub), as offline; read, and a datasheet, open."""
+    _serve(hub, tmp_path, "databricks/databricks-dolly-15k", _dataset_card("databricks/databricks-dolly-15k"),
+           dataset=True)
+    if declared_served:  # a made-up card for the case, not the Hub's
+        _serve(hub, tmp_path, "mosaicml/dolly_hhrlhf", "---\nlicense: cc-by-sa-3.0\n---\n# Datasheet for dolly_hhrlhf\n"
+               "Motivation, composition and collection answered one by one below.\n", dataset=True)
+    report = audit(str(realcards / "mosaicml__mpt-7b-instruct"), weights=False, linked=True, rubrics=["osai-v3"])
+    g = grades(report)["datasheet"]
+    assert g.grade == ("open" if declared_served else "partial"), g.reason

@@ -110,6 +110,12 @@ def test_duplicate_dimension_ids_and_a_wrong_file_name_are_refused(tmp_path, mon
         load_rubric("nope")
 
 
+def test_a_profile_naming_a_dimension_the_rubric_lacks_is_refused(tmp_path, monkeypatch):
+    _broken_copy(tmp_path, monkeypatch, "    min_open_parts: {licenses: 2}\n", "    min_open_parts: {licences: 2}\n")
+    with pytest.raises(ConfigError, match="profile 'strict' names unknown dimensions: licences"):
+        load_rubric("osai-v3")
+
+
 def test_profiles_differ_only_in_how_na_counts():
     rubric = load_rubric("osai-v3")
     grades = dict.fromkeys(OSAI_V3_KEYS, "open")

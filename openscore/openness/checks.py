@@ -381,15 +381,23 @@ def datasheet_linked(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def dataset_cards_datasheets(ctx: GradingContext) -> CheckOutcome:
-    """Linked evidence: the training datasets' Hub cards that were read document their data as datasheets
-    (openscore.evidence.dataset_card): at least one card read, and every card read is one. Without linked
-    evidence it says nothing (no cards were looked for)."""
+    """Linked evidence: the Hub cards of the training datasets document their data as datasheets
+    (openscore.evidence.dataset_card): at least one card read, every card read is one, and the datasets the
+    card declares as its training data (front matter `datasets:`) are among them. The card of one source of a
+    declared mix is no datasheet of the mix (mpt-7b-instruct declares mosaicml/dolly_hhrlhf, whose card was not
+    read, and links databricks-dolly-15k, one of its sources). Without linked evidence it says nothing (no
+    cards were looked for)."""
     if "dataset-cards" not in ctx.bundle.collectors:
         return CheckOutcome(False)
     cards = ctx.bundle.find("dataset.card")
+    read = {o.value.get("id") for o in cards}
+    field = ctx.bundle.first("card.field.datasets")
+    declared = [] if field is None else [field.value] if isinstance(field.value, str) else (
+        field.value if isinstance(field.value, list) else [])
+    unread = [o for o in ctx.bundle.find("dataset") if o.value.get("id") in declared and o.value.get("id") not in read]
     what = "training datasets' Hub cards documenting their data as a datasheet (composition, collection...)"
-    hit = bool(cards) and all(o.value.get("datasheet") for o in cards)
-    return CheckOutcome(hit, _ev(cards) or [_looked(ctx, what)], [what])
+    hit = bool(cards) and not unread and all(o.value.get("datasheet") for o in cards)
+    return CheckOutcome(hit, _ev(cards + unread) or [_looked(ctx, what)], [what])
 
 
 @check
@@ -432,16 +440,36 @@ def licence_part_closed(ctx: GradingContext) -> CheckOutcome:
     return CheckOutcome(hit, (_licence_evidence(ctx, what) if parts else []) + _ev(datasets), [what])
 
 
-@check
-def licence_part_open(ctx: GradingContext) -> CheckOutcome:
-    """Code or data are licensed apart from the weights, under an open licence: a licence file or card
-    sentence for that part, a linked code repository's licence, or a training dataset whose card names one."""
-    what = "code or data licensed apart under an open licence"
-    parts = [p for p, facts in ctx.licence.parts.items() if p != "weights" and facts.open]
+def _open_parts(ctx: GradingContext) -> tuple[dict[str, LicenceFacts], list[Observation], list[Observation]]:
+    """OSAI's parts besides the weights ("model weights, training code, and training data") under an open
+    licence: (code / data parts of a licence file or card sentence, linked repositories holding training code
+    under an open licence, training datasets whose card names an open licence). A code licence counts where
+    training code is published under it; a model repository's licence for its own code alone covers inference
+    and modelling code (the index grades Gemma's "only inference code shared under Apache 2.0" and Baichuan 2's
+    repository code under Apache-2.0 with "Code: not released" closed)."""
+    parts = {p: facts for p, facts in ctx.licence.parts.items() if p != "weights" and facts.open}
+    if "code" in parts and not training_code_in_repo(ctx).hit:
+        del parts["code"]
     datasets = [o for o in ctx.bundle.find("dataset")
                 if (facts := ctx.dataset_licences.get(o.value["id"])) is not None and facts.open]
-    evidence = (_licence_evidence(ctx, what) if parts or not datasets else []) + _ev(datasets)
-    return CheckOutcome(bool(parts or datasets), evidence, [what])
+    return parts, _linked_code(ctx, "training_code", True), datasets
+
+
+def open_parts(ctx: GradingContext) -> set[str]:
+    """Which of weights, training code and training data are under open licences (a profile's `min_open_parts`)."""
+    parts, linked, datasets = _open_parts(ctx)
+    return ({"weights"} if ctx.licence.resolved.open else set()) | set(parts) | (
+        {"code"} if linked else set()) | ({"data"} if datasets else set())
+
+
+@check
+def licence_part_open(ctx: GradingContext) -> CheckOutcome:
+    """Training code or data licensed apart from the weights under an open licence (`_open_parts`): a licence
+    file or card sentence for the part, a linked repository holding training code, a training dataset's card."""
+    what = "training code or data licensed apart under an open licence"
+    parts, linked, datasets = _open_parts(ctx)
+    evidence = (_licence_evidence(ctx, what) if parts or not (linked or datasets) else []) + _ev(linked + datasets)
+    return CheckOutcome(bool(parts or linked or datasets), evidence, [what])
 
 
 # -- lineage -----------------------------------------------------------------------------------

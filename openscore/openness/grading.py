@@ -10,11 +10,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from openscore.errors import ConfigError
-from openscore.openness.checks import CheckOutcome, GradingContext, run_check
+from openscore.openness.checks import CheckOutcome, GradingContext, open_parts, run_check
 from openscore.openness.rules import CheckCall, GradingMap, grading_path, load_grading
 from openscore.report import Evidence, Grade, Override, RubricResult
+
+if TYPE_CHECKING:
+    from openscore.rubrics.model import Profile
 
 #: most evidence records kept per grade (the rest are summarised by the first ones)
 MAX_EVIDENCE = 8
@@ -110,10 +114,10 @@ def grade_rubric(
     reviewed = {g.dimension: (g.override.grade if g.override else g.grade) for g in grades}
     result = RubricResult(rubric=rubric.id, version=rubric.version, grades=grades, scores={})
     for profile in rubric.profiles:
-        result.scores[profile.id] = rubrics.score(rubric, _capped(auto, profile.licence_caps, ctx), profile.id)
+        result.scores[profile.id] = rubrics.score(rubric, _capped(auto, profile, ctx), profile.id)
         if reviewed != auto:
             result.scores[f"{profile.id}+overrides"] = rubrics.score(
-                rubric, _capped(reviewed, profile.licence_caps, ctx), profile.id)
+                rubric, _capped(reviewed, profile, ctx), profile.id)
     if rubric.kind == "mof":
         _classify_mof(rubric, grades, ctx, result)
     elif rubric.kind == "osaid":
@@ -150,14 +154,18 @@ def _inherit(rubric_id: str, grades: list[Grade], grading: GradingMap, ctx: Grad
         grades[n] = got.model_copy(update={"reason": reason, "evidence": [note, *got.evidence][:MAX_EVIDENCE]})
 
 
-def _capped(grades: dict[str, str], caps: Sequence[str], ctx: GradingContext) -> dict[str, str]:
+def _capped(grades: dict[str, str], profile: Profile, ctx: GradingContext) -> dict[str, str]:
     """A profile's licence caps: an open grade counts partial when its licence is not open (the base's
     licence for base-model dimensions of a derivative, else the model's; for training data, the licences
-    of the datasets the card names, each read from its dataset card)."""
+    of the datasets the card names, each read from its dataset card); a partial grade counts closed when
+    fewer of weights, training code and training data are under open licences than `min_open_parts` asks."""
     out = dict(grades)
-    for dim in caps:
+    for dim in profile.licence_caps:
         if out.get(dim) == "open" and not _licence_open(dim, ctx):
             out[dim] = "partial"
+    for dim, least in profile.min_open_parts.items():
+        if out.get(dim) == "partial" and len(open_parts(ctx)) < least:
+            out[dim] = "closed"
     return out
 
 

@@ -60,6 +60,10 @@ class Profile(_Strict):
     #: dimensions that count at most partial in this profile when the licence governing them is not
     #: open (weights published under a non-open licence: OSAI's criteria grade only availability)
     licence_caps: list[str] = Field(default_factory=list)
+    #: dimension -> the fewest of the model's parts (weights, training code, training data) under open licences
+    #: for a partial grade to count partial in this profile; with fewer it counts closed (OSAI `licenses`:
+    #: "at least two (partially or fully) of model weights, training code, and training data")
+    min_open_parts: dict[str, Annotated[int, Field(ge=1, le=3)]] = Field(default_factory=dict)
 
     @field_validator("values")
     @classmethod
@@ -116,6 +120,10 @@ class Rubric(_Strict):
             raise ValueError("a graded rubric needs at least one scoring profile")
         if self.default_profile is not None and self.default_profile not in profile_ids:
             raise ValueError(f"default_profile {self.default_profile!r} is not one of the profiles")
+        for profile in self.profiles:
+            stray = sorted(d for d in {*profile.licence_caps, *profile.min_open_parts} if d not in ids)
+            if stray:
+                raise ValueError(f"profile {profile.id!r} names unknown dimensions: {', '.join(stray)}")
         for dim in self.dimensions:
             if dim.replaces is not None and dim.replaces not in ids:
                 raise ValueError(f"dimension {dim.id!r} replaces unknown dimension {dim.replaces!r}")
