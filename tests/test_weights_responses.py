@@ -151,7 +151,7 @@ def test_sampled_fingerprints_keep_the_full_responses_of_attn_k_of_the_first_and
         full, sampled = wide[name], wide_sampled[name]
         kept = [t for t in sampled.tensors if "responses" in t.sketch]
         assert [(t.role, t.layer) for t in kept] == [("attn_k", 0), ("attn_k", 1)]
-        assert sampled.version == 10 and sampled.response_tokens == full.response_tokens
+        assert sampled.version == 11 and sampled.response_tokens == full.response_tokens
         by_name = {t.name: t for t in full.tensors}
         for t in kept:
             for kind in ("responses", "response_units"):

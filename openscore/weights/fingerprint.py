@@ -60,10 +60,12 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #:    stream, the token responses of its strongest units (weights/responses.py); version 8 files are still read
 #: 10: a sampled fingerprint of such a model reads 4 reading matrices whole and keeps their token responses
 #:    (responses.sampled_picks), its probe rows and gains counted in its bytes and its read budget
-FINGERPRINT_VERSION = 10
-#: versions this openscore reads: 8 lacks the token responses, 9 has none in sampled fingerprints; compare() then
-#: skips them
-READABLE_VERSIONS = frozenset({8, 9, FINGERPRINT_VERSION})
+#: 11: the matrix so read may be a part of a fused one (Phi-3 qkv_proj, InternLM2 wqkv): only that part's rows are
+#:    read, and it keeps the part's responses (a version 10 sampled fingerprint of a fused model has none)
+FINGERPRINT_VERSION = 11
+#: versions this openscore reads: 8 lacks the token responses, 9 has none in sampled fingerprints, 10 none in sampled
+#: fingerprints of fused models; compare() then skips them
+READABLE_VERSIONS = frozenset({8, 9, 10, FINGERPRINT_VERSION})
 #: the grid hashes read rows 0, 32, 64, ...: a cast copy rounds every row, a fine-tune changes nearly every
 #: row, and the full content hash still proves byte identity; rounding 1/32 of the values costs 1/32. What
 #: it gives up: an edit of k rows that misses every hashed row looks like a cast (31/32)^k of the time
@@ -629,7 +631,7 @@ def _fingerprint(source, headers, layout, device, sample, progress, read_budget)
         files={f: (inventory.get(f).sha256 if inventory.get(f) else None) for f in files},
     )
     skipped: set[int] = set()
-    probes, whole = probe_plan(placed, SKETCH_COLS), set()
+    probes, whole = probe_plan(placed, SKETCH_COLS), {}
     if sample:
         probes, whole = _response_picks(placed, probes)  # matrices a sampled pass reads whole
     if read_budget is not None:
@@ -703,8 +705,7 @@ def _fingerprint(source, headers, layout, device, sample, progress, read_budget)
             if sample:
                 known = responses.rows if responses is not None and item is probes.embed else None
                 add([item], [_unread_print(item, key) if index in skipped else
-                             _sampled_print(reader, item, key, device, heads, responses if index in whole else None,
-                                            known)])
+                             _sampled_print(reader, item, key, device, heads, responses, known, whole.get(index))])
                 continue
             if rec.file != current:
                 flush_chunk()
@@ -932,11 +933,12 @@ def _sketch_matrix(tp: TensorPrint, arrays: dict, matrix: torch.Tensor, item: _P
 
 
 def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads: dict,
-                   responses: ResponseInputs | None = None, known: dict[int, torch.Tensor] | None = None
-                   ) -> tuple[list[TensorPrint], dict]:
+                   responses: ResponseInputs | None = None, known: dict[int, torch.Tensor] | None = None,
+                   whole: tuple[int, ...] | None = None) -> tuple[list[TensorPrint], dict]:
     """The direct sketch of a matrix (or of each part of a fused one) from its SAMPLE_ROWS rows alone, fetched
-    by ranged reads (stored rows `known` already read are not fetched again); with `responses`, the matrix is read
-    whole (one read) and keeps its token responses too, the ones a full fingerprint keeps for it."""
+    by ranged reads (stored rows `known` already read are not fetched again). With `whole`, the rows of the parts it
+    names (() for an unfused matrix: all of them) are read whole, one read per run (_whole_rows), and with
+    `responses` the matrix or those parts keep their token responses too, the ones a full fingerprint keeps."""
     rec = item.record
     shape = tuple(rec.shape)
     rows, cols = matrix_shape(shape)
@@ -964,10 +966,11 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
             got.update(zip(run.tolist(), values))
         return torch.stack([got[i] for i in ids.tolist()])
 
-    if responses is not None:
-        matrix = decode_rows(bytearray(reader.read_file(rec.file, rec.start, rec.end - rec.start)), rec.dtype, rows,
-                             width, device, rec.dequant)
-        got.update(enumerate(matrix))  # the sketch's rows come from it
+    for run in _runs(_whole_rows(item, whole, rows)):  # the sketch's rows come from them too
+        data = bytearray(reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride))
+        values = decode_rows(data, rec.dtype, len(run), width, device, rec.dequant, int(run[0])) \
+            if reader.decodes else torch.zeros((len(run), width))
+        got.update(zip(run.tolist(), values))
     if tp.transposed:
         rows, cols = cols, rows
     if not item.parts:
@@ -990,30 +993,57 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
 
         _add_direct(target, arrays, fetch, role, len(canonical), cols, heads, SAMPLE_ROWS)
         target.residual_gram = residual_gram(role)
-    # (in the full pass's layout: a transposed matrix made contiguous, so the unit norms sum alike)
-    found = None if responses is None else unit_responses(matrix.T.contiguous() if tp.transposed else matrix,
-                                                          item.role, item.layer, responses)
-    if found is not None:
-        arrays[f"{key}.response_units"], arrays[f"{key}.responses"] = found
-        tp.sketch.append("responses")
+    if responses is not None and whole is not None:
+        # the full pass's matrices: [out, in] (a transposed one made contiguous), a part's rows in its own order
+        if tp.transposed:
+            full = torch.stack([got[i] for i in range(cols)]).T.contiguous()
+            pick = lambda ids: (full if len(ids) == len(full)  # noqa: E731
+                                else full.index_select(0, _index(ids, full.device)))
+        else:
+            pick = lambda ids: torch.stack([got[i] for i in ids.tolist()])  # noqa: E731
+        for target, role, canonical in ([targets[i] for i in whole] if whole else targets):
+            found = unit_responses(pick(canonical), role, item.layer, responses)
+            if found is not None:
+                arrays[f"{target.key}.response_units"], arrays[f"{target.key}.responses"] = found
+                target.sketch.append("responses")
     return [tp] + [t for t, _, _ in targets if t is not tp], arrays
 
 
-def _response_picks(placed: list[_Placed], probes: ProbePlan | None) -> tuple[ProbePlan | None, set[int]]:
-    """(`probes` reduced to the gains the picks need, indices of `placed` a sampled fingerprint reads whole for
-    their token responses): responses.sampled_picks among the matrices reading the stream, readable, not fused,
-    with their gain and the probes' width."""
+def _whole_rows(item: _Placed, whole: tuple[int, ...] | None, rows: int) -> np.ndarray:
+    """Stored rows a sampled print reads whole for token responses (`whole`: _sampled_print's): none without
+    `whole`; all of an unfused or transposed matrix (a part of a transposed one is a column range of every stored
+    row); else the sorted rows of the parts named, so a fused matrix is read no further than its part."""
+    if whole is None:
+        return np.zeros(0, dtype=np.int64)
+    if not whole or item.transposed:
+        return np.arange(rows)
+    return np.unique(np.concatenate([item.parts[i][1] for i in whole]))
+
+
+def _response_picks(placed: list[_Placed], probes: ProbePlan | None
+                    ) -> tuple[ProbePlan | None, dict[int, tuple[int, ...]]]:
+    """(`probes` reduced to the gains the picks need, {index of `placed`: the parts read whole, () for an unfused
+    matrix} of what a sampled fingerprint reads whole for token responses): responses.sampled_picks among the
+    matrices reading the stream and the parts of fused ones (a part competes as the split matrix would, so a
+    fused and a split checkpoint pick the same role), readable, with their gain and the probes' width."""
     if probes is None:
-        return None, set()
+        return None, {}
     eligible = []
     for index, p in enumerate(placed):
         shape = tuple(p.record.shape)
-        if p.role in READERS and not p.parts and len(shape) == 2 and _readable(p.record) \
-                and shape[0 if p.transposed else 1] == probes.hidden and probes.gain_of(p.role, p.layer):
-            eligible.append((index, p.role, p.layer, shape[0] * shape[1]))
-    picks = sampled_picks(eligible)
-    norms = dict.fromkeys(probes.gain_of(placed[i].role, placed[i].layer) for i in sorted(picks))
-    return probes._replace(norms=list(norms)), picks
+        if len(shape) != 2 or not _readable(p.record) or shape[0 if p.transposed else 1] != probes.hidden:
+            continue
+        units = [(part, role, len(rows)) for part, (role, rows) in enumerate(p.parts)] if p.parts else [
+            (None, p.role, shape[1 if p.transposed else 0])]
+        eligible += [((index, part), role, p.layer, n * probes.hidden) for part, role, n in units
+                     if role in READERS and probes.gain_of(role, p.layer)]
+    whole: dict[int, tuple[int, ...]] = {}
+    norms = {}
+    for index, part in sorted(sampled_picks(eligible), key=lambda k: (k[0], -1 if k[1] is None else k[1])):
+        whole[index] = whole.get(index, ()) + (() if part is None else (part,))
+        p = placed[index]
+        norms[probes.gain_of(p.role if part is None else p.parts[part][0], p.layer)] = None
+    return probes._replace(norms=list(norms)), whole
 
 
 class _Tally(_Reader):
@@ -1027,38 +1057,48 @@ class _Tally(_Reader):
 
 
 def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_bytes: int, total: int,
-                 probes: ProbePlan | None, whole: set[int]) -> tuple[BudgetRecord | None, set[int], set[int]]:
-    """(the record, indices of `placed` not to read, indices to read whole) when the headers, the token responses'
-    reads (`probes`, the matrices `whole`) and every other matrix's sampled rows exceed `budget`; (None, empty,
-    `whole`) when they fit. The responses are planned first, then the stratified layers (which always hold the
-    layers of `whole`: first and last); when the two do not fit together the responses are left out (they never
-    make a budget exceeded). Costs come from a dry run of the sampled reads (exact by construction)."""
+                 probes: ProbePlan | None, whole: dict[int, tuple[int, ...]]
+                 ) -> tuple[BudgetRecord | None, set[int], dict[int, tuple[int, ...]]]:
+    """(the record, indices of `placed` not to read, what to read whole: _response_picks') when the headers, the
+    token responses' reads (`probes`, the matrices or parts `whole`) and every other matrix's sampled rows exceed
+    `budget`; (None, empty, `whole`) when they fit. The responses are planned first, then the stratified layers
+    (which always hold the layers of `whole`: first and last); when the two do not fit together the responses are
+    left out (they never make a budget exceeded). Costs come from a dry run of the sampled reads (exact by
+    construction), with and without the reads whole."""
     costs: dict[int, Matrix] = {}
+    whole_costs: dict[int, tuple[int, int]] = {}  # (bytes of the matrices of `whole` read so, of their rows read whole)
     for index, item in enumerate(placed):
-        tally = _Tally(None)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not writable.*")
-            _, arrays = _sampled_print(tally, item, "plan", "cpu", heads)
-        if tally.bytes_read:
-            values = sum(a.size for k, a in arrays.items() if k.endswith(".direct"))
-            costs[index] = Matrix(item.layer, tally.bytes_read, values)
+        for parts in ([None, whole[index]] if index in whole else [None]):
+            tally = _Tally(None)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*not writable.*")
+                _, arrays = _sampled_print(tally, item, "plan", "cpu", heads, whole=parts)
+            if parts is not None:
+                rows, cols = matrix_shape(tuple(item.record.shape))
+                whole_costs[index] = (tally.bytes_read,
+                                      len(_whole_rows(item, parts, rows)) * row_bytes(item.record.dtype, cols))
+            elif tally.bytes_read:
+                values = sum(a.size for k, a in arrays.items() if k.endswith(".direct"))
+                costs[index] = Matrix(item.layer, tally.bytes_read, values)
     limit = budget.limit(total)
-    with_responses = _plan_within(placed, costs, probes, whole, header_bytes, limit, budget)
+    with_responses = _plan_within(placed, costs, probes, whole_costs, header_bytes, limit, budget)
     if with_responses is None:
         return None, set(), whole
     if with_responses[0].exceeded and whole:
-        without = _plan_within(placed, costs, probes, set(), header_bytes, limit, budget)
-        return (None, set(), set()) if without is None else (*without, set())
+        without = _plan_within(placed, costs, probes, {}, header_bytes, limit, budget)
+        return (None, set(), {}) if without is None else (*without, {})
     return *with_responses, whole
 
 
-def _plan_within(placed: list[_Placed], costs: dict[int, Matrix], probes: ProbePlan | None, whole: set[int],
-                 header_bytes: int, limit: int, budget: ReadBudget) -> tuple[BudgetRecord, set[int]] | None:
-    """_budget_plan's (record, skipped) with the matrices `whole` read whole; None when everything fits."""
+def _plan_within(placed: list[_Placed], costs: dict[int, Matrix], probes: ProbePlan | None,
+                 whole: dict[int, tuple[int, int]], header_bytes: int, limit: int, budget: ReadBudget
+                 ) -> tuple[BudgetRecord, set[int]] | None:
+    """_budget_plan's (record, skipped) with the matrices `whole` read whole for token responses ({index: (bytes
+    read so, bytes of the rows read whole)}); None when everything fits. The record's response_bytes are the
+    probes' and the rows read whole (a fused matrix's other parts are sampled as usual)."""
     from openscore.weights.compare import calibration  # compare imports this module
 
-    costs = {i: m._replace(cost=placed[i].record.end - placed[i].record.start) if i in whole else m
-             for i, m in costs.items()}
+    costs = {i: m._replace(cost=whole[i][0]) if i in whole else m for i, m in costs.items()}
     fixed = header_bytes + (probes.cost if probes is not None and whole else 0)
     if fixed + sum(m.cost for m in costs.values()) <= limit:
         return None
@@ -1066,13 +1106,13 @@ def _plan_within(placed: list[_Placed], costs: dict[int, Matrix], probes: ProbeP
     order = sorted(costs)
     chosen, layers, spent = select([costs[i] for i in order], limit - fixed, math.ceil((cal.z_derived / cal.r_min) ** 2))
     # (the layers of `whole`, first and last, are always chosen: select's first MIN_LAYERS)
-    skipped = {order[i] for i in range(len(order)) if i not in chosen} - whole
+    skipped = {order[i] for i in range(len(order)) if i not in chosen} - whole.keys()
     depth = {m.layer for m in costs.values() if m.layer is not None}
     record = BudgetRecord(budget=budget.label, limit=limit, header_bytes=header_bytes, matrices=len(costs),
                           sampled=len(costs) - len(skipped), layers=layers, layer_count=len(depth),
                           skipped=sorted(placed[i].record.name for i in skipped),
                           exceeded=max(0, fixed + spent - limit),
-                          response_bytes=fixed - header_bytes + sum(costs[i].cost for i in whole))
+                          response_bytes=fixed - header_bytes + sum(read for _, read in whole.values()))
     return record, skipped
 
 

@@ -13,8 +13,9 @@ candidate unit to its best reference unit of the role by |Pearson| over the shar
 Only models wider than SKETCH_COLS get responses (narrower ones hold whole units and token rows, and are
 aligned by orthogonal Procrustes instead), and only pre-norm blocks (the gain is part of the invariant).
 Ranking the units needs every row, so a sampled fingerprint reads a few matrices whole (`sampled_picks`: by
-position and shape only, so a renamed copy, a GGUF and the original pick the same ones) and keeps exactly the
-responses a full fingerprint keeps for them; compare() then matches a full candidate's same matrices.
+position and shape only, so a renamed copy, a GGUF, a fused re-save and the original pick the same ones; of a
+fused matrix only the picked part's rows) and keeps exactly the responses a full fingerprint keeps for them;
+compare() then matches a full candidate's same matrices.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def response_inputs(plan: ProbePlan | None, read, device: str) -> ResponseInputs
 
 def sampled_picks(matrices) -> set:
     """Keys of the matrices a sampled fingerprint reads whole for their token responses, from
-    (key, role, layer, values) of the eligible matrices (reading the stream, gain known, not a fused part):
+    (key, role, layer, values) of the eligible matrices (reading the stream, gain known; a part of a fused matrix,
+    Phi-3 qkv_proj or InternLM2 wqkv, counts as the matrix it stacks, so a fused and a split copy pick alike):
     SAMPLED_MATRICES of fewest values of each of the first SAMPLED_LAYERS layers in layer_order. Position and
     shape decide, never names or dtypes: a GGUF and its safetensors original pick the same matrices."""
     by_layer: dict[int, list] = defaultdict(list)
@@ -212,8 +214,9 @@ def response_matches(a, b) -> list[ResponseMatch]:
     candidates = [t for t in b.tensors if "responses" in t.sketch]
     if a.sample and not b.sample:
         # a sampled reference holds the responses of the few matrices sampled_picks names: the candidate's same ones
+        # (a part of a fused matrix competes as the split matrix: shapes alike)
         candidates = [candidates[i] for i in sorted(sampled_picks(
-            (i, t.role, t.layer, math.prod(t.shape)) for i, t in enumerate(candidates) if t.part_of is None))]
+            (i, t.role, t.layer, math.prod(t.shape)) for i, t in enumerate(candidates)))]
     found = []
     for tb in candidates:
         if not refs.get(tb.role):

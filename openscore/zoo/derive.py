@@ -352,3 +352,14 @@ def fuse_qkv_internlm2(state: State, heads: int, kv_heads: int) -> State:
         k, v = (state[p + f"self_attn.{x}_proj.weight"].reshape(kv_heads, hd, hidden) for x in "kv")
         out[p + "attention.wqkv.weight"] = torch.cat([q, k, v], 1).reshape(-1, hidden).contiguous()
     return out
+
+
+def fuse_phi3(state: State) -> State:
+    """LLaMA re-saved the way Phi-3 lays it out: `self_attn.qkv_proj` = [q; k; v] and `mlp.gate_up_proj` =
+    [gate; up], stacked whole (contiguous), every other name kept. The same weights."""
+    out = {k: v.clone() for k, v in state.items() if not re.search(r"\.(self_attn\.[qkv]|mlp\.(gate|up))_proj\.", k)}
+    for i in _llama_layers(state):
+        p = f"model.layers.{i}."
+        out[p + "self_attn.qkv_proj.weight"] = torch.cat([state[p + f"self_attn.{x}_proj.weight"] for x in "qkv"])
+        out[p + "mlp.gate_up_proj.weight"] = torch.cat([state[p + f"mlp.{x}_proj.weight"] for x in ("gate", "up")])
+    return out
