@@ -334,10 +334,16 @@ def architecture_documented(ctx: GradingContext) -> CheckOutcome:
 
 @check
 def datasets_listed(ctx: GradingContext) -> CheckOutcome:
-    named = [o for o in ctx.bundle.find("card.field.datasets")  # `datasets: 7` names none
-             if isinstance(o.value, str) or (isinstance(o.value, list) and any(isinstance(v, str) for v in o.value))]
+    named = [o for o in ctx.bundle.find("card.field.datasets") if _dataset_names(o.value)]
     return _outcome(ctx, ctx.bundle.find("dataset") + named,
                     "training datasets named in the card (`datasets:` or Hub dataset links)", file=_card_file(ctx))
+
+
+def _dataset_names(value) -> list[str]:
+    """The dataset ids a card's `datasets:` value names: a string or a list's strings (`datasets: 7` names none)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 @check
@@ -392,8 +398,7 @@ def dataset_cards_datasheets(ctx: GradingContext) -> CheckOutcome:
     cards = ctx.bundle.find("dataset.card")
     read = {o.value.get("id") for o in cards}
     field = ctx.bundle.first("card.field.datasets")
-    declared = [] if field is None else [field.value] if isinstance(field.value, str) else (
-        field.value if isinstance(field.value, list) else [])
+    declared = [] if field is None else _dataset_names(field.value)
     unread = [o for o in ctx.bundle.find("dataset") if o.value.get("id") in declared and o.value.get("id") not in read]
     what = "training datasets' Hub cards documenting their data as a datasheet (composition, collection...)"
     hit = bool(cards) and not unread and all(o.value.get("datasheet") for o in cards)

@@ -58,7 +58,7 @@ from openscore.weights.decode import (FLOAT_DTYPES, INT8_DTYPES, col_span, decod
 #:    a fused q/k/v or gate/up matrix is sketched as its parts (`part_of`), split by the config (weights/fused.py)
 #: 9: a full fingerprint of a pre-norm model wider than SKETCH_COLS keeps, per matrix reading or writing the residual
 #:    stream, the token responses of its strongest units (weights/responses.py); version 8 files are still read
-#: 10: a sampled fingerprint of such a model reads 4 reading matrices whole and keeps their token responses
+#: 10: a sampled fingerprint of such a model reads 2 reading matrices whole and keeps their token responses
 #:    (responses.sampled_picks), its probe rows and gains counted in its bytes and its read budget
 #: 11: the matrix so read may be a part of a fused one (Phi-3 qkv_proj, InternLM2 wqkv): only that part's rows are
 #:    read, and it keeps the part's responses (a version 10 sampled fingerprint of a fused model has none)
@@ -504,8 +504,6 @@ def _columns(matrix: torch.Tensor, ids: np.ndarray, run: int) -> torch.Tensor:
 class _Reader:
     """Bytes of tensors: a memory map for local files (pages dropped after use), Range reads otherwise."""
 
-    decodes = True  # rows read are decoded into values (not by a plan's tally)
-
     def __init__(self, source: Source):
         self.source = source
         self.bytes_read = 0
@@ -549,6 +547,10 @@ class _Reader:
             raise InvalidCheckpoint(f"{self._file}: short read at byte {start}: wanted {length}, got {len(data)}")
         self.bytes_read += length
         return data
+
+    def decode(self, data, rec: TensorRecord, count: int, width: int, device: str, first: int) -> torch.Tensor:
+        """`count` stored rows of `rec` from their bytes, the first being stored row `first`."""
+        return decode_rows(data, rec.dtype, count, width, device, rec.dequant, first)
 
     def read_file(self, file: str, start: int, length: int) -> bytes:
         """A ranged read of any file (sampling reads rows, never whole files)."""
@@ -961,16 +963,12 @@ def _sampled_print(reader: _Reader, item: _Placed, key: str, device: str, heads:
             buf = bytearray(len(run) * stride)  # bytes left out stay zero: columns the sketch never takes
             buf[lo : len(buf) - stride + hi] = reader.read_file(
                 rec.file, rec.start + int(run[0]) * stride + lo, len(buf) - stride + hi - lo)
-            values = decode_rows(buf, rec.dtype, len(run), width, device, rec.dequant, int(run[0])) \
-                if reader.decodes else torch.zeros((len(run), width))  # a plan counts bytes, decodes nothing
-            got.update(zip(run.tolist(), values))
+            got.update(zip(run.tolist(), reader.decode(buf, rec, len(run), width, device, int(run[0]))))
         return torch.stack([got[i] for i in ids.tolist()])
 
     for run in _runs(_whole_rows(item, whole, rows)):  # the sketch's rows come from them too
         data = bytearray(reader.read_file(rec.file, rec.start + int(run[0]) * stride, len(run) * stride))
-        values = decode_rows(data, rec.dtype, len(run), width, device, rec.dequant, int(run[0])) \
-            if reader.decodes else torch.zeros((len(run), width))
-        got.update(zip(run.tolist(), values))
+        got.update(zip(run.tolist(), reader.decode(data, rec, len(run), width, device, int(run[0]))))
     if tp.transposed:
         rows, cols = cols, rows
     if not item.parts:
@@ -1049,11 +1047,12 @@ def _response_picks(placed: list[_Placed], probes: ProbePlan | None
 class _Tally(_Reader):
     """A reader that counts the bytes a sampled print would fetch and returns zeros (a plan, not a read)."""
 
-    decodes = False
-
     def read_file(self, file: str, start: int, length: int) -> bytes:
         self.bytes_read += length
         return bytes(length)
+
+    def decode(self, data, rec: TensorRecord, count: int, width: int, device: str, first: int) -> torch.Tensor:
+        return torch.zeros((count, width))  # a plan counts bytes, decodes nothing
 
 
 def _budget_plan(placed: list[_Placed], heads: dict, budget: ReadBudget, header_bytes: int, total: int,
